@@ -1,0 +1,208 @@
+//! Files as the memory manager sees them: inodes, open file descriptions (`struct file`) and the per-process
+//! descriptor table (`include/linux/fs.h`, `fs/file.c`, `fs/open.c`).
+//!
+//! The core never touches the host. File metadata and bytes come in through the read-only [`FileSource`]
+//! trait; the host implementation lives outside the core (`memsim-scenario`), and [`MemFs`] serves tests.
+//! Nothing here can write to a file: memsim never writes a host file it models.
+
+pub mod open;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::errno::Errno;
+
+/// What a [`FileSource`] knows about a path (a `struct kstat`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileMeta {
+    /// The canonical absolute path (symlinks resolved), as `d_path` prints it in `/proc/PID/maps`.
+    pub path: String,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    pub ino: u64,
+    pub size: u64,
+    /// `st_mode`: file type and permission bits.
+    pub mode: u32,
+    /// For character devices, the device number (`/dev/zero` is 1:5).
+    pub rdev_major: u32,
+    pub rdev_minor: u32,
+    /// The filesystem is mounted `noexec`.
+    pub noexec: bool,
+}
+
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFCHR: u32 = 0o020000;
+
+/// A read-only source of files: the host's file system in the CLI, an in-memory one in tests.
+pub trait FileSource {
+    /// Resolve `path` (absolute, or relative to the model's cwd `/`) and describe the file.
+    /// Errors are the errno `openat` would give (ENOENT, EACCES, ENOTDIR, ELOOP, ...).
+    fn stat(&self, path: &str) -> Result<FileMeta, Errno>;
+    /// Read up to `buf.len()` bytes at `offset` of the file at canonical `path`; short reads at end of file.
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+}
+
+/// The kind of object an inode is, as far as mappings care.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum InodeKind {
+    /// A regular file: mapped through the page cache.
+    Regular,
+    /// `/dev/zero`: MAP_PRIVATE keeps it as `vm_file` but faults anonymously; MAP_SHARED becomes shmem.
+    DevZero,
+    /// A shmem object (shared anonymous memory, memfd, SysV shm): dev `00:01`, name `/dev/zero (deleted)`.
+    Shmem,
+    /// Directories, other devices, pipes: cannot be mapped (ENODEV), but can be opened.
+    Other,
+}
+
+/// Model-internal identity of an inode (the page cache is keyed by it).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct InodeId(pub u64);
+
+/// An inode: identity, kind and metadata.
+#[derive(Debug)]
+pub struct Inode {
+    pub id: InodeId,
+    pub kind: InodeKind,
+    pub meta: FileMeta,
+    /// The name shown in maps (`d_path`, plus ` (deleted)` for shmem objects).
+    pub display_name: String,
+}
+
+/// Model-internal identity of an open file description; `vma->vm_file == file` compares these.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct FileId(pub u64);
+
+/// An open file description (`struct file`): shared by `dup`ed descriptors and by the VMAs that map it.
+#[derive(Debug)]
+pub struct File {
+    pub id: FileId,
+    pub inode: Arc<Inode>,
+    /// `O_*` flags given at open (access mode in the low two bits).
+    pub flags: u64,
+}
+
+impl File {
+    /// `FMODE_READ`.
+    pub fn readable(&self) -> bool {
+        matches!(self.flags & crate::uapi::O_ACCMODE, crate::uapi::O_RDONLY | crate::uapi::O_RDWR)
+    }
+    /// `FMODE_WRITE`.
+    pub fn writable(&self) -> bool {
+        matches!(self.flags & crate::uapi::O_ACCMODE, crate::uapi::O_WRONLY | crate::uapi::O_RDWR)
+    }
+}
+
+/// One slot of a descriptor table.
+#[derive(Clone, Debug)]
+pub struct FdEntry {
+    pub file: Arc<File>,
+    pub cloexec: bool,
+}
+
+/// A process's descriptor table (`struct files_struct`). Descriptors 0-2 are not pre-opened: the model
+/// starts with an empty table, so the first `openat` returns 3 only after 0-2 are taken. (Scenario runners
+/// pre-open 0, 1, 2 on `/dev/null` so that numbering matches a real process.)
+#[derive(Clone, Debug, Default)]
+pub struct FdTable {
+    fds: BTreeMap<i32, FdEntry>,
+}
+
+impl FdTable {
+    pub fn get(&self, fd: i32) -> Option<&FdEntry> {
+        self.fds.get(&fd)
+    }
+    /// The lowest free descriptor at or above `min` (`alloc_fd`), below `limit` (RLIMIT_NOFILE) else EMFILE.
+    pub fn lowest_free(&self, min: i32, limit: u64) -> Result<i32, Errno> {
+        let mut fd = min;
+        for (&k, _) in self.fds.range(min..) {
+            if k != fd {
+                break;
+            }
+            fd += 1;
+        }
+        if (fd as u64) >= limit {
+            return Err(Errno::EMFILE);
+        }
+        Ok(fd)
+    }
+    pub fn install(&mut self, fd: i32, entry: FdEntry) -> Option<FdEntry> {
+        self.fds.insert(fd, entry)
+    }
+    pub fn remove(&mut self, fd: i32) -> Option<FdEntry> {
+        self.fds.remove(&fd)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (i32, &FdEntry)> + '_ {
+        self.fds.iter().map(|(&k, v)| (k, v))
+    }
+    pub fn len(&self) -> usize {
+        self.fds.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.fds.is_empty()
+    }
+}
+
+/// An in-memory [`FileSource`] for tests and examples.
+#[derive(Clone, Debug, Default)]
+pub struct MemFs {
+    files: BTreeMap<String, (FileMeta, Arc<Vec<u8>>)>,
+    next_ino: u64,
+}
+
+impl MemFs {
+    pub fn new() -> Self {
+        let mut fs = MemFs { files: BTreeMap::new(), next_ino: 100 };
+        fs.add_special("/dev/zero", S_IFCHR | 0o666, (1, 5), 4);
+        fs.add_special("/dev/null", S_IFCHR | 0o666, (1, 3), 5);
+        fs
+    }
+
+    fn add_special(&mut self, path: &str, mode: u32, rdev: (u32, u32), ino: u64) {
+        let meta = FileMeta {
+            path: path.to_string(),
+            dev_major: 0,
+            dev_minor: 6,
+            ino,
+            size: 0,
+            mode,
+            rdev_major: rdev.0,
+            rdev_minor: rdev.1,
+            noexec: true,
+        };
+        self.files.insert(path.to_string(), (meta, Arc::new(Vec::new())));
+    }
+
+    /// Add a regular file with the given contents on device `fe:00`.
+    pub fn add_file(&mut self, path: &str, contents: Vec<u8>) -> FileMeta {
+        self.next_ino += 1;
+        let meta = FileMeta {
+            path: path.to_string(),
+            dev_major: 0xfe,
+            dev_minor: 0,
+            ino: self.next_ino,
+            size: contents.len() as u64,
+            mode: S_IFREG | 0o755,
+            rdev_major: 0,
+            rdev_minor: 0,
+            noexec: false,
+        };
+        self.files.insert(path.to_string(), (meta.clone(), Arc::new(contents)));
+        meta
+    }
+}
+
+impl FileSource for MemFs {
+    fn stat(&self, path: &str) -> Result<FileMeta, Errno> {
+        self.files.get(path).map(|(m, _)| m.clone()).ok_or(Errno::ENOENT)
+    }
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let (_, data) = self.files.get(path).ok_or(Errno::ENOENT)?;
+        let off = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let n = buf.len().min(data.len() - off);
+        buf[..n].copy_from_slice(&data[off..off + n]);
+        Ok(n)
+    }
+}

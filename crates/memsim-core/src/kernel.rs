@@ -1,0 +1,340 @@
+//! The simulated machine: configuration (sysctls, RAM, architecture), physical memory, the page cache, the
+//! task list and the address spaces. System calls are `impl Kernel` blocks in the module of the kernel file
+//! they mirror (`mm/mmap.rs` has `sys_mmap`, `fs/open.rs` has `sys_openat`, ...).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::arch::Arch;
+use crate::errno::Errno;
+use crate::filemap::PageCache;
+use crate::fs::{FdTable, FileSource, Inode, InodeId};
+use crate::mm::vma::VmFlags;
+use crate::mm::{Mm, MmId};
+use crate::phys::PhysMem;
+use crate::task::{default_rlimits, Cred, Pid, Task, TaskState, CAP_IPC_LOCK, CAP_SYS_ADMIN};
+use crate::uapi::*;
+
+/// `vm.overcommit_memory`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum OvercommitMode {
+    /// 0: heuristic; a single request larger than RAM + swap fails.
+    #[default]
+    Guess,
+    /// 1: always succeed.
+    Always,
+    /// 2: strict accounting against CommitLimit.
+    Never,
+}
+
+impl std::str::FromStr for OvercommitMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "0" => Ok(OvercommitMode::Guess),
+            "1" => Ok(OvercommitMode::Always),
+            "2" => Ok(OvercommitMode::Never),
+            _ => Err(format!("invalid overcommit mode `{s}` (expected 0, 1 or 2)")),
+        }
+    }
+}
+
+/// Machine configuration: everything a sysctl or boot parameter would set.
+#[derive(Clone, Debug)]
+pub struct KernelConfig {
+    pub arch: Arch,
+    /// Simulated RAM in bytes (`--ram`, default 8 GiB).
+    pub ram_bytes: u64,
+    pub overcommit: OvercommitMode,
+    /// `vm.overcommit_ratio` (50).
+    pub overcommit_ratio: u64,
+    /// `vm.overcommit_kbytes` (0).
+    pub overcommit_kbytes: u64,
+    /// `vm.admin_reserve_kbytes` (8 MiB).
+    pub admin_reserve_kbytes: u64,
+    /// `vm.user_reserve_kbytes` (128 MiB).
+    pub user_reserve_kbytes: u64,
+    /// Swap pages available (no swap device by default).
+    pub total_swap_pages: u64,
+    /// `vm.max_map_count` (65530).
+    pub max_map_count: usize,
+    /// `vm.mmap_min_addr` (4096).
+    pub mmap_min_addr: u64,
+    /// `CONFIG_LSM_MMAP_MIN_ADDR` (65536): hints are rounded up to it.
+    pub lsm_mmap_min_addr: u64,
+    /// `stack_guard_gap` in bytes (256 pages).
+    pub stack_guard_gap: u64,
+    /// `kernel.randomize_va_space` (0, 1, 2).
+    pub randomize_va_space: u32,
+    /// `vm.legacy_va_layout`.
+    pub legacy_va_layout: bool,
+    /// Credentials of the first process.
+    pub uid: u32,
+}
+
+impl Default for KernelConfig {
+    fn default() -> Self {
+        KernelConfig {
+            arch: Arch::X86_64,
+            ram_bytes: 8 << 30,
+            overcommit: OvercommitMode::Guess,
+            overcommit_ratio: 50,
+            overcommit_kbytes: 0,
+            admin_reserve_kbytes: 8192,
+            user_reserve_kbytes: 131072,
+            total_swap_pages: 0,
+            max_map_count: 65530,
+            mmap_min_addr: 4096,
+            lsm_mmap_min_addr: 65536,
+            stack_guard_gap: 256 << 12,
+            randomize_va_space: 0,
+            legacy_va_layout: false,
+            uid: 0,
+        }
+    }
+}
+
+impl KernelConfig {
+    /// `totalram_pages()`.
+    pub fn totalram_pages(&self) -> u64 {
+        self.ram_bytes >> 12
+    }
+}
+
+/// How a memory access touches a page: the access kinds of Valgrind Lackey (`I`, `L`, `S`; `M` is a load then
+/// a store).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum AccessKind {
+    Read,
+    Write,
+    Exec,
+}
+
+/// A synchronous signal raised by an access (`struct kernel_siginfo`, the fields strace prints).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SigInfo {
+    pub signo: u32,
+    pub code: u32,
+    pub addr: u64,
+}
+
+/// The simulated kernel.
+pub struct Kernel {
+    pub cfg: KernelConfig,
+    pub phys: PhysMem,
+    pub page_cache: PageCache,
+    pub tasks: BTreeMap<Pid, Task>,
+    pub mms: BTreeMap<MmId, Mm>,
+    /// Inodes known to the model, by (dev, ino) for host files; shmem inodes by their own numbers.
+    pub inodes: BTreeMap<(u32, u32, u64), Arc<Inode>>,
+    /// `vm_committed_as` in pages.
+    pub committed_pages: i64,
+    pub fs: Box<dyn FileSource>,
+    next_mm: u64,
+    pub(crate) next_inode: u64,
+    pub(crate) next_file: u64,
+    pub(crate) next_anon_vma: u64,
+    /// Inode numbers for shmem objects on dev 00:01.
+    pub(crate) next_shmem_ino: u64,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel").field("cfg", &self.cfg).field("tasks", &self.tasks.len()).finish()
+    }
+}
+
+/// PID 1's PID.
+pub const INIT_PID: Pid = Pid(1);
+
+impl Kernel {
+    /// A machine with one process, PID 1, with an empty address space and Linux's default rlimits.
+    pub fn new(cfg: KernelConfig, fs: Box<dyn FileSource>) -> Kernel {
+        let phys = PhysMem::new(cfg.totalram_pages());
+        let mut k = Kernel {
+            phys,
+            page_cache: PageCache::default(),
+            tasks: BTreeMap::new(),
+            mms: BTreeMap::new(),
+            inodes: BTreeMap::new(),
+            committed_pages: 0,
+            fs,
+            next_mm: 1,
+            next_inode: 1,
+            next_file: 1,
+            next_anon_vma: 1,
+            next_shmem_ino: 1024,
+            cfg,
+        };
+        let mm = k.new_mm();
+        let rlimits = default_rlimits(k.cfg.ram_bytes);
+        let task = Task {
+            pid: INIT_PID,
+            tgid: INIT_PID,
+            ppid: Pid(0),
+            comm: "init".to_string(),
+            state: TaskState::Running,
+            mm: Some(mm),
+            files: FdTable::default(),
+            rlimits,
+            cred: Cred::for_uid(k.cfg.uid),
+            flags: 0,
+            min_flt: 0,
+            maj_flt: 0,
+            exit: None,
+        };
+        k.tasks.insert(INIT_PID, task);
+        k
+    }
+
+    /// Create an empty address space with `arch_pick_mmap_layout` applied for the current RLIMIT_STACK default
+    /// (8 MiB) and no randomization.
+    pub fn new_mm(&mut self) -> MmId {
+        let id = MmId(self.next_mm);
+        self.next_mm += 1;
+        let arch = self.cfg.arch;
+        let base = self.mmap_base(8 << 20, 0);
+        let mut mm = Mm::new(id, arch.task_size_max(), base, arch.legacy_mmap_base());
+        mm.legacy_layout = self.cfg.legacy_va_layout;
+        self.mms.insert(id, mm);
+        id
+    }
+
+    /// `mmap_base()` of `arch/x86/mm/mmap.c` for a given RLIMIT_STACK and random offset (in pages).
+    pub fn mmap_base(&self, rlim_stack_cur: u64, rnd_pages: u64) -> u64 {
+        let arch = self.cfg.arch;
+        let task_size = arch.default_map_window();
+        let pad = self.cfg.stack_guard_gap; // + stack_maxrandom_size with PF_RANDOMIZE
+        let gap = rlim_stack_cur.checked_add(pad).unwrap_or(rlim_stack_cur);
+        let gap_min: u64 = 128 << 20;
+        let gap_max = task_size / 6 * 5;
+        let gap = gap.clamp(gap_min, gap_max);
+        crate::addr::page_align(task_size - gap - (rnd_pages << 12))
+    }
+
+    /// The task with this pid, or ESRCH.
+    pub fn task(&self, pid: Pid) -> Result<&Task, Errno> {
+        self.tasks.get(&pid).ok_or(Errno::ESRCH)
+    }
+
+    pub fn task_mut(&mut self, pid: Pid) -> Result<&mut Task, Errno> {
+        self.tasks.get_mut(&pid).ok_or(Errno::ESRCH)
+    }
+
+    /// The address space of a live task, or ESRCH.
+    pub fn mm_id(&self, pid: Pid) -> Result<MmId, Errno> {
+        let t = self.task(pid)?;
+        if !t.is_alive() {
+            return Err(Errno::ESRCH);
+        }
+        t.mm.ok_or(Errno::ESRCH)
+    }
+
+    pub fn mm(&self, pid: Pid) -> Result<&Mm, Errno> {
+        let id = self.mm_id(pid)?;
+        Ok(&self.mms[&id])
+    }
+
+    pub fn mm_mut(&mut self, pid: Pid) -> Result<&mut Mm, Errno> {
+        let id = self.mm_id(pid)?;
+        Ok(self.mms.get_mut(&id).expect("task's mm exists"))
+    }
+
+    /// A fresh anon_vma identity.
+    pub fn alloc_anon_vma(&mut self) -> crate::mm::vma::AnonVmaId {
+        let id = crate::mm::vma::AnonVmaId(self.next_anon_vma);
+        self.next_anon_vma += 1;
+        id
+    }
+
+    /// A fresh inode identity.
+    pub fn alloc_inode_id(&mut self) -> InodeId {
+        let id = InodeId(self.next_inode);
+        self.next_inode += 1;
+        id
+    }
+
+    /// `mmap_min_addr` as hints are rounded with it (the LSM value when an LSM is built in).
+    pub fn hint_min_addr(&self) -> u64 {
+        self.cfg.mmap_min_addr.max(self.cfg.lsm_mmap_min_addr)
+    }
+
+    // ---- accounting shared by every mapping operation ----
+
+    /// `may_expand_vm(mm, flags, npages)` (`mm/mmap.c`): RLIMIT_AS, then RLIMIT_DATA for data mappings.
+    pub fn may_expand_vm(&self, pid: Pid, mm: &Mm, flags: VmFlags, npages: u64) -> bool {
+        let Ok(task) = self.task(pid) else { return false };
+        if mm.total_vm + npages > task.rlimit(RLIMIT_AS) >> 12 {
+            return false;
+        }
+        if flags.is_data_mapping() && mm.data_vm + npages > task.rlimit(RLIMIT_DATA) >> 12 {
+            // Soft limit 0 means "compare with the hard limit" (ignore_rlimit_data is off).
+            let data = task.rlimits[RLIMIT_DATA];
+            if data.cur == 0 && mm.data_vm + npages <= data.max >> 12 {
+                return true;
+            }
+            return false;
+        }
+        true
+    }
+
+    /// `can_do_mlock()` (`mm/mlock.c`).
+    pub fn can_do_mlock(&self, pid: Pid) -> bool {
+        let Ok(task) = self.task(pid) else { return false };
+        task.rlimit(RLIMIT_MEMLOCK) != 0 || task.capable(CAP_IPC_LOCK)
+    }
+
+    /// `mlock_future_ok(mm, flags, bytes)` (`mm/mmap.c`).
+    pub fn mlock_future_ok(&self, pid: Pid, mm: &Mm, flags: VmFlags, bytes: u64) -> bool {
+        let Ok(task) = self.task(pid) else { return false };
+        if !flags.contains(VmFlags::LOCKED) || task.capable(CAP_IPC_LOCK) {
+            return true;
+        }
+        let locked = mm.locked_vm + (bytes >> 12);
+        locked <= task.rlimit(RLIMIT_MEMLOCK) >> 12
+    }
+
+    /// `security_vm_enough_memory_mm` → `__vm_enough_memory` (`mm/util.c`): charge `pages` to Committed_AS or
+    /// fail with ENOMEM, leaving the charge undone.
+    pub fn vm_enough_memory(&mut self, pid: Pid, pages: u64) -> Result<(), Errno> {
+        self.committed_pages += pages as i64;
+        let ok = match self.cfg.overcommit {
+            OvercommitMode::Always => true,
+            OvercommitMode::Guess => pages <= self.cfg.totalram_pages() + self.cfg.total_swap_pages,
+            OvercommitMode::Never => {
+                let mut allowed = self.commit_limit_pages();
+                let (cap_admin, total_vm) = match self.task(pid) {
+                    Ok(t) => (t.capable(CAP_SYS_ADMIN), t.mm.and_then(|m| self.mms.get(&m)).map_or(0, |m| m.total_vm)),
+                    Err(_) => (false, 0),
+                };
+                if !cap_admin {
+                    allowed = allowed.saturating_sub(self.cfg.admin_reserve_kbytes >> 2);
+                }
+                let reserve = (total_vm / 32).min(self.cfg.user_reserve_kbytes >> 2);
+                allowed = allowed.saturating_sub(reserve);
+                self.committed_pages <= allowed as i64
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            self.committed_pages -= pages as i64;
+            Err(Errno::ENOMEM)
+        }
+    }
+
+    /// `vm_unacct_memory(pages)`.
+    pub fn vm_unacct_memory(&mut self, pages: u64) {
+        self.committed_pages -= pages as i64;
+    }
+
+    /// `vm_commit_limit()`: CommitLimit in pages.
+    pub fn commit_limit_pages(&self) -> u64 {
+        let base = if self.cfg.overcommit_kbytes != 0 {
+            self.cfg.overcommit_kbytes >> 2
+        } else {
+            self.cfg.totalram_pages() * self.cfg.overcommit_ratio / 100
+        };
+        base + self.cfg.total_swap_pages
+    }
+}
