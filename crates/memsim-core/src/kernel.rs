@@ -140,7 +140,10 @@ pub struct Kernel {
 
 impl std::fmt::Debug for Kernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kernel").field("cfg", &self.cfg).field("tasks", &self.tasks.len()).finish()
+        f.debug_struct("Kernel")
+            .field("cfg", &self.cfg)
+            .field("tasks", &self.tasks.len())
+            .finish()
     }
 }
 
@@ -304,7 +307,10 @@ impl Kernel {
             OvercommitMode::Never => {
                 let mut allowed = self.commit_limit_pages();
                 let (cap_admin, total_vm) = match self.task(pid) {
-                    Ok(t) => (t.capable(CAP_SYS_ADMIN), t.mm.and_then(|m| self.mms.get(&m)).map_or(0, |m| m.total_vm)),
+                    Ok(t) => (
+                        t.capable(CAP_SYS_ADMIN),
+                        t.mm.and_then(|m| self.mms.get(&m)).map_or(0, |m| m.total_vm),
+                    ),
                     Err(_) => (false, 0),
                 };
                 if !cap_admin {

@@ -24,7 +24,10 @@ pub struct Rlimit {
 }
 
 impl Rlimit {
-    pub const INFINITY: Rlimit = Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY };
+    pub const INFINITY: Rlimit = Rlimit {
+        cur: RLIM_INFINITY,
+        max: RLIM_INFINITY,
+    };
     pub const fn new(cur: u64, max: u64) -> Rlimit {
         Rlimit { cur, max }
     }
@@ -37,22 +40,22 @@ pub fn default_rlimits(ram_bytes: u64) -> [Rlimit; RLIM_NLIMITS] {
     let nproc = (ram_bytes / 4096) / 32 / 2;
     let inf = Rlimit::INFINITY;
     [
-        inf,                             // CPU
-        inf,                             // FSIZE
-        inf,                             // DATA
+        inf,                                 // CPU
+        inf,                                 // FSIZE
+        inf,                                 // DATA
         Rlimit::new(8 << 20, RLIM_INFINITY), // STACK (_STK_LIM)
-        Rlimit::new(0, RLIM_INFINITY),   // CORE
-        inf,                             // RSS
-        Rlimit::new(nproc, nproc),       // NPROC
-        Rlimit::new(1024, 4096),         // NOFILE (INR_OPEN_CUR, INR_OPEN_MAX)
-        Rlimit::new(8 << 20, 8 << 20),   // MEMLOCK (MLOCK_LIMIT)
-        inf,                             // AS
-        inf,                             // LOCKS
-        Rlimit::new(nproc, nproc),       // SIGPENDING
-        Rlimit::new(819_200, 819_200),   // MSGQUEUE (MQ_BYTES_MAX)
-        Rlimit::new(0, 0),               // NICE
-        Rlimit::new(0, 0),               // RTPRIO
-        inf,                             // RTTIME
+        Rlimit::new(0, RLIM_INFINITY),       // CORE
+        inf,                                 // RSS
+        Rlimit::new(nproc, nproc),           // NPROC
+        Rlimit::new(1024, 4096),             // NOFILE (INR_OPEN_CUR, INR_OPEN_MAX)
+        Rlimit::new(8 << 20, 8 << 20),       // MEMLOCK (MLOCK_LIMIT)
+        inf,                                 // AS
+        inf,                                 // LOCKS
+        Rlimit::new(nproc, nproc),           // SIGPENDING
+        Rlimit::new(819_200, 819_200),       // MSGQUEUE (MQ_BYTES_MAX)
+        Rlimit::new(0, 0),                   // NICE
+        Rlimit::new(0, 0),                   // RTPRIO
+        inf,                                 // RTTIME
     ]
 }
 
@@ -78,7 +81,13 @@ pub struct Cred {
 impl Cred {
     /// root with every capability, or an ordinary user with none.
     pub fn for_uid(uid: u32) -> Cred {
-        Cred { uid, gid: uid, euid: uid, egid: uid, cap_effective: if uid == 0 { CAP_FULL_SET } else { 0 } }
+        Cred {
+            uid,
+            gid: uid,
+            euid: uid,
+            egid: uid,
+            cap_effective: if uid == 0 { CAP_FULL_SET } else { 0 },
+        }
     }
     /// `capable(cap)`.
     pub fn capable(&self, cap: u32) -> bool {

@@ -321,7 +321,12 @@ pub const SEGV_ACCERR: u32 = 2;
 pub const BUS_ADRALN: u32 = 1;
 pub const BUS_ADRERR: u32 = 2;
 pub const BUS_OBJERR: u32 = 3;
-pub const SEGV_CODE_NAMES: NameTable = &[("SEGV_MAPERR", 1), ("SEGV_ACCERR", 2), ("SEGV_BNDERR", 3), ("SEGV_PKUERR", 4)];
+pub const SEGV_CODE_NAMES: NameTable = &[
+    ("SEGV_MAPERR", 1),
+    ("SEGV_ACCERR", 2),
+    ("SEGV_BNDERR", 3),
+    ("SEGV_PKUERR", 4),
+];
 pub const BUS_CODE_NAMES: NameTable = &[("BUS_ADRALN", 1), ("BUS_ADRERR", 2), ("BUS_OBJERR", 3)];
 
 /// Look a value up by name in a table.

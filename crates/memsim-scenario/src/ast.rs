@@ -80,20 +80,44 @@ pub enum ProcPid {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum LineKind {
     Syscall(SyscallLine),
-    Access { op: AccessOp, addr: u64, size: u64 },
+    Access {
+        op: AccessOp,
+        addr: u64,
+        size: u64,
+    },
     /// `poke(ADDR, "bytes") = N`
-    Poke { addr: u64, bytes: Vec<u8>, expect: Option<u64> },
+    Poke {
+        addr: u64,
+        bytes: Vec<u8>,
+        expect: Option<u64>,
+    },
     /// `peek(ADDR, LEN) = "bytes"`
-    Peek { addr: u64, len: u64, expect: Option<Vec<u8>> },
+    Peek {
+        addr: u64,
+        len: u64,
+        expect: Option<Vec<u8>>,
+    },
     /// `--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x1000ff000} ---`: the previous access
     /// raised exactly this. Fields strace omitted are `None`.
-    Signal { signo: u32, code: Option<u32>, addr: Option<u64> },
+    Signal {
+        signo: u32,
+        code: Option<u32>,
+        addr: Option<u64>,
+    },
     /// `+++ killed by SIGSEGV +++` (`core_dumped` for `(core dumped)`).
-    Killed { signo: u32, core_dumped: bool },
+    Killed {
+        signo: u32,
+        core_dumped: bool,
+    },
     /// `+++ exited with N +++`
-    Exited { code: i32 },
+    Exited {
+        code: i32,
+    },
     /// `cat /proc/PID/FILE`
-    Cat { pid: ProcPid, file: String },
+    Cat {
+        pid: ProcPid,
+        file: String,
+    },
 }
 
 /// One meaningful scenario line.

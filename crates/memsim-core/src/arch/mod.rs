@@ -144,7 +144,9 @@ impl FromStr for Arch {
             "x86_64" | "x86-64" | "amd64" => Ok(Arch::X86_64),
             "x86_64-la57" | "la57" => Ok(Arch::X86_64La57),
             "i386" | "i686" | "x86" => Ok(Arch::I386),
-            _ => Err(format!("unknown architecture `{s}` (expected x86_64, x86_64-la57 or i386)")),
+            _ => Err(format!(
+                "unknown architecture `{s}` (expected x86_64, x86_64-la57 or i386)"
+            )),
         }
     }
 }

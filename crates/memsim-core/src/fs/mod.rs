@@ -87,11 +87,17 @@ pub struct File {
 impl File {
     /// `FMODE_READ`.
     pub fn readable(&self) -> bool {
-        matches!(self.flags & crate::uapi::O_ACCMODE, crate::uapi::O_RDONLY | crate::uapi::O_RDWR)
+        matches!(
+            self.flags & crate::uapi::O_ACCMODE,
+            crate::uapi::O_RDONLY | crate::uapi::O_RDWR
+        )
     }
     /// `FMODE_WRITE`.
     pub fn writable(&self) -> bool {
-        matches!(self.flags & crate::uapi::O_ACCMODE, crate::uapi::O_WRONLY | crate::uapi::O_RDWR)
+        matches!(
+            self.flags & crate::uapi::O_ACCMODE,
+            crate::uapi::O_WRONLY | crate::uapi::O_RDWR
+        )
     }
 }
 
@@ -154,7 +160,10 @@ pub struct MemFs {
 
 impl MemFs {
     pub fn new() -> Self {
-        let mut fs = MemFs { files: BTreeMap::new(), next_ino: 100 };
+        let mut fs = MemFs {
+            files: BTreeMap::new(),
+            next_ino: 100,
+        };
         fs.add_special("/dev/zero", S_IFCHR | 0o666, (1, 5), 4);
         fs.add_special("/dev/null", S_IFCHR | 0o666, (1, 3), 5);
         fs

@@ -8,7 +8,16 @@ use crate::task::Pid;
 impl Kernel {
     /// `mmap(addr, len, prot, flags, fd, offset)`.
     #[allow(clippy::too_many_arguments)]
-    pub fn sys_mmap(&mut self, _pid: Pid, _addr: u64, _len: u64, _prot: u64, _flags: u64, _fd: i64, _off: u64) -> SysResult {
+    pub fn sys_mmap(
+        &mut self,
+        _pid: Pid,
+        _addr: u64,
+        _len: u64,
+        _prot: u64,
+        _flags: u64,
+        _fd: i64,
+        _off: u64,
+    ) -> SysResult {
         Err(Errno::ENOSYS)
     }
 

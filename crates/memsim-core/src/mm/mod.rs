@@ -142,8 +142,10 @@ impl Mm {
 
     /// `get_mm_rss`: file + anon + shmem pages.
     pub fn rss_pages(&self) -> u64 {
-        (self.counter(RssCounter::FilePages) + self.counter(RssCounter::AnonPages) + self.counter(RssCounter::ShmemPages))
-            .max(0) as u64
+        (self.counter(RssCounter::FilePages)
+            + self.counter(RssCounter::AnonPages)
+            + self.counter(RssCounter::ShmemPages))
+        .max(0) as u64
     }
 
     /// `update_hiwater_rss`: called just before RSS drops.

@@ -311,7 +311,10 @@ mod tests {
     #[test]
     fn mnemonics_in_bit_order() {
         let f = VmFlags::READ | VmFlags::WRITE | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
-        assert_eq!((f | VmFlags::GROWSDOWN | VmFlags::ACCOUNT).mnemonics(), "rd wr mr mw me gd ac ");
+        assert_eq!(
+            (f | VmFlags::GROWSDOWN | VmFlags::ACCOUNT).mnemonics(),
+            "rd wr mr mw me gd ac "
+        );
         assert_eq!(VmFlags::EXEC.mnemonics(), "ex ");
         assert_eq!(VmFlags::SOFTDIRTY.mnemonics(), "");
     }

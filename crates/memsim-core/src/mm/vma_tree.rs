@@ -41,7 +41,10 @@ impl VmaTree {
                 return Some(v);
             }
         }
-        self.map.range((Bound::Excluded(a), Bound::Unbounded)).next().map(|(_, v)| v)
+        self.map
+            .range((Bound::Excluded(a), Bound::Unbounded))
+            .next()
+            .map(|(_, v)| v)
     }
 
     /// `vma_lookup`: the VMA containing `addr`.
@@ -87,7 +90,10 @@ impl VmaTree {
     /// Insert a VMA. Panics in debug builds if it overlaps another one (a model bug, never an input error).
     pub fn insert(&mut self, vma: Vma) {
         debug_assert!(vma.start < vma.end, "empty VMA {vma:?}");
-        debug_assert!(self.find(vma.start).is_none_or(|n| n.start >= vma.end), "overlapping VMA {vma:?}");
+        debug_assert!(
+            self.find(vma.start).is_none_or(|n| n.start >= vma.end),
+            "overlapping VMA {vma:?}"
+        );
         self.map.insert(vma.start.as_u64(), vma);
     }
 
@@ -163,10 +169,16 @@ impl VmaTree {
                 return Err(format!("VMA #{i} keyed at {k:#x} starts at {:#x}", v.start.as_u64()));
             }
             if !v.start.is_aligned() || !v.end.is_aligned() || v.start >= v.end {
-                return Err(format!("VMA #{i} {:#x}-{:#x} is empty or misaligned", v.start.0, v.end.0));
+                return Err(format!(
+                    "VMA #{i} {:#x}-{:#x} is empty or misaligned",
+                    v.start.0, v.end.0
+                ));
             }
             if i > 0 && v.start.as_u64() < prev_end {
-                return Err(format!("VMA #{i} {:#x}-{:#x} overlaps its predecessor", v.start.0, v.end.0));
+                return Err(format!(
+                    "VMA #{i} {:#x}-{:#x} overlaps its predecessor",
+                    v.start.0, v.end.0
+                ));
             }
             prev_end = v.end.as_u64();
         }
