@@ -97,6 +97,14 @@ impl VmaTree {
         self.map.insert(vma.start.as_u64(), vma);
     }
 
+    /// Move the end of the VMA starting at `start` (the caller guarantees no overlap results).
+    pub fn set_end(&mut self, start: VirtAddr, end: VirtAddr) {
+        if let Some(v) = self.map.get_mut(&start.as_u64()) {
+            debug_assert!(end > start);
+            v.end = end;
+        }
+    }
+
     /// Remove the VMA starting at `start`.
     pub fn remove(&mut self, start: VirtAddr) -> Option<Vma> {
         self.map.remove(&start.as_u64())
