@@ -163,7 +163,10 @@ Size:                  4 kB
 100003000-100004000 rw-s 00001000 00:01 1084                       /dev/zero (deleted)
 ";
         let named = |prefix: &str, name: &str| format!("{prefix:<72} {name}\n");
-        let text = format!("{text}{}", named("100004000-100005000 r--p 00000000 fe:00 737 ", "/etc/passwd"));
+        let text = format!(
+            "{text}{}",
+            named("100004000-100005000 r--p 00000000 fe:00 737 ", "/etc/passwd")
+        );
         let want = [
             named("100000000-100001000 rw-s 00000000 00:01 1 ", "/dev/zero (deleted)"),
             "100001000-100002000 rw-p 00000000 00:00 0 \n".to_string(),
