@@ -1,5 +1,6 @@
-//! `pmap PID`, `pmap -x PID` and `pmap -d PID` as procps-ng 4.0.2 prints them (`src/pmap.c: one_proc`,
-//! `mapping_name`), computed from the same data `/proc/PID/maps` and `smaps` render.
+//! `pmap PID`, `pmap -x`, `-d`, `-X` and `-XX` as procps-ng 4.0.2 prints them (`src/pmap.c: one_proc`,
+//! `mapping_name`, `print_extended_maps`), computed from the same data `/proc/PID/maps` and `smaps` render
+//! (`-X`/`-XX` parse the rendered smaps text, as pmap does).
 //!
 //! pmap names a mapping from its maps line: the text after the last `/` of the line (the basename of the path,
 //! including any ` (deleted)`), `  [ shmid=0x.. ]` for SysV segments on the shmem device, and otherwise
