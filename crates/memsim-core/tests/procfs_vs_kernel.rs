@@ -448,3 +448,44 @@ fn empty_rollup_header_and_gate_match_the_running_kernel() {
     let model_smaps = String::from_utf8(k.proc_read(pid1(), "smaps").unwrap()).unwrap();
     assert_eq!(model_smaps, gate_block);
 }
+
+#[test]
+fn thp_eligibility_wraps_below_2mib_as_the_kernel_does() {
+    // thp_vma_suitable_order(vma, vm_end - PMD_SIZE, ...) wraps for VMAs ending below 2 MiB, so tiny
+    // MADV_HUGEPAGE regions there are reported eligible; one just above 2 MiB is not.
+    let page = 4096;
+    let mut k = kernel(KernelConfig::default());
+    let mut checked = 0;
+    for start in [0x10000u64, 0x180000, 0x200000] {
+        let len = 3 * page;
+        // SAFETY: MAP_FIXED_NOREPLACE at low addresses this test process does not use; unmapped below.
+        let p = unsafe {
+            libc::mmap(
+                start as *mut libc::c_void,
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(
+            p,
+            libc::MAP_FAILED,
+            "mmap {start:#x}: {}",
+            std::io::Error::last_os_error()
+        );
+        madvise(start, len, libc::MADV_HUGEPAGE);
+        let kernel_block = kernel_blocks("smaps", start, start + 1)
+            .remove(&start)
+            .expect("kernel block");
+        unmap(start, len);
+        let vma = anon(start, start + len, RD | WR | MAY | AC | VmFlags::HUGEPAGE);
+        k.mm_mut(pid1()).unwrap().vmas.insert(vma.clone());
+        let mm = k.mm(pid1()).unwrap();
+        let model = String::from_utf8(smaps::render_smaps_vma(&k, &k, mm, &vma)).unwrap();
+        assert_eq!(model, kernel_block, "VMA at {start:#x}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}

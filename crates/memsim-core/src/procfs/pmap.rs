@@ -1,5 +1,6 @@
-//! `pmap PID`, `pmap -x PID` and `pmap -d PID` as procps-ng 4.0.2 prints them (`src/pmap.c: one_proc`,
-//! `mapping_name`), computed from the same data `/proc/PID/maps` and `smaps` render.
+//! `pmap PID`, `pmap -x`, `-d`, `-X` and `-XX` as procps-ng 4.0.2 prints them (`src/pmap.c: one_proc`,
+//! `mapping_name`, `print_extended_maps`), computed from the same data `/proc/PID/maps` and `smaps` render
+//! (`-X`/`-XX` parse the rendered smaps text, as pmap does).
 //!
 //! pmap names a mapping from its maps line: the text after the last `/` of the line (the basename of the path,
 //! including any ` (deleted)`), `  [ shmid=0x.. ]` for SysV segments on the shmem device, and otherwise
@@ -28,6 +29,11 @@ pub enum PmapFormat {
     Extended,
     /// `pmap -d PID`: adds offset and device, and a mapped/writeable/shared footer.
     Device,
+    /// `pmap -X PID`: one column per smaps value except the page sizes, the clean/dirty split, AnonHugePages
+    /// and VmFlags.
+    More,
+    /// `pmap -XX PID`: every smaps value and VmFlags.
+    All,
 }
 
 impl std::str::FromStr for PmapFormat {
@@ -37,7 +43,11 @@ impl std::str::FromStr for PmapFormat {
             "" | "default" => Ok(PmapFormat::Default),
             "-x" | "x" | "extended" => Ok(PmapFormat::Extended),
             "-d" | "d" | "device" => Ok(PmapFormat::Device),
-            _ => Err(format!("unknown pmap format `{s}` (expected default, -x or -d)")),
+            "-X" | "X" => Ok(PmapFormat::More),
+            "-XX" | "XX" => Ok(PmapFormat::All),
+            _ => Err(format!(
+                "unknown pmap format `{s}` (expected default, -x, -d, -X or -XX)"
+            )),
         }
     }
 }
@@ -102,6 +112,13 @@ impl Kernel {
         let aw: usize = if arch.is_64bit() { 16 } else { 8 };
         let mut out = Vec::with_capacity(4096);
         let _ = writeln!(out, "{}:   {}", task.tgid.0, task.comm);
+        if matches!(format, PmapFormat::More | PmapFormat::All) {
+            // print_extended_maps reads the smaps text itself.
+            let text = crate::procfs::smaps::render_smaps(self, pages, mm);
+            let text = String::from_utf8_lossy(&text);
+            extended_maps(&mut out, &text, format == PmapFormat::All);
+            return Ok(out);
+        }
         match format {
             PmapFormat::Extended => {
                 justify(&mut out, "Address", aw, false);
@@ -119,7 +136,7 @@ impl Kernel {
                 justify(&mut out, "Device", 9, false);
                 out.extend_from_slice(b"Mapping\n");
             }
-            PmapFormat::Default => {}
+            PmapFormat::Default | PmapFormat::More | PmapFormat::All => {}
         }
         let (mut total_shared, mut total_private_w, mut total_private_r) = (0u64, 0u64, 0u64);
         let (mut total_rss, mut total_dirty) = (0u64, 0u64);
@@ -155,6 +172,7 @@ impl Kernel {
                 out.push(b'\n');
                 let _ = writeln!(out, "{:<aw$} {mapped:>7} {total_rss:>7} {total_dirty:>7}", "total kB");
             }
+            PmapFormat::More | PmapFormat::All => {}
             PmapFormat::Device => {
                 let _ = writeln!(
                     out,
@@ -209,8 +227,141 @@ impl Kernel {
                     dev.0, dev.1
                 );
             }
+            PmapFormat::More | PmapFormat::All => {}
         }
         out.extend_from_slice(&name);
         out.push(b'\n');
     }
+}
+
+/// One VMA of the smaps text as `print_extended_maps` scans it.
+struct SmapsEntry<'a> {
+    /// start, perms, offset, dev, inode: the strings of the maps line.
+    head: [&'a str; 5],
+    /// The name after the inode (may be empty).
+    desc: &'a str,
+    /// `Key: N` lines in order (value as printed).
+    values: Vec<(&'a str, &'a str)>,
+    vmflags: Option<&'a str>,
+}
+
+/// Split smaps text into VMAs: a maps line, then `Key: N [kB]` lines, then `VmFlags:`.
+fn parse_smaps(text: &str) -> Vec<SmapsEntry<'_>> {
+    let mut out: Vec<SmapsEntry<'_>> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(|c: char| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+            let mut it = line.splitn(6, ' ');
+            let range = it.next().unwrap_or("");
+            let start = range.split('-').next().unwrap_or("");
+            let perms = it.next().unwrap_or("");
+            let offset = it.next().unwrap_or("");
+            let dev = it.next().unwrap_or("");
+            let inode = it.next().unwrap_or("");
+            let desc = it.next().unwrap_or("").trim_start_matches(' ');
+            out.push(SmapsEntry {
+                head: [start, perms, offset, dev, inode],
+                desc,
+                values: Vec::new(),
+                vmflags: None,
+            });
+        } else if let Some(e) = out.last_mut() {
+            if let Some(f) = line.strip_prefix("VmFlags: ") {
+                e.vmflags = Some(f.trim_end_matches(' '));
+            } else if let Some((key, rest)) = line.split_once(':') {
+                let v = rest.trim_start();
+                let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+                if digits > 0 {
+                    e.values.push((key, &v[..digits]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `is_unimportant`: the smaps keys `-X` leaves out.
+fn is_unimportant(key: &str) -> bool {
+    matches!(
+        key,
+        "AnonHugePages"
+            | "KernelPageSize"
+            | "MMUPageSize"
+            | "Shared_Dirty"
+            | "Private_Dirty"
+            | "Shared_Clean"
+            | "Private_Clean"
+            | "VmFlags"
+    )
+}
+
+/// `print_extended_maps`: the `-X`/`-XX` table. Column widths are the widest of header, values and (for
+/// numbers) the total; addresses are printed as smaps prints them.
+fn extended_maps(out: &mut Vec<u8>, text: &str, all: bool) {
+    let enabled = |key: &str| all || !is_unimportant(key);
+    let entries = parse_smaps(text);
+    let Some(first) = entries.first() else { return };
+    // Columns come from the first VMA's keys (every VMA has the same keys).
+    let keys: Vec<&str> = first.values.iter().map(|(k, _)| *k).filter(|k| enabled(k)).collect();
+    let mut totals = vec![0u64; keys.len()];
+    let mut hw = [0usize; 5];
+    let mut vw = 0usize;
+    let has_vmflags = entries.iter().any(|e| e.vmflags.is_some());
+    for e in &entries {
+        for (w, s) in hw.iter_mut().zip(e.head) {
+            *w = (*w).max(s.len());
+        }
+        let vals = e.values.iter().filter(|(k, _)| enabled(k));
+        for (t, (_, v)) in totals.iter_mut().zip(vals) {
+            *t += v.parse::<u64>().unwrap_or(0);
+        }
+        vw = vw.max(e.vmflags.map_or(0, str::len));
+    }
+    let widths: Vec<usize> = keys
+        .iter()
+        .zip(&totals)
+        .map(|(k, t)| k.len().max(t.to_string().len()))
+        .collect();
+    for (w, h) in hw.iter_mut().zip(["Address", "Perm", "Offset", "Device", "Inode"]) {
+        *w = (*w).max(h.len());
+        justify(out, h, *w, true);
+    }
+    for (k, w) in keys.iter().zip(&widths) {
+        justify(out, k, *w, true);
+    }
+    let show_vmflags = has_vmflags && enabled("VmFlags");
+    if show_vmflags {
+        vw = vw.max("VmFlags".len());
+        justify(out, "VmFlags", vw, true);
+    }
+    out.extend_from_slice(b"Mapping\n");
+    for e in &entries {
+        for (i, (w, s)) in hw.iter().zip(e.head).enumerate() {
+            let _ = if i == 0 {
+                write!(out, "{s:>w$}")
+            } else {
+                write!(out, " {s:>w$}")
+            };
+        }
+        let vals = e.values.iter().filter(|(k, _)| enabled(k));
+        for (w, (_, v)) in widths.iter().zip(vals) {
+            let _ = write!(out, " {v:>w$}");
+        }
+        if show_vmflags {
+            let _ = write!(out, " {:>vw$}", e.vmflags.unwrap_or(""));
+        }
+        let name = e.desc.rsplit_once('/').map_or(e.desc, |(_, b)| b);
+        let _ = writeln!(out, " {name}");
+    }
+    let gap: usize = hw.iter().map(|w| w + 1).sum();
+    out.resize(out.len() + gap, b' ');
+    for w in &widths {
+        out.resize(out.len() + w, b'=');
+        out.push(b' ');
+    }
+    out.push(b'\n');
+    out.resize(out.len() + gap, b' ');
+    for (w, t) in widths.iter().zip(&totals) {
+        let _ = write!(out, "{t:>w$} ");
+    }
+    out.extend_from_slice(b"KB \n");
 }

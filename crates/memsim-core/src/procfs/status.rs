@@ -4,8 +4,7 @@
 //! The memory block (VmPeak through untag_mask) is exact from the `Mm` counters. The other lines are as
 //! plausible as the model allows: one thread, no signals pending, the CPU and node masks and speculation
 //! lines of the reference machine (2 CPUs, one node), process group and session equal to the tgid.
-//! A native i386 kernel (non-PAE) has neither THP nor address masking, so it prints no `THP_enabled` and no
-//! `untag_mask` line.
+//! A native i386 kernel (non-PAE) has no THP (`THP_enabled: 0`) and a 32-bit `untag_mask`.
 
 use std::io::Write;
 
@@ -125,10 +124,11 @@ pub fn render(kernel: &Kernel, task: &Task, mm: Option<&Mm>) -> Vec<u8> {
     if let Some(mm) = mm {
         task_mem(&mut out, mm);
         out.extend_from_slice(b"CoreDumping:\t0\n");
-        if arch.is_64bit() {
-            out.extend_from_slice(b"THP_enabled:\t1\n");
-            let _ = writeln!(out, "untag_mask:\t{:#x}", u64::MAX);
-        }
+        // task_thp_status: 0 when THP is not built (non-PAE i386), else 1 (PR_SET_THP_DISABLE is not modelled).
+        let _ = writeln!(out, "THP_enabled:\t{}", u8::from(arch.is_64bit()));
+        // task_untag_mask: mm_untag_mask() is -1UL without LAM, an unsigned long of the kernel's width.
+        let untag: u64 = if arch.is_64bit() { u64::MAX } else { u64::from(u32::MAX) };
+        let _ = writeln!(out, "untag_mask:\t{untag:#x}");
     }
     let _ = writeln!(out, "Threads:\t1\nSigQ:\t0/{}", task.rlimit(RLIMIT_SIGPENDING));
     for key in ["SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"] {
