@@ -6,7 +6,11 @@
 pub mod args;
 pub mod ast;
 pub mod call;
+pub mod hostfs;
 pub mod parse;
+pub mod run;
 
 pub use call::{decode, dispatch, execute, Call, Outcome};
+pub use hostfs::HostFs;
 pub use parse::{parse_str, ParseError, Parser};
+pub use run::{prepare, Failure, Machine, RunError, Runner, Summary};

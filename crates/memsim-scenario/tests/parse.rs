@@ -616,3 +616,25 @@ mod props {
         }
     }
 }
+
+/// The scenarios shipped in examples/ and the README's example prepare without error (parse and decode).
+#[test]
+fn examples_and_readme_scenarios_prepare() {
+    let root = format!("{}/../..", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for e in std::fs::read_dir(format!("{root}/examples/scenarios")).unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        memsim_scenario::prepare(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+        n += 1;
+    }
+    assert!(n >= 1);
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let block = readme
+        .split("```text\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let steps = memsim_scenario::prepare("README.md", block).unwrap_or_else(|e| panic!("{e}"));
+    assert!(steps.len() >= 10);
+}
