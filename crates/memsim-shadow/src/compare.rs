@@ -3,6 +3,7 @@
 
 use memsim_core::Errno;
 use memsim_scenario::ast::{Expect, LineKind};
+use memsim_scenario::Call;
 
 use crate::model::ModelRun;
 use crate::native::NativeRun;
@@ -112,6 +113,25 @@ fn check_expectations(plan: &Plan, native: &NativeRun, errors: &mut HarnessError
                         _ => fail(format!("-1 {name}")),
                     },
                     Expect::Unchecked => {}
+                }
+                if let (Step::Syscall(step), Outcome::ValueWith(_, got)) = (&pl.step, got) {
+                    if let Call::Mincore {
+                        vec: Some(want),
+                        vec_complete,
+                        ..
+                    } = &step.call
+                    {
+                        let ok = if *vec_complete {
+                            got == want
+                        } else {
+                            got.starts_with(want)
+                        };
+                        if !ok {
+                            errors.push(format!(
+                                "line {n}: the scenario expects the vector {want:?}, the kernel gave {got:?}"
+                            ));
+                        }
+                    }
                 }
                 // Addresses a call returns must be in the window, or the model cannot be compared.
                 if matches!(sc.name.as_str(), "mmap" | "mremap") {

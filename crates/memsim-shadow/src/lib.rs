@@ -14,7 +14,6 @@
 //!
 //! [`known`] reads the list of cases where the model is known to disagree.
 
-pub mod args;
 pub mod compare;
 pub mod host;
 pub mod known;
@@ -74,6 +73,40 @@ impl CaseReport {
     }
 }
 
+/// Parse a scenario and run it both ways.
+pub fn run_source(name: &str, source: &str, host: &HostConfig) -> CaseReport {
+    match memsim_scenario::parse_str(name, source) {
+        Ok(lines) => run_lines(name, source, &lines, host),
+        Err(e) => CaseReport {
+            name: name.to_string(),
+            source: source.to_string(),
+            harness_errors: vec![format!("does not parse: {e}")],
+            mismatches: Vec::new(),
+        },
+    }
+}
+
+/// Read every file the scenario opens, so that all its pages are in the host's page cache before the real
+/// run: fault-around maps only cached pages, and a file's cached state would otherwise depend on what ran
+/// before. The model is compared with this warm state.
+fn warm_page_cache(plan: &plan::Plan) {
+    for pl in &plan.lines {
+        if let plan::Step::Syscall(sc) = &pl.step {
+            if let memsim_scenario::Call::Openat { path, .. } = &sc.call {
+                let abs = if path.starts_with('/') {
+                    path.clone()
+                } else {
+                    format!("/{path}")
+                };
+                if std::fs::metadata(&abs).is_ok_and(|m| m.is_file()) {
+                    // A file that cannot be read simply stays cold; the run reports what happens.
+                    let _ = std::fs::read(&abs);
+                }
+            }
+        }
+    }
+}
+
 /// Run parsed scenario lines in a real child process and in the model, and compare.
 pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) -> CaseReport {
     let mut report = CaseReport {
@@ -89,6 +122,7 @@ pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) ->
             return report;
         }
     };
+    warm_page_cache(&plan);
     let native = native::run_native(&plan);
     let model = model::run_model(&plan, host);
     let (mismatches, errors) = compare::compare(&plan, &native, &model);

@@ -4,7 +4,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use memsim_core::kernel::{AccessKind, Kernel, SigInfo, INIT_PID};
 use memsim_core::uapi::{AT_FDCWD, O_RDWR};
-use memsim_core::{Errno, Pid};
+use memsim_core::Pid;
 use memsim_scenario::ast::AccessOp;
 
 use crate::host::{HostConfig, HostFiles};
@@ -34,13 +34,6 @@ pub fn host_kernel(host: &HostConfig) -> Kernel {
     k
 }
 
-fn result(r: Result<u64, Errno>) -> Outcome {
-    match r {
-        Ok(v) => Outcome::Value(v),
-        Err(e) => Outcome::Errno(e.code()),
-    }
-}
-
 fn signal(si: SigInfo) -> Outcome {
     Outcome::Signal {
         signo: si.signo,
@@ -49,41 +42,14 @@ fn signal(si: SigInfo) -> Outcome {
     }
 }
 
-/// One system call with the raw values the native side passes.
+/// One system call, as the scenario crate's runner executes it.
 fn syscall(k: &mut Kernel, pid: Pid, sc: &SyscallStep) -> Outcome {
-    let a = sc.args;
-    let path = sc
-        .path
-        .as_ref()
-        .map(|(_, c)| c.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    result(match sc.name.as_str() {
-        "mmap" => k.sys_mmap(pid, a[0], a[1], a[2], a[3], a[4] as i64, a[5]),
-        "munmap" => k.sys_munmap(pid, a[0], a[1]),
-        "mprotect" => k.sys_mprotect(pid, a[0], a[1], a[2]),
-        "mremap" => k.sys_mremap(pid, a[0], a[1], a[2], a[3], a[4]),
-        "madvise" => k.sys_madvise(pid, a[0], a[1], a[2]),
-        "mlock" => k.sys_mlock(pid, a[0], a[1]),
-        "mlock2" => k.sys_mlock2(pid, a[0], a[1], a[2]),
-        "munlock" => k.sys_munlock(pid, a[0], a[1]),
-        "mlockall" => k.sys_mlockall(pid, a[0]),
-        "munlockall" => k.sys_munlockall(pid),
-        "msync" => k.sys_msync(pid, a[0], a[1], a[2]),
-        "mincore" => {
-            return match k.sys_mincore(pid, a[0], a[1]) {
-                Ok(v) => Outcome::ValueWith(0, v),
-                Err(e) => Outcome::Errno(e.code()),
-            }
-        }
-        "openat" => k.sys_openat(pid, a[0] as i64, &path, a[2], a[3]),
-        "open" => k.sys_openat(pid, AT_FDCWD, &path, a[1], a[2]),
-        "close" => k.sys_close(pid, a[0] as i64),
-        "dup" => k.sys_dup(pid, a[0] as i64),
-        "dup2" => k.sys_dup2(pid, a[0] as i64, a[1] as i64),
-        "dup3" => k.sys_dup3(pid, a[0] as i64, a[1] as i64, a[2]),
-        // `plan` admits only the calls above.
-        _ => Err(Errno::ENOSYS),
-    })
+    let out = memsim_scenario::execute(k, pid, &sc.call);
+    match (out.result, out.vec) {
+        (Ok(v), Some(vec)) => Outcome::ValueWith(v, vec),
+        (Ok(v), None) => Outcome::Value(v),
+        (Err(e), _) => Outcome::Errno(e.code()),
+    }
 }
 
 fn access(k: &mut Kernel, pid: Pid, op: AccessOp, addr: u64, size: u64) -> Result<(), SigInfo> {

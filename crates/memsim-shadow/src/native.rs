@@ -525,6 +525,7 @@ unsafe fn child_main(plan: &Plan, bufs: &mut ChildBufs, wr: i32) -> ! {
             Step::Cat { file } => {
                 let which = if file == "smaps" { SNAP_SMAPS } else { SNAP_MAPS };
                 snapshot(idx, which);
+                send(T_NOTHING, idx, 0, 0, 0, &[]);
             }
             Step::Nothing => send(T_NOTHING, idx, 0, 0, 0, &[]),
         }

@@ -18,20 +18,22 @@ use std::ffi::CString;
 
 use memsim_core::uapi::*;
 use memsim_scenario::ast::{AccessOp, Expect, Line, LineKind, ProcPid, SyscallLine};
+use memsim_scenario::{decode, Call};
 
-use crate::args::{arg_str, arg_value};
 use crate::window::{TASK_SIZE, WINDOW_END};
 
 /// The largest `peek` a scenario may ask for.
 pub const MAX_PEEK: u64 = 1 << 20;
 
-/// A system call ready to be issued.
+/// A system call ready to be issued: the model's decoding of the line, and the same values as registers.
 #[derive(Clone, Debug)]
 pub struct SyscallStep {
     pub name: String,
+    /// The call as `memsim_scenario::decode` reads it; the model runs exactly this.
+    pub call: Call,
     /// The x86-64 system call number.
     pub nr: i64,
-    /// Raw register values; for calls that take a path, `args[path_arg]` is replaced by the string's address.
+    /// Raw register values; a path argument is passed as the address of `path`.
     pub args: [u64; 6],
     /// The path argument (index, NUL-terminated bytes).
     pub path: Option<(usize, CString)>,
@@ -90,88 +92,84 @@ impl std::fmt::Display for PlanError {
     }
 }
 
-/// The x86-64 numbers of the system calls the native executor issues.
-fn syscall_nr(name: &str) -> Option<i64> {
-    Some(match name {
-        "open" => libc::SYS_open,
-        "close" => libc::SYS_close,
-        "mmap" => libc::SYS_mmap,
-        "mprotect" => libc::SYS_mprotect,
-        "munmap" => libc::SYS_munmap,
-        "mremap" => libc::SYS_mremap,
-        "msync" => libc::SYS_msync,
-        "mincore" => libc::SYS_mincore,
-        "madvise" => libc::SYS_madvise,
-        "dup" => libc::SYS_dup,
-        "dup2" => libc::SYS_dup2,
-        "mlock" => libc::SYS_mlock,
-        "munlock" => libc::SYS_munlock,
-        "mlockall" => libc::SYS_mlockall,
-        "munlockall" => libc::SYS_munlockall,
-        "openat" => libc::SYS_openat,
-        "dup3" => libc::SYS_dup3,
-        "mlock2" => libc::SYS_mlock2,
-        _ => return None,
-    })
-}
-
-/// `(minimum, maximum)` argument counts strace prints for each call.
-fn arity(name: &str) -> (usize, usize) {
-    match name {
-        "mmap" => (6, 6),
-        "mremap" => (4, 5),
-        "openat" => (3, 4),
-        "open" => (2, 3),
-        "mprotect" | "madvise" | "mlock2" | "msync" | "mincore" | "dup3" => (3, 3),
-        "munmap" | "mlock" | "munlock" | "dup2" => (2, 2),
-        "close" | "dup" | "mlockall" => (1, 1),
-        _ => (0, 0),
-    }
-}
-
 /// Whether a call may touch `[addr, addr + len)` without reaching the child's own mappings.
 fn range_is_safe(addr: u64, len: u64) -> bool {
-    let len = len.saturating_add(0xfff) & !0xfff;
+    // PAGE_ALIGN as the kernel computes it: a length near 2^64 wraps to a small one.
+    let len = len.wrapping_add(0xfff) & !0xfff;
     match addr.checked_add(len) {
         Some(end) => end <= WINDOW_END || addr >= TASK_SIZE,
         None => false,
     }
 }
 
+/// A system call number, its six registers, and the path argument (index and string), if any.
+type Registers = (i64, [u64; 6], Option<(usize, CString)>);
+
+/// The system call number and registers of a decoded call.
+fn registers(call: &Call) -> Result<Registers, String> {
+    let path = |p: &str| CString::new(p.as_bytes()).map_err(|_| "a path with a NUL byte".to_string());
+    Ok(match call {
+        Call::Mmap {
+            addr,
+            len,
+            prot,
+            flags,
+            fd,
+            off,
+        } => (libc::SYS_mmap, [*addr, *len, *prot, *flags, *fd as u64, *off], None),
+        Call::Munmap { addr, len } => (libc::SYS_munmap, [*addr, *len, 0, 0, 0, 0], None),
+        Call::Mprotect { start, len, prot } => (libc::SYS_mprotect, [*start, *len, *prot, 0, 0, 0], None),
+        Call::Mremap {
+            old_addr,
+            old_len,
+            new_len,
+            flags,
+            new_addr,
+        } => (
+            libc::SYS_mremap,
+            [*old_addr, *old_len, *new_len, *flags, *new_addr, 0],
+            None,
+        ),
+        Call::Brk { .. } => {
+            return Err("brk cannot run differentially: the real heap belongs to the test binary".to_string())
+        }
+        Call::Madvise { start, len, advice } => (libc::SYS_madvise, [*start, *len, *advice, 0, 0, 0], None),
+        Call::Mlock { start, len } => (libc::SYS_mlock, [*start, *len, 0, 0, 0, 0], None),
+        Call::Mlock2 { start, len, flags } => (libc::SYS_mlock2, [*start, *len, *flags, 0, 0, 0], None),
+        Call::Munlock { start, len } => (libc::SYS_munlock, [*start, *len, 0, 0, 0, 0], None),
+        Call::Mlockall { flags } => (libc::SYS_mlockall, [*flags, 0, 0, 0, 0, 0], None),
+        Call::Munlockall => (libc::SYS_munlockall, [0; 6], None),
+        // The vector's address is filled in by the child.
+        Call::Mincore { start, len, .. } => (libc::SYS_mincore, [*start, *len, 0, 0, 0, 0], None),
+        Call::Msync { start, len, flags } => (libc::SYS_msync, [*start, *len, *flags, 0, 0, 0], None),
+        Call::Openat {
+            dirfd,
+            path: p,
+            flags,
+            mode,
+        } => (
+            libc::SYS_openat,
+            [*dirfd as u64, 0, *flags, *mode, 0, 0],
+            Some((1, path(p)?)),
+        ),
+        Call::Close { fd } => (libc::SYS_close, [*fd as u64, 0, 0, 0, 0, 0], None),
+        Call::Dup { fd } => (libc::SYS_dup, [*fd as u64, 0, 0, 0, 0, 0], None),
+        Call::Dup2 { old, new } => (libc::SYS_dup2, [*old as u64, *new as u64, 0, 0, 0, 0], None),
+        Call::Dup3 { old, new, flags } => (libc::SYS_dup3, [*old as u64, *new as u64, *flags, 0, 0, 0], None),
+    })
+}
+
 fn plan_syscall(sc: &SyscallLine) -> Result<SyscallStep, String> {
     let name = sc.name.as_str();
-    if name == "brk" {
-        return Err("brk cannot run differentially: the real heap belongs to the test binary".to_string());
-    }
-    let nr = syscall_nr(name).ok_or_else(|| format!("`{name}` is not one of the calls the native executor runs"))?;
-    let (min, max) = arity(name);
-    if sc.args.len() < min || sc.args.len() > max {
-        return Err(format!("{name} takes {min}..={max} arguments, got {}", sc.args.len()));
-    }
-    let path_arg = match name {
-        "openat" => Some(1),
-        "open" => Some(0),
-        _ => None,
-    };
-    let mut args = [0u64; 6];
-    let mut path = None;
-    for (i, a) in sc.args.iter().enumerate() {
-        if Some(i) == path_arg {
-            let bytes = arg_str(a).map_err(|e| format!("argument {}: {e}", i + 1))?;
-            let c = CString::new(bytes.to_vec()).map_err(|_| "a path with a NUL byte".to_string())?;
-            path = Some((i, c));
-        } else if name == "mincore" && i == 2 {
-            // The output vector: strace prints its contents; the harness supplies the buffer.
-        } else {
-            args[i] = arg_value(a).map_err(|e| format!("argument {}: {e}", i + 1))?;
-        }
-    }
+    let call = decode(sc)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("`{name}` is not a call memsim models; it cannot run differentially"))?;
+    let (nr, args, path) = registers(&call)?;
     let expects_error = matches!(sc.expect, Expect::Error(_));
-    if let Some((i, p)) = &path {
-        let flags = args[i + 1];
+    if let Call::Openat { path: p, flags, .. } = &call {
         let writable = flags & O_ACCMODE != O_RDONLY;
-        let creating = flags & (O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE) != 0;
-        let device = matches!(p.to_bytes(), b"/dev/zero" | b"/dev/null");
+        let creating = flags & (O_CREAT | O_TRUNC | O_APPEND) != 0 || flags & O_TMPFILE == O_TMPFILE;
+        let device = matches!(p.as_str(), "/dev/zero" | "/dev/null");
         if creating || (writable && !device) {
             return Err(format!(
                 "{name} of {p:?} must be read-only (only /dev/zero and /dev/null may be opened for writing)"
@@ -179,13 +177,25 @@ fn plan_syscall(sc: &SyscallLine) -> Result<SyscallStep, String> {
         }
     }
     let mut ranges: Vec<(u64, u64)> = Vec::new();
-    match name {
-        "munmap" | "mprotect" | "madvise" | "mlock" | "mlock2" | "munlock" | "msync" => ranges.push((args[0], args[1])),
-        "mmap" if args[3] & MAP_FIXED != 0 => ranges.push((args[0], args[1])),
-        "mremap" => {
-            ranges.push((args[0], args[1]));
-            if args[3] & MREMAP_FIXED != 0 {
-                ranges.push((args[4], args[2]));
+    match &call {
+        Call::Munmap { addr: a, len: l }
+        | Call::Mprotect { start: a, len: l, .. }
+        | Call::Madvise { start: a, len: l, .. }
+        | Call::Mlock { start: a, len: l }
+        | Call::Mlock2 { start: a, len: l, .. }
+        | Call::Munlock { start: a, len: l }
+        | Call::Msync { start: a, len: l, .. } => ranges.push((*a, *l)),
+        Call::Mmap { addr, len, flags, .. } if flags & MAP_FIXED != 0 => ranges.push((*addr, *len)),
+        Call::Mremap {
+            old_addr,
+            old_len,
+            new_len,
+            flags,
+            new_addr,
+        } => {
+            ranges.push((*old_addr, *old_len));
+            if flags & MREMAP_FIXED != 0 {
+                ranges.push((*new_addr, *new_len));
             }
         }
         _ => {}
@@ -200,10 +210,11 @@ fn plan_syscall(sc: &SyscallLine) -> Result<SyscallStep, String> {
     }
     Ok(SyscallStep {
         name: name.to_string(),
+        mincore: matches!(call, Call::Mincore { .. }),
+        call,
         nr,
         args,
         path,
-        mincore: name == "mincore",
     })
 }
 
@@ -322,6 +333,10 @@ mod tests {
         };
         assert_eq!(sc.nr, libc::SYS_openat);
         assert_eq!(sc.args[0], -100i64 as u64);
+        assert_eq!(
+            sc.path.as_ref().map(|(i, p)| (*i, p.as_bytes())),
+            Some((1, &b"/etc/passwd"[..]))
+        );
         let rw = call(
             "openat",
             vec![f("AT_FDCWD"), s("/etc/passwd"), f("O_RDWR")],
@@ -352,6 +367,7 @@ mod tests {
     fn brk_and_unknown_calls_are_refused() {
         assert!(plan(&[call("brk", vec![Arg::Int(0)], Expect::Unchecked)]).is_err());
         assert!(plan(&[call("kill", vec![Arg::Int(1), Arg::Int(9)], Expect::Unchecked)]).is_err());
+        assert!(plan(&[call("mmap", vec![Arg::Int(0)], Expect::Unchecked)]).is_err());
         assert!(plan(&[call("munmap", vec![Arg::Int(0x1_0000_0000)], Expect::Unchecked)]).is_err());
     }
 }

@@ -63,14 +63,61 @@ pub fn filter_smaps(text: &str) -> String {
     out
 }
 
-/// Restrict the text of `/proc/PID/<file>` to the window; `None` for files that describe the whole process
-/// (`status`, `statm`, ...) and so cannot be compared with a model that holds only the window.
+/// Restrict the text of `/proc/PID/<file>` to the window and normalize shmem inode numbers
+/// ([`normalize_shmem_inodes`]); `None` for files that describe the whole process (`status`, `statm`, ...)
+/// and so cannot be compared with a model that holds only the window.
 pub fn filter_proc(file: &str, text: &str) -> Option<String> {
     match file {
-        "maps" => Some(filter_maps(text)),
-        "smaps" => Some(filter_smaps(text)),
+        "maps" => Some(normalize_shmem_inodes(&filter_maps(text))),
+        "smaps" => Some(normalize_shmem_inodes(&filter_smaps(text))),
         _ => None,
     }
+}
+
+/// The name column of a maps line on a 64-bit kernel: the prefix is padded to 72 bytes, then one space
+/// (`fs/proc/task_mmu.c: show_map_vma`, `seq_pad`).
+const NAME_PAD: usize = 72;
+
+/// Renumber the inodes of shmem objects (device `00:01`: shared anonymous memory, `/dev/zero` shared) as
+/// 1, 2, ... in order of first appearance, re-padding the name column.
+///
+/// The kernel numbers shmem inodes from a global counter (`get_next_ino`) that every process on the machine
+/// advances, so the number a mapping gets is not reproducible; the model numbers its own. Which mappings
+/// share an object is what matters, and the renumbering keeps exactly that.
+pub fn normalize_shmem_inodes(text: &str) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let fields: Vec<&str> = line.splitn(6, ' ').collect();
+        if parse_range(line).is_none() || fields.len() < 6 || fields[3] != "00:01" {
+            out.push_str(line);
+            continue;
+        }
+        let ino = fields[4].to_string();
+        let ord = match seen.iter().position(|s| *s == ino) {
+            Some(i) => i + 1,
+            None => {
+                seen.push(ino);
+                seen.len()
+            }
+        };
+        let mut prefix = format!("{} {} {} {} {} ", fields[0], fields[1], fields[2], fields[3], ord);
+        let rest = fields[5].trim_start_matches(' ');
+        let (name, nl) = match rest.strip_suffix('\n') {
+            Some(n) => (n, "\n"),
+            None => (rest, ""),
+        };
+        if !name.is_empty() {
+            while prefix.len() < NAME_PAD {
+                prefix.push(' ');
+            }
+            prefix.push(' ');
+            prefix.push_str(name);
+        }
+        out.push_str(&prefix);
+        out.push_str(nl);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -105,6 +152,31 @@ Size:                  4 kB
         let maps = "0ffff000-100000000 rw-p 00000000 00:00 0 \n100000000-100001000 r--p 00000000 00:00 0 \n";
         assert_eq!(filter_maps(maps), "100000000-100001000 r--p 00000000 00:00 0 \n");
         assert_eq!(filter_proc("status", maps), None);
+    }
+
+    #[test]
+    fn shmem_inodes_are_renumbered_and_the_name_column_kept() {
+        let text = "\
+100000000-100001000 rw-s 00000000 00:01 1084                       /dev/zero (deleted)
+100001000-100002000 rw-p 00000000 00:00 0 
+100002000-100003000 rw-s 00000000 00:01 99                         /dev/zero (deleted)
+100003000-100004000 rw-s 00001000 00:01 1084                       /dev/zero (deleted)
+";
+        let named = |prefix: &str, name: &str| format!("{prefix:<72} {name}\n");
+        let text = format!(
+            "{text}{}",
+            named("100004000-100005000 r--p 00000000 fe:00 737 ", "/etc/passwd")
+        );
+        let want = [
+            named("100000000-100001000 rw-s 00000000 00:01 1 ", "/dev/zero (deleted)"),
+            "100001000-100002000 rw-p 00000000 00:00 0 \n".to_string(),
+            named("100002000-100003000 rw-s 00000000 00:01 2 ", "/dev/zero (deleted)"),
+            named("100003000-100004000 rw-s 00001000 00:01 1 ", "/dev/zero (deleted)"),
+            named("100004000-100005000 r--p 00000000 fe:00 737 ", "/etc/passwd"),
+        ]
+        .concat();
+        assert_eq!(normalize_shmem_inodes(&text), want);
+        assert_eq!(want.lines().next().map(|l| l.find('/')), Some(Some(73)));
     }
 
     #[test]

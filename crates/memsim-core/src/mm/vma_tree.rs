@@ -169,6 +169,32 @@ impl VmaTree {
         })
     }
 
+    /// `vma_iter_area_highest` (`mas_empty_area_rev`): the end of the highest gap, clipped to `[low, high)`,
+    /// whose clipped length is at least `size`.
+    pub fn gap_highest(&self, low: u64, high: u64, size: u64) -> Option<u64> {
+        if size == 0 || high < low || high - low < size {
+            return None;
+        }
+        self.gaps_rev(low, high)
+            .find(|&(s, e, _)| e - s >= size)
+            .map(|(_, e, _)| e)
+    }
+
+    /// `vma_iter_area_lowest` (`mas_empty_area`): the start of the lowest gap, clipped to `[low, high)`, whose
+    /// clipped length is at least `size`.
+    pub fn gap_lowest(&self, low: u64, high: u64, size: u64) -> Option<u64> {
+        if size == 0 || high < low || high - low < size {
+            return None;
+        }
+        let mut best = None;
+        for (s, e, _) in self.gaps_rev(low, high) {
+            if e - s >= size {
+                best = Some(s);
+            }
+        }
+        best
+    }
+
     /// Check the tree's invariants; returns a description of the first violation.
     pub fn check(&self) -> Result<(), String> {
         let mut prev_end = 0u64;
