@@ -21,19 +21,35 @@ fn a_wrong_expectation_is_a_harness_error() {
         " S 100000000,1\n",
         "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x100000000} ---\n",
     ));
-    assert!(r.harness_errors.iter().any(|e| e.contains("SEGV_ACCERR")), "{}", r.render());
+    assert!(
+        r.harness_errors.iter().any(|e| e.contains("SEGV_ACCERR")),
+        "{}",
+        r.render()
+    );
 }
 
 #[test]
 fn mappings_outside_the_window_are_rejected() {
     let r = run("mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ?\n");
-    assert!(r.harness_errors.iter().any(|e| e.contains("outside the window")), "{}", r.render());
+    assert!(
+        r.harness_errors.iter().any(|e| e.contains("outside the window")),
+        "{}",
+        r.render()
+    );
     let r = run("munmap(0x7f0000000000, 4096) = 0\n");
-    assert!(r.harness_errors.iter().any(|e| e.contains("cannot run differentially")), "{}", r.render());
+    assert!(
+        r.harness_errors.iter().any(|e| e.contains("cannot run differentially")),
+        "{}",
+        r.render()
+    );
     let r = run("brk(NULL) = ?\n");
     assert!(r.harness_errors.iter().any(|e| e.contains("brk")), "{}", r.render());
     let r = run("mmap(0x100000000, 4096, PROT_READ\n");
-    assert!(r.harness_errors.iter().any(|e| e.contains("does not parse")), "{}", r.render());
+    assert!(
+        r.harness_errors.iter().any(|e| e.contains("does not parse")),
+        "{}",
+        r.render()
+    );
 }
 
 #[test]
