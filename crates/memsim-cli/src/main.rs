@@ -1,5 +1,211 @@
 //! The `memsim` binary: argument parsing and output only; the work happens in the library crates.
+//!
+//! Exit status: 0 when every expectation held, 1 when one failed, 2 for a malformed scenario line or a bad
+//! flag (clap's own usage errors exit 2 as well).
 
-fn main() {
-    println!("memsim: under construction");
+mod machine;
+mod tour;
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use memsim_scenario::ast::{LineKind, ProcPid};
+use memsim_scenario::{HostFs, RunError, Runner};
+
+use crate::machine::MachineArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  memsim tour                                   a guided walk through one address space
+  memsim run examples/scenarios/hello.scn       run a scenario, checking every stated result
+  memsim run trace.scn --cat /proc/1/maps       ... and print the final maps
+  strace -f -y -o log ls / && memsim run --keep-going log
+                                                replay a real strace log, reporting every difference
+  memsim run --arch i386 --ram 512M --rlimit STACK=16M:unlimited -
+                                                read the scenario from standard input";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "memsim",
+    version,
+    about = "A faithful, deterministic model of how Linux represents a process and its memory",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario: strace-syntax system calls, Lackey accesses, poke/peek, signal and `cat /proc` lines.
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
+    /// A guided walk through one address space: mappings, faults, splits and merges, with /proc text.
+    Tour(TourArgs),
+}
+
+const RUN_HELP: &str = "\
+A scenario is read line by line; a result after ` = ` is an expectation memsim checks:
+  mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7ffff7ffd000
+  mprotect(0x7ffff7ffd000, 4096, PROT_READ) = 0
+   S 7ffff7ffd000,8
+  --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_ACCERR, si_addr=0x7ffff7ffd000} ---
+  cat /proc/self/maps
+
+Exit status: 0 when every expectation held, 1 at the first that failed (all of them with --keep-going),
+2 for a malformed line or a bad flag.";
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The scenario file (`-` for standard input).
+    file: String,
+    /// Print /proc/PID/FILE of the final state (PID may be `self`, meaning PID 1). Repeatable.
+    #[arg(long = "cat", value_name = "/proc/PID/FILE")]
+    cat: Vec<String>,
+    /// Report every failed expectation instead of stopping at the first.
+    #[arg(long)]
+    keep_going: bool,
+    /// Print statistics (calls run, calls not modeled) to standard error at the end.
+    #[arg(long)]
+    stats: bool,
+    #[command(flatten)]
+    machine: MachineArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct TourArgs {
+    #[command(flatten)]
+    machine: MachineArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.cmd {
+        Command::Run(a) => run(&a),
+        Command::Tour(a) => match a.machine.to_machine() {
+            Ok(m) => tour::tour(&m),
+            Err(e) => usage_error(&e),
+        },
+    }
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("memsim: {msg}");
+    ExitCode::from(2)
+}
+
+fn run(a: &RunArgs) -> ExitCode {
+    let machine = match a.machine.to_machine() {
+        Ok(m) => m,
+        Err(e) => return usage_error(&e),
+    };
+    // Validate --cat before running anything.
+    let mut cats = Vec::new();
+    for c in &a.cat {
+        match memsim_scenario::parse::parse_line("--cat", 1, &format!("cat {c}")) {
+            Ok(Some(memsim_scenario::ast::Line {
+                kind: LineKind::Cat { pid, file },
+                ..
+            })) => cats.push((pid, file)),
+            _ => return usage_error(&format!("--cat {c}: expected /proc/PID/FILE or /proc/self/FILE")),
+        }
+    }
+    let (name, text) = match read_input(&a.file) {
+        Ok(t) => t,
+        Err(e) => return usage_error(&format!("{}: {e}", a.file)),
+    };
+    let kernel = machine.build(Box::new(HostFs::new()));
+    let mut runner = Runner::new(kernel);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let summary = match runner.run(&name, &text, &mut out, a.keep_going) {
+        Ok(s) => s,
+        Err(RunError::Malformed(e)) => {
+            let _ = out.flush();
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+        Err(RunError::Io(e)) => {
+            eprintln!("memsim: writing output: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = !summary.failures.is_empty();
+    if !failed || a.keep_going {
+        for (pid, file) in &cats {
+            let target = match pid {
+                ProcPid::SelfPid => runner.model_pid(None),
+                ProcPid::Pid(p) => runner.model_pid(Some(*p)),
+            };
+            match runner.kernel.proc_read(target, file) {
+                Ok(bytes) => {
+                    if out.write_all(&bytes).is_err() {
+                        return ExitCode::from(2);
+                    }
+                }
+                Err(e) => {
+                    let _ = out.flush();
+                    eprintln!("memsim: --cat /proc/{target}/{file}: {e}");
+                    failed = true;
+                }
+            }
+        }
+    }
+    let _ = out.flush();
+    for f in &summary.failures {
+        eprintln!("{f}");
+    }
+    if a.stats {
+        let s = &summary.stats;
+        let unmodeled: u64 = s.unmodeled.values().sum();
+        let names: Vec<String> = s.unmodeled.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        eprintln!(
+            "memsim: {} lines, {} calls run, {} accesses, {} calls not modeled{}{}",
+            s.lines,
+            s.calls,
+            s.accesses,
+            unmodeled,
+            if names.is_empty() { "" } else { ": " },
+            names.join(", ")
+        );
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The scenario's name for messages, and its text (invalid UTF-8 is replaced, so it still parses).
+fn read_input(file: &str) -> io::Result<(String, String)> {
+    let bytes = if file == "-" {
+        let mut b = Vec::new();
+        io::stdin().read_to_end(&mut b)?;
+        b
+    } else {
+        std::fs::read(file)?
+    };
+    let name = if file == "-" {
+        "<stdin>".to_string()
+    } else {
+        file.to_string()
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    Ok((name, text))
 }

@@ -257,6 +257,20 @@ impl Kernel {
         id
     }
 
+    /// A fresh open-file-description identity (`alloc_file`).
+    pub fn alloc_file_id(&mut self) -> crate::fs::FileId {
+        let id = crate::fs::FileId(self.next_file);
+        self.next_file += 1;
+        id
+    }
+
+    /// A fresh inode number on the shmem device `00:01` (`shmem_get_inode`).
+    pub fn alloc_shmem_ino(&mut self) -> u64 {
+        let ino = self.next_shmem_ino;
+        self.next_shmem_ino += 1;
+        ino
+    }
+
     /// `mmap_min_addr` as hints are rounded with it (the LSM value when an LSM is built in).
     pub fn hint_min_addr(&self) -> u64 {
         self.cfg.mmap_min_addr.max(self.cfg.lsm_mmap_min_addr)

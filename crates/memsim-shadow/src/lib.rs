@@ -1,2 +1,132 @@
 //! memsim-shadow: runs scenarios on the real kernel (in a child process, inside a reserved address window)
 //! so tests can compare the model with the kernel. This crate may touch the host; the core may not.
+//!
+//! The pipeline for one scenario ([`run_lines`]):
+//! 1. [`plan`] checks that every line can run safely and comparably in a real process (the rules are in
+//!    that module's documentation) and turns it into a step;
+//! 2. [`native`] forks a child that executes the steps for real, inside the window
+//!    `0x100000000..0x200000000` ([`window`]), and reports each line's result and the `/proc/self/maps`
+//!    and `smaps` text at each `cat` line and at the end;
+//! 3. [`model`] runs the same steps in `memsim_core::Kernel`, configured like the host ([`host`]: RAM,
+//!    swap, overcommit, max_map_count, uid, rlimits);
+//! 4. [`compare`] checks the scenario's stated results against the kernel, then the model against the
+//!    kernel, line by line and `/proc` text of the window byte by byte.
+//!
+//! [`known`] reads the list of cases where the model is known to disagree.
+
+pub mod compare;
+pub mod host;
+pub mod known;
+pub mod model;
+pub mod native;
+pub mod outcome;
+pub mod plan;
+pub mod window;
+
+use memsim_scenario::ast::Line;
+
+pub use compare::Mismatch;
+pub use host::HostConfig;
+
+/// The result of running one scenario both ways.
+#[derive(Clone, Debug)]
+pub struct CaseReport {
+    /// The scenario's name (its file name).
+    pub name: String,
+    /// The scenario's text, for quoting lines.
+    pub source: String,
+    /// The scenario cannot run differentially, or it or the harness is wrong (an expectation the kernel
+    /// does not meet, a mapping outside the window, ...). Never a known failure.
+    pub harness_errors: Vec<String>,
+    /// The model disagrees with the kernel.
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl CaseReport {
+    /// The model agrees with the kernel and the scenario is sound.
+    pub fn passed(&self) -> bool {
+        self.harness_errors.is_empty() && self.mismatches.is_empty()
+    }
+
+    /// A readable report: `NAME:LINE: text` and what differed.
+    pub fn render(&self) -> String {
+        let src: Vec<&str> = self.source.lines().collect();
+        let mut out = String::new();
+        for e in &self.harness_errors {
+            out.push_str(&format!("{}: scenario/harness error: {e}\n", self.name));
+        }
+        for m in &self.mismatches {
+            match m.line {
+                Some(n) => {
+                    let text = src.get(n.wrapping_sub(1)).copied().unwrap_or("").trim();
+                    out.push_str(&format!("{}:{n}: {text}\n", self.name));
+                }
+                None => out.push_str(&format!("{}: at the end\n", self.name)),
+            }
+            for l in m.detail.lines() {
+                out.push_str("    ");
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Parse a scenario and run it both ways.
+pub fn run_source(name: &str, source: &str, host: &HostConfig) -> CaseReport {
+    match memsim_scenario::parse_str(name, source) {
+        Ok(lines) => run_lines(name, source, &lines, host),
+        Err(e) => CaseReport {
+            name: name.to_string(),
+            source: source.to_string(),
+            harness_errors: vec![format!("does not parse: {e}")],
+            mismatches: Vec::new(),
+        },
+    }
+}
+
+/// Read every file the scenario opens, so that all its pages are in the host's page cache before the real
+/// run: fault-around maps only cached pages, and a file's cached state would otherwise depend on what ran
+/// before. The model is compared with this warm state.
+fn warm_page_cache(plan: &plan::Plan) {
+    for pl in &plan.lines {
+        if let plan::Step::Syscall(sc) = &pl.step {
+            if let memsim_scenario::Call::Openat { path, .. } = &sc.call {
+                let abs = if path.starts_with('/') {
+                    path.clone()
+                } else {
+                    format!("/{path}")
+                };
+                if std::fs::metadata(&abs).is_ok_and(|m| m.is_file()) {
+                    // A file that cannot be read simply stays cold; the run reports what happens.
+                    let _ = std::fs::read(&abs);
+                }
+            }
+        }
+    }
+}
+
+/// Run parsed scenario lines in a real child process and in the model, and compare.
+pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) -> CaseReport {
+    let mut report = CaseReport {
+        name: name.to_string(),
+        source: source.to_string(),
+        harness_errors: Vec::new(),
+        mismatches: Vec::new(),
+    };
+    let plan = match plan::plan(lines) {
+        Ok(p) => p,
+        Err(e) => {
+            report.harness_errors.push(format!("cannot run differentially: {e}"));
+            return report;
+        }
+    };
+    warm_page_cache(&plan);
+    let native = native::run_native(&plan);
+    let model = model::run_model(&plan, host);
+    let (mismatches, errors) = compare::compare(&plan, &native, &model);
+    report.mismatches = mismatches;
+    report.harness_errors = errors;
+    report
+}

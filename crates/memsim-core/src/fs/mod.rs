@@ -184,6 +184,25 @@ impl MemFs {
         self.files.insert(path.to_string(), (meta, Arc::new(Vec::new())));
     }
 
+    /// Add a directory on device `fe:00`.
+    pub fn add_dir(&mut self, path: &str) -> FileMeta {
+        self.next_ino += 1;
+        let meta = FileMeta {
+            path: path.to_string(),
+            dev_major: 0xfe,
+            dev_minor: 0,
+            ino: self.next_ino,
+            size: 4096,
+            mode: S_IFDIR | 0o755,
+            rdev_major: 0,
+            rdev_minor: 0,
+            noexec: false,
+        };
+        self.files
+            .insert(path.to_string(), (meta.clone(), Arc::new(Vec::new())));
+        meta
+    }
+
     /// Add a regular file with the given contents on device `fe:00`.
     pub fn add_file(&mut self, path: &str, contents: Vec<u8>) -> FileMeta {
         self.next_ino += 1;

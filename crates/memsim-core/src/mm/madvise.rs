@@ -1,12 +1,507 @@
-//! madvise (`mm/madvise.c`). STUB.
+//! madvise (`mm/madvise.c`: `do_madvise`, `madvise_walk_vmas`, `madvise_vma_behavior`, `madvise_populate`).
+//!
+//! Three kinds of advice:
+//! * flag advice (NORMAL, RANDOM, SEQUENTIAL, DONTFORK, DOFORK, WIPEONFORK, KEEPONFORK, DONTDUMP, DODUMP,
+//!   HUGEPAGE, NOHUGEPAGE, MERGEABLE, UNMERGEABLE) changes `vm_flags` of the range through `vma_modify`
+//!   (merge or split; a failed split is reported as EAGAIN);
+//! * page advice (DONTNEED, DONTNEED_LOCKED, FREE, REMOVE, WILLNEED, COLD, PAGEOUT, GUARD_INSTALL,
+//!   GUARD_REMOVE, COLLAPSE) acts on the page tables of each VMA in the range;
+//! * POPULATE_READ / POPULATE_WRITE fault the range in (`faultin_page_range`).
+//!
+//! The walk processes the mapped parts of the range; a hole makes the result ENOMEM without stopping it, a
+//! per-VMA error stops it with the earlier VMAs already advised.
+//!
+//! Model limits (documented deviations): WILLNEED starts no readahead and COLD/PAGEOUT move no pages
+//! (there is no reclaim yet), so they only validate; COLLAPSE is accepted without building huge pages;
+//! FREE drops the pages like DONTNEED (the model has no lazy-free state a later reclaim could use, so a
+//! page written again after MADV_FREE reads zero here where Linux would keep the new data);
+//! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
+//! markers are not installed in the page tables, so a later access faults memory in instead of raising
+//! SIGSEGV; REMOVE zaps this mapping only, not other mappings of the same shmem object;
+//! HWPOISON/SOFT_OFFLINE give EPERM without CAP_SYS_ADMIN and EINVAL with it (memory failure is not
+//! modelled).
 
+use crate::addr::{page_align, VirtAddr, PAGE_MASK};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
-use crate::task::Pid;
+use crate::mm::vma::{AnonVmaRef, VmFlags, Vma};
+use crate::mm::vma_ops::VmaChange;
+use crate::mm::MmId;
+use crate::task::{Pid, CAP_SYS_ADMIN};
+use crate::uapi::*;
+
+/// `madvise_behavior_valid` for a kernel with KSM, THP and memory-failure support (as the reference build).
+fn behavior_valid(advice: u64) -> bool {
+    matches!(
+        advice,
+        MADV_DOFORK
+            | MADV_DONTFORK
+            | MADV_NORMAL
+            | MADV_SEQUENTIAL
+            | MADV_RANDOM
+            | MADV_REMOVE
+            | MADV_WILLNEED
+            | MADV_DONTNEED
+            | MADV_DONTNEED_LOCKED
+            | MADV_FREE
+            | MADV_COLD
+            | MADV_PAGEOUT
+            | MADV_POPULATE_READ
+            | MADV_POPULATE_WRITE
+            | MADV_MERGEABLE
+            | MADV_UNMERGEABLE
+            | MADV_HUGEPAGE
+            | MADV_NOHUGEPAGE
+            | MADV_COLLAPSE
+            | MADV_SOFT_OFFLINE
+            | MADV_HWPOISON
+            | MADV_DONTDUMP
+            | MADV_DODUMP
+            | MADV_WIPEONFORK
+            | MADV_KEEPONFORK
+            | MADV_GUARD_INSTALL
+            | MADV_GUARD_REMOVE
+    )
+}
 
 impl Kernel {
     /// `madvise(start, len, advice)`.
-    pub fn sys_madvise(&mut self, _pid: Pid, _start: u64, _len: u64, _advice: u64) -> SysResult {
-        Err(Errno::ENOSYS)
+    pub fn sys_madvise(&mut self, pid: Pid, start: u64, len: u64, advice: u64) -> SysResult {
+        let mm = self.mm_id(pid)?;
+        // is_valid_madvise
+        if !behavior_valid(advice) || start & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let alen = page_align(len);
+        if len != 0 && alen == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = start.wrapping_add(alen);
+        if end < start {
+            return Err(Errno::EINVAL);
+        }
+        if end == start {
+            return Ok(0);
+        }
+        if matches!(advice, MADV_HWPOISON | MADV_SOFT_OFFLINE) {
+            // madvise_inject_error
+            if !self.task(pid)?.capable(CAP_SYS_ADMIN) {
+                return Err(Errno::EPERM);
+            }
+            return Err(Errno::EINVAL);
+        }
+        if matches!(advice, MADV_POPULATE_READ | MADV_POPULATE_WRITE) {
+            return self
+                .madvise_populate(pid, mm, start, end, advice == MADV_POPULATE_WRITE)
+                .map(|_| 0);
+        }
+        self.madvise_walk_vmas(mm, start, end, advice).map(|_| 0)
+    }
+
+    /// `madvise_walk_vmas`: advise each VMA piece of `[start, end)`; holes give ENOMEM at the end.
+    fn madvise_walk_vmas(&mut self, mm: MmId, start: u64, end: u64, advice: u64) -> Result<(), Errno> {
+        let mut unmapped_error = Ok(());
+        let mut start = start;
+        loop {
+            let Some(vma) = self.mms[&mm].vmas.find(VirtAddr(start)).cloned() else {
+                return Err(Errno::ENOMEM);
+            };
+            if start < vma.start.as_u64() {
+                unmapped_error = Err(Errno::ENOMEM);
+                start = vma.start.as_u64();
+                if start >= end {
+                    break;
+                }
+            }
+            let piece_end = vma.end.as_u64().min(end);
+            let next = self.madvise_vma_behavior(mm, &vma, VirtAddr(start), VirtAddr(piece_end), advice)?;
+            start = next.as_u64().max(piece_end);
+            if start >= end {
+                break;
+            }
+        }
+        unmapped_error
+    }
+
+    /// `madvise_vma_behavior`: one VMA, `[start, end)` inside it. Returns where the walk continues (the end of
+    /// the VMA that now holds the range).
+    fn madvise_vma_behavior(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        start: VirtAddr,
+        end: VirtAddr,
+        advice: u64,
+    ) -> Result<VirtAddr, Errno> {
+        // mm/mseal.c can_madvise_modify: discarding advice on a sealed read-only anonymous VMA is refused.
+        if vma.flags.contains(VmFlags::SEALED)
+            && matches!(
+                advice,
+                MADV_FREE
+                    | MADV_DONTNEED
+                    | MADV_DONTNEED_LOCKED
+                    | MADV_REMOVE
+                    | MADV_DONTFORK
+                    | MADV_WIPEONFORK
+                    | MADV_GUARD_INSTALL
+            )
+            && vma.is_anonymous()
+            && !vma.flags.contains(VmFlags::WRITE)
+        {
+            return Err(Errno::EPERM);
+        }
+        let mut new_flags = vma.flags;
+        match advice {
+            MADV_REMOVE => {
+                // madvise_remove
+                if vma.flags.contains(VmFlags::LOCKED) {
+                    return Err(Errno::EINVAL);
+                }
+                if vma.file.is_none() {
+                    return Err(Errno::EINVAL);
+                }
+                if !vma.flags.contains(VmFlags::SHARED | VmFlags::MAYWRITE) {
+                    return Err(Errno::EACCES);
+                }
+                // vfs_fallocate(PUNCH_HOLE) drops the pages of the object; here only this mapping's PTEs.
+                self.zap_range(mm, start, end);
+                return Ok(end);
+            }
+            MADV_WILLNEED => return Ok(end),
+            MADV_COLD | MADV_PAGEOUT => {
+                // can_madv_lru_vma
+                if vma
+                    .flags
+                    .intersects(VmFlags::LOCKED | VmFlags::PFNMAP | VmFlags::HUGETLB)
+                {
+                    return Err(Errno::EINVAL);
+                }
+                return Ok(end);
+            }
+            MADV_FREE | MADV_DONTNEED | MADV_DONTNEED_LOCKED => {
+                // madvise_dontneed_free_valid_vma
+                let mut forbidden = VmFlags::PFNMAP;
+                if advice != MADV_DONTNEED_LOCKED {
+                    forbidden |= VmFlags::LOCKED;
+                }
+                if vma.flags.intersects(forbidden) {
+                    return Err(Errno::EINVAL);
+                }
+                // madvise_free_single_vma: only anonymous memory can be lazily freed.
+                if advice == MADV_FREE && !vma.is_anonymous() {
+                    return Err(Errno::EINVAL);
+                }
+                self.zap_range(mm, start, end);
+                return Ok(end);
+            }
+            MADV_COLLAPSE => return Ok(end),
+            MADV_GUARD_INSTALL => {
+                // is_valid_guard_vma(vma, allow_locked = false)
+                if vma
+                    .flags
+                    .intersects(VmFlags::SPECIAL | VmFlags::HUGETLB | VmFlags::LOCKED)
+                {
+                    return Err(Errno::EINVAL);
+                }
+                // The flag goes on the whole VMA without a split, and an anonymous VMA gets its anon_vma.
+                let anon = vma.is_anonymous() && vma.anon_vma.is_none();
+                let id = if anon { Some(self.alloc_anon_vma()) } else { None };
+                let m = self.mms.get_mut(&mm).ok_or(Errno::ESRCH)?;
+                if let Some(v) = m.vmas.get_mut(vma.start) {
+                    v.flags |= VmFlags::MAYBE_GUARD;
+                    if let Some(id) = id {
+                        v.anon_vma = Some(AnonVmaRef {
+                            id,
+                            chain_singular: true,
+                        });
+                    }
+                }
+                self.zap_range(mm, start, end);
+                return Ok(end);
+            }
+            MADV_GUARD_REMOVE => {
+                if vma.flags.intersects(VmFlags::SPECIAL | VmFlags::HUGETLB) {
+                    return Err(Errno::EINVAL);
+                }
+                // The flag stays (sticky); the markers would be removed here.
+                return Ok(end);
+            }
+            MADV_NORMAL => new_flags -= VmFlags::RAND_READ | VmFlags::SEQ_READ,
+            MADV_SEQUENTIAL => new_flags = (new_flags - VmFlags::RAND_READ) | VmFlags::SEQ_READ,
+            MADV_RANDOM => new_flags = (new_flags - VmFlags::SEQ_READ) | VmFlags::RAND_READ,
+            MADV_DONTFORK => new_flags |= VmFlags::DONTCOPY,
+            MADV_DOFORK => {
+                if new_flags.intersects(VmFlags::SPECIAL) {
+                    return Err(Errno::EINVAL);
+                }
+                new_flags -= VmFlags::DONTCOPY;
+            }
+            MADV_WIPEONFORK => {
+                // Anonymous private memory only.
+                if vma.file.is_some() || new_flags.contains(VmFlags::SHARED) {
+                    return Err(Errno::EINVAL);
+                }
+                new_flags |= VmFlags::WIPEONFORK;
+            }
+            MADV_KEEPONFORK => {
+                if new_flags.contains(VmFlags::DROPPABLE) {
+                    return Err(Errno::EINVAL);
+                }
+                new_flags -= VmFlags::WIPEONFORK;
+            }
+            MADV_DONTDUMP => new_flags |= VmFlags::DONTDUMP,
+            MADV_DODUMP => {
+                if (!new_flags.contains(VmFlags::HUGETLB) && new_flags.intersects(VmFlags::SPECIAL))
+                    || new_flags.contains(VmFlags::DROPPABLE)
+                {
+                    return Err(Errno::EINVAL);
+                }
+                new_flags -= VmFlags::DONTDUMP;
+            }
+            MADV_MERGEABLE => {
+                // ksm_madvise: VMAs KSM cannot handle are left as they are, without error.
+                let unsuitable = VmFlags::MERGEABLE
+                    | VmFlags::SHARED
+                    | VmFlags::MAYSHARE
+                    | VmFlags::PFNMAP
+                    | VmFlags::IO
+                    | VmFlags::DONTEXPAND
+                    | VmFlags::HUGETLB
+                    | VmFlags::MIXEDMAP
+                    | VmFlags::DROPPABLE;
+                if !new_flags.intersects(unsuitable) {
+                    new_flags |= VmFlags::MERGEABLE;
+                }
+            }
+            MADV_UNMERGEABLE => new_flags -= VmFlags::MERGEABLE,
+            // hugepage_madvise
+            MADV_HUGEPAGE => new_flags = (new_flags - VmFlags::NOHUGEPAGE) | VmFlags::HUGEPAGE,
+            MADV_NOHUGEPAGE => new_flags = (new_flags - VmFlags::HUGEPAGE) | VmFlags::NOHUGEPAGE,
+            _ => return Err(Errno::EINVAL),
+        }
+        // madvise_update_vma; "kernel resources temporarily unavailable" is EAGAIN.
+        if new_flags == vma.flags {
+            return Ok(vma.end);
+        }
+        match self.vma_modify(mm, vma.start, start, end, VmaChange::Flags(new_flags)) {
+            Ok(s) => Ok(self.mms[&mm].vmas.get(s).map_or(end, |v| v.end)),
+            Err(Errno::ENOMEM) => Err(Errno::EAGAIN),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `madvise_populate`: fault `[start, end)` in page by page, VMA by VMA, without forcing: a hole is
+    /// ENOMEM, a VMA that does not allow the access EINVAL, a fault that would raise SIGSEGV/SIGBUS EFAULT.
+    /// Pages populated before the error stay populated.
+    fn madvise_populate(&mut self, pid: Pid, mm: MmId, start: u64, end: u64, write: bool) -> Result<(), Errno> {
+        let mut start = start;
+        while start < end {
+            let Some(vma) = self.mms[&mm].vmas.lookup(VirtAddr(start)).cloned() else {
+                return Err(Errno::ENOMEM);
+            };
+            // check_vma_flags without FOLL_FORCE.
+            let needed = if write { VmFlags::WRITE } else { VmFlags::READ };
+            if vma.flags.intersects(VmFlags::IO | VmFlags::PFNMAP) || !vma.flags.contains(needed) {
+                return Err(Errno::EINVAL);
+            }
+            let piece_end = vma.end.as_u64().min(end);
+            match self.populate_range(pid, VirtAddr(start), VirtAddr(piece_end), write) {
+                Ok(_) => {}
+                Err(Errno::EFAULT) => return Err(Errno::EFAULT),
+                Err(Errno::EINVAL) => return Err(Errno::EINVAL),
+                Err(Errno::EINTR) => return Err(Errno::EINTR),
+                Err(_) => return Err(Errno::ENOMEM),
+            }
+            start = piece_end;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::INIT_PID;
+    use crate::mm::mprotect::testkit::*;
+    use crate::task::Cred;
+
+    fn madvise(k: &mut Kernel, a: u64, n: u64, advice: u64) -> SysResult {
+        k.sys_madvise(INIT_PID, page(a), n * P, advice)
+    }
+
+    /// `D` dontfork, `S` sequential, `R` random, `H` hugepage, `W` plain (rw), `L` locked, `G` guard flag.
+    fn adv_kind(v: &Vma) -> char {
+        let f = v.flags;
+        if f.contains(VmFlags::LOCKED) {
+            'L'
+        } else if f.contains(VmFlags::DONTCOPY) {
+            'D'
+        } else if f.contains(VmFlags::SEQ_READ) {
+            'S'
+        } else if f.contains(VmFlags::RAND_READ) {
+            'R'
+        } else if f.contains(VmFlags::HUGEPAGE) {
+            'H'
+        } else if f.contains(VmFlags::WIPEONFORK) {
+            'F'
+        } else if f.contains(VmFlags::MAYBE_GUARD) {
+            'G'
+        } else {
+            'W'
+        }
+    }
+
+    fn check(before: &str, a: u64, n: u64, advice: u64, res: SysResult, after: &str) {
+        let mut k = build(before);
+        assert_eq!(
+            madvise(&mut k, a, n, advice),
+            res,
+            "{before:?} madvise({a}, {n}, {advice})"
+        );
+        assert_eq!(draw_with(&k, adv_kind), after, "{before:?} madvise({a}, {n}, {advice})");
+    }
+
+    #[test]
+    fn argument_errors_in_order() {
+        let mut k = build("WWWW");
+        // Invalid advice: EINVAL even with len 0 and an unaligned start.
+        assert_eq!(k.sys_madvise(INIT_PID, page(0), 0, 99), Err(Errno::EINVAL));
+        assert_eq!(k.sys_madvise(INIT_PID, page(0) + 1, 0, 999), Err(Errno::EINVAL));
+        assert_eq!(k.sys_madvise(INIT_PID, page(0) + 1, P, MADV_NORMAL), Err(Errno::EINVAL));
+        // len rounding up from a small negative number to 0; an end that wraps.
+        assert_eq!(
+            k.sys_madvise(INIT_PID, page(0), u64::MAX, MADV_NORMAL),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            k.sys_madvise(INIT_PID, page(0), 0u64.wrapping_sub(8192), MADV_NORMAL),
+            Err(Errno::EINVAL)
+        );
+        // len 0: success, even unmapped.
+        assert_eq!(k.sys_madvise(INIT_PID, 0x7000_0000, 0, MADV_DONTNEED), Ok(0));
+        // Memory failure injection needs CAP_SYS_ADMIN.
+        k.task_mut(INIT_PID).unwrap().cred = Cred::for_uid(1000);
+        assert_eq!(madvise(&mut k, 0, 1, MADV_HWPOISON), Err(Errno::EPERM));
+        assert_eq!(madvise(&mut k, 0, 1, MADV_SOFT_OFFLINE), Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn flag_advice_splits_and_merges() {
+        check("WWWWWW", 2, 2, MADV_DONTFORK, Ok(0), "WWDDWW");
+        check("WWWWWW", 0, 6, MADV_SEQUENTIAL, Ok(0), "SSSSSS");
+        check("WWWWWW", 4, 2, MADV_RANDOM, Ok(0), "WWWWRR");
+        check("WWWWWW", 0, 3, MADV_HUGEPAGE, Ok(0), "HHHWWW");
+        check("WWWWWW", 1, 1, MADV_WIPEONFORK, Ok(0), "WFWWWW");
+        // Advice that changes nothing splits nothing.
+        check("WWWWWW", 2, 2, MADV_DOFORK, Ok(0), "WWWWWW");
+        check("WWWWWW", 2, 2, MADV_NORMAL, Ok(0), "WWWWWW");
+        // Undoing advice merges back.
+        let mut k = build("WWWWWW");
+        madvise(&mut k, 2, 2, MADV_DONTFORK).unwrap();
+        assert_eq!(madvise(&mut k, 2, 2, MADV_DOFORK), Ok(0));
+        assert_eq!(draw_with(&k, adv_kind), "WWWWWW");
+        assert_eq!(mm(&k).map_count(), 1);
+        // RANDOM replaces SEQUENTIAL and vice versa.
+        madvise(&mut k, 0, 6, MADV_SEQUENTIAL).unwrap();
+        madvise(&mut k, 0, 3, MADV_RANDOM).unwrap();
+        assert_eq!(draw_with(&k, adv_kind), "RRRSSS");
+        madvise(&mut k, 0, 6, MADV_NORMAL).unwrap();
+        assert_eq!(draw_with(&k, adv_kind), "WWWWWW");
+    }
+
+    #[test]
+    fn holes_process_mapped_parts_then_enomem() {
+        check("WW WW", 0, 5, MADV_DONTFORK, Err(Errno::ENOMEM), "DD DD");
+        check(" WW", 0, 3, MADV_DONTFORK, Err(Errno::ENOMEM), " DD");
+        check("WW", 0, 3, MADV_DONTFORK, Err(Errno::ENOMEM), "DD");
+        check("WW", 3, 1, MADV_NORMAL, Err(Errno::ENOMEM), "WW");
+        check("WW ", 1, 2, MADV_WILLNEED, Err(Errno::ENOMEM), "WW");
+        // A hole followed by nothing: ENOMEM, nothing to do.
+        check("WW", 2, 2, MADV_DONTNEED, Err(Errno::ENOMEM), "WW");
+    }
+
+    #[test]
+    fn per_vma_errors_stop_the_walk() {
+        // DONTNEED/FREE on a locked VMA: EINVAL after the first VMA was advised.
+        check("WWLL", 0, 4, MADV_DONTNEED, Err(Errno::EINVAL), "WWLL");
+        check("WWLL", 0, 4, MADV_FREE, Err(Errno::EINVAL), "WWLL");
+        check("WWLL", 0, 4, MADV_DONTNEED_LOCKED, Ok(0), "WWLL");
+        check("WWLL", 0, 4, MADV_COLD, Err(Errno::EINVAL), "WWLL");
+        check("WWLL", 0, 4, MADV_PAGEOUT, Err(Errno::EINVAL), "WWLL");
+        check("WWLL", 0, 4, MADV_GUARD_INSTALL, Err(Errno::EINVAL), "GGLL");
+        check("WWLL", 0, 4, MADV_GUARD_REMOVE, Ok(0), "WWLL");
+        // REMOVE: locked EINVAL, anonymous (no file) EINVAL.
+        check("LLWW", 0, 4, MADV_REMOVE, Err(Errno::EINVAL), "LLWW");
+        check("WW", 0, 2, MADV_REMOVE, Err(Errno::EINVAL), "WW");
+    }
+
+    #[test]
+    fn dofork_on_special_and_dodump() {
+        let mut k = build("WWWW");
+        k.mm_mut(INIT_PID)
+            .unwrap()
+            .vmas
+            .lookup_mut(VirtAddr(page(0)))
+            .unwrap()
+            .flags |= VmFlags::DONTEXPAND | VmFlags::DONTDUMP;
+        assert_eq!(madvise(&mut k, 0, 4, MADV_DOFORK), Err(Errno::EINVAL));
+        assert_eq!(madvise(&mut k, 0, 4, MADV_DODUMP), Err(Errno::EINVAL));
+        // DONTFORK and DONTDUMP are fine on it (no split needed).
+        assert_eq!(madvise(&mut k, 0, 4, MADV_DONTFORK), Ok(0));
+    }
+
+    #[test]
+    fn guard_install_is_sticky_on_the_whole_vma() {
+        let mut k = build("WWWWWW");
+        assert_eq!(madvise(&mut k, 2, 1, MADV_GUARD_INSTALL), Ok(0));
+        assert_eq!(draw_with(&k, adv_kind), "GGGGGG", "no split, the whole VMA is flagged");
+        assert!(mm(&k).vmas.first().unwrap().anon_vma.is_some(), "anon_vma_prepare");
+        assert_eq!(madvise(&mut k, 2, 1, MADV_GUARD_REMOVE), Ok(0));
+        assert_eq!(draw_with(&k, adv_kind), "GGGGGG", "GUARD_REMOVE does not clear it");
+        // The flag is ignored by merges: a DONTFORK range that is undone merges back.
+        madvise(&mut k, 0, 2, MADV_DONTFORK).unwrap();
+        madvise(&mut k, 0, 2, MADV_DOFORK).unwrap();
+        assert_eq!(mm(&k).map_count(), 1);
+    }
+
+    #[test]
+    fn split_failure_is_eagain() {
+        let mut k = build("WWW");
+        k.cfg.max_map_count = 1;
+        assert_eq!(madvise(&mut k, 1, 1, MADV_DONTFORK), Err(Errno::EAGAIN));
+        assert_eq!(madvise(&mut k, 1, 1, MADV_DONTNEED), Ok(0), "no split needed");
+        // At N = M-1 the first split succeeds and the second fails: the split stays.
+        k.cfg.max_map_count = 2;
+        assert_eq!(madvise(&mut k, 1, 1, MADV_DONTFORK), Err(Errno::EAGAIN));
+        assert_eq!(draw_with(&k, adv_kind), "Www");
+    }
+
+    #[test]
+    fn populate_checks() {
+        let mut k = build("RRWW NN");
+        assert_eq!(madvise(&mut k, 0, 4, MADV_POPULATE_READ), Ok(0));
+        assert_eq!(madvise(&mut k, 0, 4, MADV_POPULATE_WRITE), Err(Errno::EINVAL));
+        assert_eq!(madvise(&mut k, 2, 2, MADV_POPULATE_WRITE), Ok(0));
+        assert_eq!(madvise(&mut k, 2, 3, MADV_POPULATE_WRITE), Err(Errno::ENOMEM));
+        assert_eq!(madvise(&mut k, 4, 1, MADV_POPULATE_READ), Err(Errno::ENOMEM));
+        assert_eq!(madvise(&mut k, 5, 1, MADV_POPULATE_READ), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn mergeable_skips_shared() {
+        let mut k = build("WWWW");
+        assert_eq!(madvise(&mut k, 0, 2, MADV_MERGEABLE), Ok(0));
+        assert_eq!(mm(&k).map_count(), 2);
+        assert_eq!(madvise(&mut k, 0, 2, MADV_UNMERGEABLE), Ok(0));
+        assert_eq!(mm(&k).map_count(), 1);
+        k.mm_mut(INIT_PID)
+            .unwrap()
+            .vmas
+            .lookup_mut(VirtAddr(page(0)))
+            .unwrap()
+            .flags |= VmFlags::SHARED;
+        assert_eq!(madvise(&mut k, 0, 2, MADV_MERGEABLE), Ok(0));
+        assert_eq!(mm(&k).map_count(), 1, "shared VMAs are left alone");
+        assert_eq!(madvise(&mut k, 0, 2, MADV_WIPEONFORK), Err(Errno::EINVAL));
     }
 }

@@ -1,0 +1,152 @@
+//! The `memsim` binary as a user runs it: exit statuses 0/1/2 and their messages.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn memsim(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memsim"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run memsim");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn run(scenario: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(extra);
+    args.push("-");
+    let o = memsim(&args, scenario);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A fault at an address no VMA covers, checked by its signal and death lines: holds whatever else the
+/// model can do, since an empty address space has nothing at 0x1000.
+const SEGV: &str = "\
+# comment
+ L 1000,8
+--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x1000} ---
++++ killed by SIGSEGV +++
+";
+
+#[test]
+fn every_expectation_holds_exit_0() {
+    let (code, _, err) = run(SEGV, &[]);
+    assert_eq!(code, 0, "{err}");
+    // Unmodeled calls are accepted and not checked; `--stats` counts them.
+    let (code, _, err) = run(
+        "getpid() = 1234\n1234 getpid() = 1234\nwrite(1, \"x\", 1) = 1\n",
+        &["--stats"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("3 calls not modeled: getpid 2, write 1"), "{err}");
+}
+
+#[test]
+fn a_failed_expectation_exits_1_with_file_line_and_context() {
+    let text = " L 1000,8\n--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_ACCERR, si_addr=0x1000} ---\n";
+    let (code, _, err) = run(text, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "<stdin>:2: expected SIGSEGV {si_code=SEGV_ACCERR, si_addr=0x1000}, got SIGSEGV {si_code=SEGV_MAPERR, \
+         si_addr=0x1000}\n    --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_ACCERR, si_addr=0x1000} ---\n"
+    );
+    // A fault nobody expected is reported at the access.
+    let (code, _, err) = run("# x\n S 2000,1\n", &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("<stdin>:2: expected no signal, got SIGSEGV {si_code=SEGV_MAPERR, si_addr=0x2000}"),
+        "{err}"
+    );
+}
+
+#[test]
+fn keep_going_reports_every_failure() {
+    let text = "+++ killed by SIGBUS +++\n+++ exited with 3 +++\n+++ exited with 4 +++\n";
+    let (code, _, err) = run(text, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(err.matches("expected").count(), 1, "{err}");
+    assert!(
+        err.starts_with("<stdin>:1: expected killed by SIGBUS, got alive"),
+        "{err}"
+    );
+    let (code, _, err) = run(text, &["--keep-going"]);
+    assert_eq!(code, 1);
+    assert_eq!(err.matches("expected").count(), 2, "{err}");
+    assert!(
+        err.contains("<stdin>:3: expected exited with 4, got exited with 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_lines_exit_2_with_position() {
+    let (code, out, err) = run("# fine\n L 1000,8\nmmap(NULL, 4096\n", &[]);
+    assert_eq!(code, 2);
+    assert_eq!(err, "<stdin>:3:5: missing `)` to close the argument list\n");
+    assert_eq!(out, "", "nothing runs before the whole scenario parsed");
+    // A value that does not fit its argument is positioned at the argument.
+    let (code, _, err) = run("mprotect(0x1000, 4096, PROT_READ|PROT_BOGUS)\n", &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("<stdin>:1:24: mprotect: argument 3: unknown name `PROT_BOGUS`"),
+        "{err}"
+    );
+    let (code, _, err) = run("munmap(0x1000)\n", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("expected 2 arguments, found 1"), "{err}");
+    let (code, _, err) = run("openat(AT_FDCWD, \"/usr/bi\"..., O_RDONLY) = 3\n", &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("<stdin>:1:18: openat: argument 2: the string is truncated"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for (args, needle) in [
+        (vec!["run", "--overcommit", "3", "-"], "--overcommit"),
+        (vec!["run", "--ram", "lots", "-"], "--ram lots"),
+        (vec!["run", "--arch", "sparc", "-"], "--arch"),
+        (vec!["run", "--rlimit", "BOGUS=1:2", "-"], "unknown resource"),
+        (vec!["run", "--rlimit", "STACK=2:1", "-"], "exceeds"),
+        (vec!["run", "--cat", "/etc/passwd", "-"], "--cat"),
+        (vec!["run", "--no-such-flag", "-"], "--no-such-flag"),
+        (vec!["run"], "FILE"),
+        (vec!["run", "/no/such/scenario"], "/no/such/scenario"),
+    ] {
+        let o = memsim(&args, "");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn help_shows_examples() {
+    let o = memsim(&["--help"], "");
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Examples:") && out.contains("memsim tour"), "{out}");
+    let o = memsim(&["run", "--help"], "");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("--keep-going") && out.contains("Exit status"), "{out}");
+}
+
+#[test]
+fn tour_is_deterministic() {
+    let a = memsim(&["tour"], "");
+    let b = memsim(&["tour"], "");
+    assert_eq!(a.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&a.stdout).contains("== 1. An empty address space"));
+    assert_eq!(a.stdout, b.stdout);
+}

@@ -1,0 +1,236 @@
+//! Turning parsed arguments ([`Arg`]) into the raw register values a system call receives, using the name
+//! tables of `memsim_core::uapi` for symbolic flags. Shared by the model runner and `memsim-shadow`, so both
+//! give a call exactly the same numbers.
+
+use std::fmt;
+
+use memsim_core::uapi::{self, NameTable};
+
+use crate::ast::{Arg, FlagAtom, Pos, SyscallLine};
+
+/// A value that does not fit the argument it is given for. `index` is the 0-based argument number when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgError {
+    pub index: Option<usize>,
+    pub msg: String,
+}
+
+impl ArgError {
+    pub fn new(msg: impl Into<String>) -> ArgError {
+        ArgError {
+            index: None,
+            msg: msg.into(),
+        }
+    }
+
+    /// Attach the argument number.
+    pub fn at(mut self, index: usize) -> ArgError {
+        self.index.get_or_insert(index);
+        self
+    }
+
+    /// Where in the scenario the offending argument starts (the call's first argument, or line start, if
+    /// unknown).
+    pub fn pos(&self, call: &SyscallLine) -> Option<Pos> {
+        self.index
+            .and_then(|i| call.arg_pos.get(i))
+            .or_else(|| call.arg_pos.first())
+            .copied()
+    }
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "argument {}: {}", i + 1, self.msg),
+            None => f.write_str(&self.msg),
+        }
+    }
+}
+
+impl std::error::Error for ArgError {}
+
+/// Constants strace prints by name that are not flag bits of any one table.
+pub const MISC_NAMES: NameTable = &[("AT_FDCWD", uapi::AT_FDCWD as u64)];
+
+/// Look a name up in the given tables, then in [`MISC_NAMES`].
+fn lookup(tables: &[NameTable], name: &str) -> Option<u64> {
+    tables
+        .iter()
+        .chain(std::iter::once(&MISC_NAMES))
+        .find_map(|t| uapi::lookup(t, name))
+}
+
+/// An integer that fits a 64-bit register: `-2^63 ..= 2^64-1` (negatives are two's complement).
+fn reg(n: i128) -> Result<u64, ArgError> {
+    if n < i64::MIN as i128 || n > u64::MAX as i128 {
+        return Err(ArgError::new(format!("{n} does not fit in 64 bits")));
+    }
+    Ok(n as u64)
+}
+
+/// The raw 64-bit value of a numeric or symbolic argument: `4096`, `-1`, `NULL`, `0x7f..`, `PROT_READ|0x8`,
+/// `MAP_PRIVATE|MAP_ANONYMOUS`, `3</path>` (the descriptor).
+pub fn arg_u64(arg: &Arg, tables: &[NameTable]) -> Result<u64, ArgError> {
+    match arg {
+        Arg::Int(n) => reg(*n),
+        Arg::Flags(atoms) => {
+            let mut v = 0u64;
+            for a in atoms {
+                v |= match a {
+                    FlagAtom::Num(n) => reg(*n)?,
+                    FlagAtom::Name(name) => lookup(tables, name).ok_or_else(|| {
+                        let expected: Vec<&str> = tables.iter().filter_map(|t| t.first().map(|e| e.0)).collect();
+                        if expected.is_empty() {
+                            ArgError::new(format!("unknown name `{name}`: expected a number"))
+                        } else {
+                            ArgError::new(format!(
+                                "unknown name `{name}` (expected names like {})",
+                                expected.join(", ")
+                            ))
+                        }
+                    })?,
+                };
+            }
+            Ok(v)
+        }
+        Arg::Fd { fd, .. } => arg_u64(fd, tables),
+        Arg::Str { .. } => Err(ArgError::new("expected a number, found a string")),
+        Arg::Array(_) => Err(ArgError::new("expected a number, found an array")),
+        Arg::Struct(_) => Err(ArgError::new("expected a number, found a structure")),
+        Arg::Other(t) => Err(ArgError::new(format!("expected a number, found `{t}`"))),
+    }
+}
+
+/// The value as a signed 64-bit register (`-1`, `AT_FDCWD`).
+pub fn arg_i64(arg: &Arg, tables: &[NameTable]) -> Result<i64, ArgError> {
+    arg_u64(arg, tables).map(|v| v as i64)
+}
+
+/// A descriptor argument: `3`, `-1`, `3</usr/bin/cat>`, `AT_FDCWD`, `AT_FDCWD</>`.
+pub fn arg_fd(arg: &Arg) -> Result<i64, ArgError> {
+    arg_i64(arg, &[])
+}
+
+/// A complete string argument (a truncated `"..."...` is refused: the call's real argument is unknown).
+pub fn arg_bytes(arg: &Arg) -> Result<&[u8], ArgError> {
+    match arg {
+        Arg::Str {
+            bytes,
+            truncated: false,
+        } => Ok(bytes),
+        Arg::Str { truncated: true, .. } => Err(ArgError::new("the string is truncated (`...`): rerun strace with -s")),
+        _ => Err(ArgError::new("expected a string")),
+    }
+}
+
+/// A path argument: a complete string without NUL bytes, as UTF-8.
+pub fn arg_path(arg: &Arg) -> Result<String, ArgError> {
+    let b = arg_bytes(arg)?;
+    if b.contains(&0) {
+        return Err(ArgError::new("a path cannot contain a NUL byte"));
+    }
+    String::from_utf8(b.to_vec()).map_err(|_| ArgError::new("the path is not valid UTF-8"))
+}
+
+/// Typed access to the arguments of one call, attaching argument numbers to errors.
+#[derive(Clone, Copy, Debug)]
+pub struct Args<'a> {
+    pub args: &'a [Arg],
+}
+
+impl<'a> Args<'a> {
+    pub fn new(call: &'a SyscallLine) -> Args<'a> {
+        Args { args: &call.args }
+    }
+
+    pub fn get(&self, i: usize) -> Result<&'a Arg, ArgError> {
+        self.args
+            .get(i)
+            .ok_or_else(|| ArgError::new(format!("missing argument {} (of {})", i + 1, self.args.len())).at(i))
+    }
+
+    /// Require between `min` and `max` arguments.
+    pub fn count(&self, min: usize, max: usize) -> Result<(), ArgError> {
+        let n = self.args.len();
+        if n < min || n > max {
+            let want = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            return Err(ArgError::new(format!("expected {want} arguments, found {n}")).at(n.min(max)));
+        }
+        Ok(())
+    }
+
+    pub fn u64(&self, i: usize, tables: &[NameTable]) -> Result<u64, ArgError> {
+        arg_u64(self.get(i)?, tables).map_err(|e| e.at(i))
+    }
+
+    /// Like [`Args::u64`], but 0 when the argument is absent.
+    pub fn u64_or_0(&self, i: usize, tables: &[NameTable]) -> Result<u64, ArgError> {
+        if i >= self.args.len() {
+            return Ok(0);
+        }
+        self.u64(i, tables)
+    }
+
+    pub fn fd(&self, i: usize) -> Result<i64, ArgError> {
+        arg_fd(self.get(i)?).map_err(|e| e.at(i))
+    }
+
+    pub fn path(&self, i: usize) -> Result<String, ArgError> {
+        arg_path(self.get(i)?).map_err(|e| e.at(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::FlagAtom::{Name, Num};
+
+    fn flags(v: &[FlagAtom]) -> Arg {
+        Arg::Flags(v.to_vec())
+    }
+
+    #[test]
+    fn numbers_and_names() {
+        use memsim_core::uapi::*;
+        assert_eq!(arg_u64(&Arg::Int(-1), &[]), Ok(u64::MAX));
+        assert_eq!(arg_u64(&Arg::Int(0x7fff_0000), &[]), Ok(0x7fff_0000));
+        assert!(arg_u64(&Arg::Int(1i128 << 64), &[]).is_err());
+        assert!(arg_u64(&Arg::Int(i64::MIN as i128 - 1), &[]).is_err());
+        let f = flags(&[Name("MAP_PRIVATE".into()), Num(0x40000), Name("MAP_FIXED".into())]);
+        assert_eq!(arg_u64(&f, &[MAP_TYPE_NAMES, MAP_FLAG_NAMES]), Ok(0x40012));
+        let e = arg_u64(&flags(&[Name("PROT_BOGUS".into())]), &[PROT_NAMES]).unwrap_err();
+        assert!(e.msg.contains("PROT_BOGUS"), "{e}");
+        assert_eq!(arg_fd(&flags(&[Name("AT_FDCWD".into())])), Ok(-100));
+        let fd = Arg::Fd {
+            fd: Box::new(Arg::Int(3)),
+            path: "/usr/bin/cat".into(),
+        };
+        assert_eq!(arg_fd(&fd), Ok(3));
+        assert!(arg_u64(&Arg::Other("8192*1024".into()), &[]).is_err());
+    }
+
+    #[test]
+    fn strings() {
+        let s = Arg::Str {
+            bytes: b"/etc/passwd".to_vec(),
+            truncated: false,
+        };
+        assert_eq!(arg_path(&s).as_deref(), Ok("/etc/passwd"));
+        let t = Arg::Str {
+            bytes: b"/etc".to_vec(),
+            truncated: true,
+        };
+        assert!(arg_path(&t).is_err());
+        let nul = Arg::Str {
+            bytes: b"/a\0b".to_vec(),
+            truncated: false,
+        };
+        assert!(arg_path(&nul).is_err());
+        assert!(arg_path(&Arg::Int(0)).is_err());
+    }
+}

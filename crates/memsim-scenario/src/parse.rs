@@ -1,0 +1,1254 @@
+//! The scenario parser: hand-written, one pass over each line's bytes, no regular expressions, no panics.
+//!
+//! Grammar (everything strace 6 and Valgrind Lackey print, plus memsim's own `poke`, `peek` and `cat`):
+//!
+//! ```text
+//! line     := blank | '#'... | '=='... | 'strace: '... | lackey | prefix body
+//! lackey   := ws? ('I' | 'L' | 'S' | 'M') ws HEX ',' DEC ws?
+//! prefix   := ('[pid' ws DEC ']' ws | DEC ws)? (timestamp ws)*      -- -f, -t/-tt/-ttt/-r
+//! body     := call | '<... ' NAME ' resumed>' rest | call-start '<unfinished ...>'
+//!           | '--- ' SIGNAME struct? ' ---' | '+++ exited with ' DEC ' +++' | '+++ killed by ' SIGNAME ... '+++'
+//!           | 'cat /proc/' (DEC | 'self') '/' FILE
+//! call     := NAME '(' (arg (',' arg)*)? ')' (ws '=' ws result)? anything-after-ws   -- -T durations etc.
+//! result   := '?' ... | INT decoration? | '-1' ws ERRNO ...
+//! ```
+//!
+//! Arguments are parsed structurally where strace's form is known (numbers, `|`-joined flags, strings with C
+//! escapes and a `...` truncation mark, arrays, structures with `key=value`, `-y` decorations, `/* comments */`);
+//! anything else (`makedev(0x88, 0x1)`, `8192*1024`, `~[RTMIN RT_1]`, wait statuses) is kept verbatim as
+//! [`Arg::Other`] as long as its brackets and quotes balance, so a real `strace -f` log parses as it is.
+//! Whether an argument makes sense for the call is decided later ([`crate::args`]), with the argument's
+//! position, so a bad value still gets a `FILE:LINE:COL` error.
+//!
+//! Columns count bytes from 1 (strace output is ASCII: it escapes everything else).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use memsim_core::uapi;
+
+use crate::ast::*;
+
+/// A positioned syntax error: displays as `FILE:LINE:COL: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub msg: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.msg)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Brackets nest at most this deep (strace never comes close; a fuzzer would otherwise overflow the stack).
+const MAX_DEPTH: usize = 64;
+
+/// An internal error: byte offset into the text being parsed, and the message.
+type Fail = (usize, String);
+type PResult<T> = Result<T, Fail>;
+
+fn fail<T>(at: usize, msg: impl Into<String>) -> PResult<T> {
+    Err((at, msg.into()))
+}
+
+/// Maps offsets of the text being parsed back to (line, column). A resumed call is parsed as the text of its
+/// `<unfinished ...>` line joined with the rest of its `<... resumed>` line, so offsets before `split` belong
+/// to the first line and the others to the second.
+#[derive(Clone, Copy, Debug)]
+struct PosMap {
+    split: usize,
+    first: (usize, usize),
+    second: (usize, usize),
+}
+
+impl PosMap {
+    fn single(line: usize, base: usize) -> PosMap {
+        PosMap {
+            split: usize::MAX,
+            first: (line, base),
+            second: (line, base),
+        }
+    }
+    fn pos(&self, off: usize) -> Pos {
+        if off < self.split {
+            Pos {
+                line: self.first.0,
+                col: self.first.1 + off + 1,
+            }
+        } else {
+            Pos {
+                line: self.second.0,
+                col: self.second.1 + (off - self.split) + 1,
+            }
+        }
+    }
+}
+
+/// An `<unfinished ...>` call waiting for its `<... NAME resumed>` line.
+#[derive(Clone, Debug)]
+struct Pending {
+    name: String,
+    /// The call's text from its name up to (not including) ` <unfinished ...>`.
+    text: String,
+    line: usize,
+    /// Byte offset of `text` in its line.
+    base: usize,
+    pid: Option<u32>,
+}
+
+/// A scenario parser. It is stateful only to join `<unfinished ...>` / `<... resumed>` pairs per PID; feed it
+/// lines in order with [`Parser::parse_line`].
+#[derive(Debug)]
+pub struct Parser {
+    file: String,
+    pending: BTreeMap<Option<u32>, Pending>,
+    /// The start of a call line cut by an attach notice, to be continued by the next line.
+    carry: Option<String>,
+}
+
+/// Parse a whole scenario text.
+pub fn parse_str(file_name: &str, text: &str) -> Result<Vec<Line>, ParseError> {
+    let mut p = Parser::new(file_name);
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if let Some(line) = p.parse_line(i + 1, l)? {
+            out.push(line);
+        }
+    }
+    Ok(out)
+}
+
+impl Parser {
+    pub fn new(file_name: &str) -> Parser {
+        Parser {
+            file: file_name.to_string(),
+            pending: BTreeMap::new(),
+            carry: None,
+        }
+    }
+
+    /// The file name used in error messages.
+    pub fn file_name(&self) -> &str {
+        &self.file
+    }
+
+    /// Parse one line (`line_no` is 1-based). `Ok(None)` for lines that carry nothing to do: blank lines,
+    /// comments, banners, attach notices, the first half of an unfinished call.
+    pub fn parse_line(&mut self, line_no: usize, text: &str) -> Result<Option<Line>, ParseError> {
+        let joined;
+        let text = match self.carry.take() {
+            Some(head) => {
+                joined = head + text;
+                joined.as_str()
+            }
+            None => text,
+        };
+        match self.line_inner(line_no, text) {
+            Ok(l) => Ok(l),
+            Err((pos, msg)) => {
+                // strace -f writing to stderr prints its attach notices there too, possibly in the middle of
+                // a call line; the call then continues on the next line. Only a line that fails to parse is
+                // checked for this, so well-formed lines pay nothing.
+                if let Some(head) = split_notice(text) {
+                    self.carry = Some(head.to_string());
+                    return Ok(None);
+                }
+                Err(ParseError {
+                    file: self.file.clone(),
+                    line: pos.line,
+                    col: pos.col,
+                    msg,
+                })
+            }
+        }
+    }
+
+    fn line_inner(&mut self, line_no: usize, text: &str) -> Result<Option<Line>, (Pos, String)> {
+        let s = trim_end(text.as_bytes());
+        let here = PosMap::single(line_no, 0);
+        let at = |r: Fail| (here.pos(r.0), r.1);
+        let first = s.iter().position(|&b| b != b' ' && b != b'\t');
+        let Some(first) = first else { return Ok(None) };
+        if s[first] == b'#' || s.starts_with(b"==") || s.starts_with(b"strace: ") || s.starts_with(b"SB ") {
+            return Ok(None);
+        }
+        if let Some(kind) = lackey(s, first).map_err(at)? {
+            return Ok(Some(Line {
+                line: line_no,
+                pid: None,
+                kind,
+            }));
+        }
+        let mut c = Cur::new(s);
+        let pid = prefix(&mut c).map_err(at)?;
+        let body_start = c.i;
+        let body = &s[body_start..];
+        if body.is_empty() {
+            return Err(at((c.i, "expected something after the prefix".into())));
+        }
+        if body.starts_with(b"---") {
+            return signal_line(&mut c).map_err(at).map(|k| {
+                k.map(|kind| Line {
+                    line: line_no,
+                    pid,
+                    kind,
+                })
+            });
+        }
+        if body.starts_with(b"+++") {
+            self.pending.remove(&pid);
+            return end_line(&mut c).map_err(at).map(|k| {
+                k.map(|kind| Line {
+                    line: line_no,
+                    pid,
+                    kind,
+                })
+            });
+        }
+        if body.starts_with(b"<...") {
+            return self.resumed(line_no, s, body_start, pid);
+        }
+        if body.starts_with(b"cat ") {
+            let kind = cat_line(&mut c).map_err(at)?;
+            return Ok(Some(Line {
+                line: line_no,
+                pid,
+                kind,
+            }));
+        }
+        if let Some(head) = body.strip_suffix(b"<unfinished ...>") {
+            let name_end = body.iter().position(|&b| !is_ident(b)).unwrap_or(body.len());
+            if name_end == 0 || body.get(name_end) != Some(&b'(') {
+                return Err(at((
+                    body_start,
+                    "expected a system call before `<unfinished ...>`".into(),
+                )));
+            }
+            self.pending.insert(
+                pid,
+                Pending {
+                    name: String::from_utf8_lossy(&body[..name_end]).into_owned(),
+                    text: String::from_utf8_lossy(head).into_owned(),
+                    line: line_no,
+                    base: body_start,
+                    pid,
+                },
+            );
+            return Ok(None);
+        }
+        if body.ends_with(b"<detached ...>") {
+            // strace let go of the process mid-call: the call's outcome is unknown.
+            return Ok(None);
+        }
+        let kind = call_line(&mut c, &here).map_err(at)?;
+        Ok(Some(Line {
+            line: line_no,
+            pid,
+            kind,
+        }))
+    }
+
+    /// `<... NAME resumed>REST`: join with the pending half of the same PID's call and parse the whole.
+    fn resumed(
+        &mut self,
+        line_no: usize,
+        s: &[u8],
+        body_start: usize,
+        pid: Option<u32>,
+    ) -> Result<Option<Line>, (Pos, String)> {
+        let here = PosMap::single(line_no, 0);
+        let at = |r: Fail| (here.pos(r.0), r.1);
+        let mut c = Cur { s, i: body_start + 4 };
+        c.skip_spaces();
+        let name_start = c.i;
+        let name = c.ident();
+        if name.is_empty() {
+            return Err(at((c.i, "expected a system call name after `<...`".into())));
+        }
+        let name = String::from_utf8_lossy(name).into_owned();
+        c.skip_spaces();
+        if !c.eat(b"resumed>") {
+            return Err(at((c.i, "expected `resumed>`".into())));
+        }
+        let rest_start = c.i;
+        // Without a PID prefix, strace -f (to stderr) means "the only tracee left", which may have been
+        // prefixed when the call started: fall back to any pending call of that name.
+        let key = if self.pending.contains_key(&pid) {
+            Some(pid)
+        } else if pid.is_none() {
+            self.pending.iter().find(|(_, p)| p.name == name).map(|(k, _)| *k)
+        } else {
+            None
+        };
+        let Some(pending) = key.and_then(|k| self.pending.remove(&k)) else {
+            // The call started before the log did (an excerpt, or strace attached mid-call): its arguments
+            // are unknown, so there is nothing to run. Check the syntax of what there is and move on.
+            let mut text = Vec::with_capacity(name.len() + 1 + s.len() - rest_start);
+            text.extend_from_slice(name.as_bytes());
+            text.push(b'(');
+            text.extend_from_slice(&s[rest_start..]);
+            let map = PosMap {
+                split: name.len() + 1,
+                first: (line_no, name_start),
+                second: (line_no, rest_start),
+            };
+            let mut jc = Cur::new(&text);
+            call_line(&mut jc, &map).map_err(|(off, m)| (map.pos(off), m))?;
+            return Ok(None);
+        };
+        if pending.name != name {
+            return Err(at((
+                name_start,
+                format!(
+                    "`<... {name} resumed>` but the unfinished call (line {}) is `{}`",
+                    pending.line, pending.name
+                ),
+            )));
+        }
+        let mut joined = Vec::with_capacity(pending.text.len() + s.len() - rest_start);
+        joined.extend_from_slice(pending.text.as_bytes());
+        joined.extend_from_slice(&s[rest_start..]);
+        let map = PosMap {
+            split: pending.text.len(),
+            first: (pending.line, pending.base),
+            second: (line_no, rest_start),
+        };
+        let mut jc = Cur::new(&joined);
+        let kind = call_line(&mut jc, &map).map_err(|(off, m)| (map.pos(off), m))?;
+        Ok(Some(Line {
+            line: line_no,
+            pid: pid.or(pending.pid),
+            kind,
+        }))
+    }
+}
+
+/// If `text` ends with strace's `strace: Process N attached` (or `detached`) notice after other text, the text
+/// before it.
+fn split_notice(text: &str) -> Option<&str> {
+    let t = text.trim_end();
+    let at = t.rfind("strace: Process ")?;
+    let tail = t[at + "strace: Process ".len()..].trim_start();
+    let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+    let word = tail[digits..].trim();
+    if at == 0 || digits == 0 || !(word == "attached" || word == "detached") {
+        return None;
+    }
+    Some(&t[..at])
+}
+
+/// Parse one line on its own (no `<unfinished ...>` joining across lines).
+pub fn parse_line(file_name: &str, line_no: usize, text: &str) -> Result<Option<Line>, ParseError> {
+    Parser::new(file_name).parse_line(line_no, text)
+}
+
+fn trim_end(s: &[u8]) -> &[u8] {
+    let mut n = s.len();
+    while n > 0 && matches!(s[n - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        n -= 1;
+    }
+    &s[..n]
+}
+
+#[inline]
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+#[inline]
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// A Lackey line (`lackey/lk_main.c` prints `"I  %08lx,%lu"`, `" L %08lx,%lu"`, ...). Leading spaces are
+/// optional here so that hand-written and trimmed traces work too.
+fn lackey(s: &[u8], first: usize) -> PResult<Option<LineKind>> {
+    let op = match s[first] {
+        b'I' => AccessOp::Instr,
+        b'L' => AccessOp::Load,
+        b'S' => AccessOp::Store,
+        b'M' => AccessOp::Modify,
+        _ => return Ok(None),
+    };
+    if !matches!(s.get(first + 1), Some(b' ' | b'\t')) {
+        return Ok(None);
+    }
+    let mut c = Cur { s, i: first + 1 };
+    c.skip_spaces();
+    let a = c.i;
+    let mut addr: u64 = 0;
+    while let Some(d) = c.peek().and_then(hex_val) {
+        addr = match addr.checked_mul(16).and_then(|x| x.checked_add(d as u64)) {
+            Some(v) => v,
+            None => return fail(a, "address does not fit in 64 bits"),
+        };
+        c.i += 1;
+    }
+    if c.i == a {
+        return fail(
+            c.i,
+            "expected a hexadecimal address in an access line (`I  04013b70,3`)",
+        );
+    }
+    if !c.eat(b",") {
+        return fail(c.i, "expected `,` and a size after the address");
+    }
+    let z = c.i;
+    let mut size: u64 = 0;
+    while let Some(d) = c.peek().filter(u8::is_ascii_digit) {
+        size = match size.checked_mul(10).and_then(|x| x.checked_add((d - b'0') as u64)) {
+            Some(v) => v,
+            None => return fail(z, "size does not fit in 64 bits"),
+        };
+        c.i += 1;
+    }
+    if c.i == z {
+        return fail(c.i, "expected a decimal size after `,`");
+    }
+    c.skip_spaces();
+    if c.i != s.len() {
+        return fail(c.i, "unexpected text after an access line");
+    }
+    Ok(Some(LineKind::Access { op, addr, size }))
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `[pid  1234] ` or `1234 `, then any `-t`/`-tt`/`-ttt`/`-r` timestamps.
+fn prefix(c: &mut Cur) -> PResult<Option<u32>> {
+    let mut pid = None;
+    if c.rest().starts_with(b"[pid") {
+        let open = c.i;
+        c.i += 4;
+        c.skip_spaces();
+        let n = c.i;
+        let v = c.decimal_u32().ok_or((n, "expected a PID after `[pid`".to_string()))?;
+        if !c.eat(b"]") {
+            return fail(open, "expected `]` to close `[pid N`");
+        }
+        pid = Some(v);
+    } else {
+        let save = c.i;
+        if let Some(v) = c.decimal_u32() {
+            if matches!(c.peek(), Some(b' ' | b'\t')) {
+                pid = Some(v);
+            } else {
+                c.i = save;
+            }
+        }
+    }
+    // Timestamps: digit runs containing `:` or `.`, followed by white space.
+    loop {
+        let save = c.i;
+        c.skip_spaces();
+        let t = c.i;
+        let mut punct = false;
+        while let Some(b) = c.peek() {
+            if b.is_ascii_digit() {
+            } else if b == b':' || b == b'.' {
+                punct = true;
+            } else {
+                break;
+            }
+            c.i += 1;
+        }
+        if c.i > t && punct && matches!(c.peek(), Some(b' ' | b'\t')) {
+            continue;
+        }
+        c.i = save;
+        break;
+    }
+    c.skip_spaces();
+    Ok(pid)
+}
+
+/// `--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x1000ff000} ---`.
+fn signal_line(c: &mut Cur) -> PResult<Option<LineKind>> {
+    let start = c.i;
+    c.i += 3;
+    c.skip_spaces();
+    if !c.rest().starts_with(b"SIG") {
+        // `--- stopped by SIGSTOP ---` and the like: job-control notices, nothing to check.
+        if c.s.ends_with(b"---") && c.s.len() >= start + 6 {
+            return Ok(None);
+        }
+        return fail(c.i, "expected a signal name after `---`");
+    }
+    let name_at = c.i;
+    let name = c.ident();
+    let signo = signal_number(name).ok_or_else(|| (name_at, format!("unknown signal `{}`", lossy(name))))?;
+    c.skip_ws()?;
+    let mut code = None;
+    let mut addr = None;
+    if c.peek() == Some(b'{') {
+        if let Some(Arg::Struct(fields)) = primary(c, 0)? {
+            for (k, v) in &fields {
+                match k.as_deref() {
+                    Some("si_code") => code = si_code(signo, v).map_err(|m| (name_at, m))?,
+                    Some("si_addr") => match v {
+                        Arg::Int(n) => addr = Some(*n as u64),
+                        _ => return fail(name_at, "`si_addr` must be an address"),
+                    },
+                    _ => {}
+                }
+            }
+        }
+        c.skip_ws()?;
+    }
+    if !c.eat(b"---") {
+        return fail(c.i, "expected `---` to end the signal line");
+    }
+    c.skip_spaces();
+    if c.i != c.s.len() {
+        return fail(c.i, "unexpected text after `---`");
+    }
+    Ok(Some(LineKind::Signal { signo, code, addr }))
+}
+
+/// `si_code` names strace prints (`include/uapi/asm-generic/siginfo.h`). Unknown names are an error for the
+/// fault signals memsim checks, and ignored for others.
+fn si_code(signo: u32, v: &Arg) -> Result<Option<u32>, String> {
+    const GENERIC: uapi::NameTable = &[
+        ("SI_USER", 0),
+        ("SI_KERNEL", 0x80),
+        ("SI_QUEUE", -1i32 as u32 as u64),
+        ("SI_TIMER", -2i32 as u32 as u64),
+        ("SI_MESGQ", -3i32 as u32 as u64),
+        ("SI_ASYNCIO", -4i32 as u32 as u64),
+        ("SI_SIGIO", -5i32 as u32 as u64),
+        ("SI_TKILL", -6i32 as u32 as u64),
+    ];
+    const CLD: uapi::NameTable = &[
+        ("CLD_EXITED", 1),
+        ("CLD_KILLED", 2),
+        ("CLD_DUMPED", 3),
+        ("CLD_TRAPPED", 4),
+        ("CLD_STOPPED", 5),
+        ("CLD_CONTINUED", 6),
+    ];
+    let table: uapi::NameTable = match signo {
+        uapi::SIGSEGV => uapi::SEGV_CODE_NAMES,
+        uapi::SIGBUS => uapi::BUS_CODE_NAMES,
+        uapi::SIGCHLD => CLD,
+        _ => &[],
+    };
+    let checked = matches!(signo, uapi::SIGSEGV | uapi::SIGBUS);
+    match v {
+        Arg::Int(n) => Ok(Some(*n as u32)),
+        Arg::Flags(atoms) if atoms.len() == 1 => match &atoms[0] {
+            FlagAtom::Num(n) => Ok(Some(*n as u32)),
+            FlagAtom::Name(name) => match uapi::lookup(table, name).or_else(|| uapi::lookup(GENERIC, name)) {
+                Some(v) => Ok(Some(v as u32)),
+                None if checked => Err(format!("unknown si_code `{name}`")),
+                None => Ok(None),
+            },
+        },
+        _ if checked => Err("`si_code` must be a name or a number".into()),
+        _ => Ok(None),
+    }
+}
+
+/// Signal numbers by strace's names, including `SIGRTMIN` and `SIGRT_N` (x86-64 numbering).
+pub fn signal_number(name: &[u8]) -> Option<u32> {
+    let s = std::str::from_utf8(name).ok()?;
+    if let Some(v) = uapi::lookup(uapi::SIGNAL_NAMES, s) {
+        return Some(v as u32);
+    }
+    match s {
+        "SIGIOT" => Some(6),
+        "SIGPOLL" => Some(29),
+        "SIGRTMIN" => Some(32),
+        "SIGRTMAX" => Some(64),
+        _ => {
+            let n: u32 = s.strip_prefix("SIGRT_")?.parse().ok()?;
+            (n <= 32).then_some(32 + n)
+        }
+    }
+}
+
+/// `+++ exited with N +++`, `+++ killed by SIGSEGV (core dumped) +++`; other `+++` notices are ignored.
+fn end_line(c: &mut Cur) -> PResult<Option<LineKind>> {
+    c.i += 3;
+    c.skip_spaces();
+    let kind = if c.eat(b"exited with ") {
+        c.skip_spaces();
+        let n = c.i;
+        let neg = c.eat(b"-");
+        let v = c.decimal_u32().ok_or((n, "expected an exit status".to_string()))?;
+        let code = if neg { -(v as i64) } else { v as i64 };
+        let code = i32::try_from(code).map_err(|_| (n, "exit status out of range".to_string()))?;
+        LineKind::Exited { code }
+    } else if c.eat(b"killed by ") {
+        c.skip_spaces();
+        let n = c.i;
+        let name = c.ident();
+        let signo = signal_number(name).ok_or_else(|| (n, format!("unknown signal `{}`", lossy(name))))?;
+        c.skip_spaces();
+        let core_dumped = c.eat(b"(core dumped)");
+        LineKind::Killed { signo, core_dumped }
+    } else if c.s.ends_with(b"+++") && c.s.len() >= c.i + 3 {
+        // `+++ superseded by execve in pid N +++` and future notices.
+        return Ok(None);
+    } else {
+        return fail(c.i, "expected `exited with N` or `killed by SIGNAL` after `+++`");
+    };
+    c.skip_spaces();
+    if !c.eat(b"+++") {
+        return fail(c.i, "expected `+++` at the end of the line");
+    }
+    c.skip_spaces();
+    if c.i != c.s.len() {
+        return fail(c.i, "unexpected text after `+++`");
+    }
+    Ok(Some(kind))
+}
+
+/// `cat /proc/PID/FILE` or `cat /proc/self/FILE`.
+fn cat_line(c: &mut Cur) -> PResult<LineKind> {
+    c.i += 4;
+    c.skip_spaces();
+    if !c.eat(b"/proc/") {
+        return fail(c.i, "expected `/proc/PID/FILE` after `cat`");
+    }
+    let p = c.i;
+    let pid = if c.eat(b"self") {
+        ProcPid::SelfPid
+    } else {
+        ProcPid::Pid(
+            c.decimal_u32()
+                .ok_or((p, "expected a PID or `self` after `/proc/`".to_string()))?,
+        )
+    };
+    if !c.eat(b"/") {
+        return fail(c.i, "expected `/FILE` after the PID");
+    }
+    let f = c.i;
+    while matches!(c.peek(), Some(b) if !b.is_ascii_whitespace()) {
+        c.i += 1;
+    }
+    if c.i == f {
+        return fail(f, "expected a file name after `/proc/PID/`");
+    }
+    let file = lossy(&c.s[f..c.i]);
+    c.skip_spaces();
+    if c.i != c.s.len() {
+        return fail(c.i, "unexpected text after the file name");
+    }
+    Ok(LineKind::Cat { pid, file })
+}
+
+/// A system call line, or `poke`/`peek`.
+fn call_line(c: &mut Cur, map: &PosMap) -> PResult<LineKind> {
+    let name_at = c.i;
+    let name = c.ident();
+    if name.is_empty() {
+        return fail(
+            c.i,
+            "expected a system call (`name(args) = result`), an access (`I`, `L`, `S`, `M`), \
+             `poke`, `peek`, `cat /proc/...`, or a `---`/`+++` line",
+        );
+    }
+    if c.peek() != Some(b'(') {
+        return fail(c.i, format!("expected `(` after `{}`", lossy(name)));
+    }
+    let open = c.i;
+    c.i += 1;
+    let mut args = Vec::new();
+    let mut arg_pos = Vec::new();
+    c.skip_ws()?;
+    if c.peek() == Some(b')') {
+        c.i += 1;
+    } else {
+        loop {
+            c.skip_ws()?;
+            let at = c.i;
+            // Top-level `key=value` (clone's `child_stack=NULL, flags=...`): the key is dropped.
+            key(c);
+            args.push(value(c, 1)?);
+            arg_pos.push(at);
+            c.skip_ws()?;
+            match c.peek() {
+                Some(b',') => c.i += 1,
+                Some(b')') => {
+                    c.i += 1;
+                    break;
+                }
+                None => return fail(open, "missing `)` to close the argument list"),
+                Some(_) => return fail(c.i, "expected `,` or `)`"),
+            }
+        }
+    }
+    match name {
+        b"poke" => return poke(c, name_at, args, &arg_pos),
+        b"peek" => return peek(c, name_at, args, &arg_pos),
+        _ => {}
+    }
+    let expect = result(c)?;
+    Ok(LineKind::Syscall(SyscallLine {
+        name: lossy(name),
+        args,
+        expect,
+        arg_pos: arg_pos.into_iter().map(|o| map.pos(o)).collect(),
+    }))
+}
+
+/// `poke(ADDR, "bytes") = N`.
+fn poke(c: &mut Cur, name_at: usize, args: Vec<Arg>, pos: &[usize]) -> PResult<LineKind> {
+    if args.len() != 2 {
+        return fail(name_at, "`poke` takes two arguments: `poke(ADDR, \"bytes\")`");
+    }
+    let addr = match &args[0] {
+        Arg::Int(n) => u64::try_from(*n).map_err(|_| (pos[0], "address out of range".to_string()))?,
+        _ => return fail(pos[0], "expected an address"),
+    };
+    let bytes = match &args[1] {
+        Arg::Str {
+            bytes,
+            truncated: false,
+        } => bytes.clone(),
+        _ => return fail(pos[1], "expected a complete string (`\"...\"`)"),
+    };
+    let expect = match result(c)? {
+        Expect::Unchecked => None,
+        Expect::Value(n) => Some(u64::try_from(n).map_err(|_| (c.i, "byte count out of range".to_string()))?),
+        Expect::Error(_) => return fail(name_at, "`poke` returns a byte count, not an error"),
+    };
+    Ok(LineKind::Poke { addr, bytes, expect })
+}
+
+/// `peek(ADDR, LEN) = "bytes"`.
+fn peek(c: &mut Cur, name_at: usize, args: Vec<Arg>, pos: &[usize]) -> PResult<LineKind> {
+    if args.len() != 2 {
+        return fail(name_at, "`peek` takes two arguments: `peek(ADDR, LEN)`");
+    }
+    let num = |i: usize, what: &str| match &args[i] {
+        Arg::Int(n) => u64::try_from(*n).map_err(|_| (pos[i], format!("{what} out of range"))),
+        _ => Err((pos[i], format!("expected {what}"))),
+    };
+    let addr = num(0, "an address")?;
+    let len = num(1, "a length")?;
+    c.skip_ws()?;
+    let expect = if c.eat(b"=") {
+        c.skip_spaces();
+        if c.eat(b"?") {
+            None
+        } else if c.peek() == Some(b'"') {
+            let at = c.i;
+            let bytes = c.string()?;
+            if c.rest().starts_with(b"...") {
+                return fail(at, "the expected bytes of `peek` must be complete, not truncated");
+            }
+            Some(bytes)
+        } else {
+            return fail(c.i, "expected a string (`\"...\"`) or `?` after `=`");
+        }
+    } else {
+        None
+    };
+    c.skip_ws()?;
+    if c.i != c.s.len() {
+        return fail(c.i, "unexpected text after `peek(...)`");
+    }
+    Ok(LineKind::Peek { addr, len, expect })
+}
+
+/// The result after `)`: nothing, `= ?`, `= N`, `= N<decoration>`, or `= -1 ERRNO (message)`. Whatever
+/// follows the result after white space (`-T` durations, strace's parenthesized notes) is ignored.
+fn result(c: &mut Cur) -> PResult<Expect> {
+    c.skip_ws()?;
+    if c.i == c.s.len() {
+        return Ok(Expect::Unchecked);
+    }
+    if !c.eat(b"=") {
+        return fail(c.i, "expected ` = RESULT` or the end of the line after `)`");
+    }
+    c.skip_spaces();
+    match c.peek() {
+        Some(b'?') => Ok(Expect::Unchecked),
+        Some(b'-' | b'0'..=b'9') => {
+            let at = c.i;
+            let n = c.number().ok_or((at, "expected a number as the result".to_string()))?;
+            if n < 0 {
+                let save = c.i;
+                c.skip_spaces();
+                if c.peek() == Some(b'E') {
+                    let e = c.ident();
+                    return Ok(Expect::Error(lossy(e)));
+                }
+                c.i = save;
+            }
+            if c.peek() == Some(b'<') {
+                c.decoration()?;
+            }
+            match c.peek() {
+                None | Some(b' ' | b'\t') => Ok(Expect::Value(n)),
+                Some(_) => fail(c.i, "unexpected text after the result"),
+            }
+        }
+        None => fail(c.i, "expected a result after `=`"),
+        Some(_) => fail(c.i, "expected a number, `-1 ERRNO` or `?` after `=`"),
+    }
+}
+
+/// If the cursor is at `ident=` (not `==`), consume it and return the key.
+fn key(c: &mut Cur) -> Option<String> {
+    let save = c.i;
+    let k = c.ident();
+    if !k.is_empty() && c.peek() == Some(b'=') && c.s.get(c.i + 1) != Some(&b'=') {
+        c.i += 1;
+        return Some(lossy(k));
+    }
+    c.i = save;
+    None
+}
+
+/// One value; stops before `,` or a closing bracket.
+fn value(c: &mut Cur, depth: usize) -> PResult<Arg> {
+    if depth > MAX_DEPTH {
+        return fail(c.i, "brackets nest too deeply");
+    }
+    let start = c.i;
+    if let Some(a) = primary(c, depth)? {
+        c.skip_ws()?;
+        if matches!(c.peek(), None | Some(b',' | b')' | b']' | b'}')) {
+            return Ok(a);
+        }
+    }
+    c.i = start;
+    fallback(c)
+}
+
+/// The forms strace prints that memsim understands. `None` when the text is something else.
+fn primary(c: &mut Cur, depth: usize) -> PResult<Option<Arg>> {
+    match c.peek() {
+        Some(b'"') => {
+            let bytes = c.string()?;
+            let truncated = c.eat(b"...");
+            Ok(Some(Arg::Str { bytes, truncated }))
+        }
+        Some(b'[') => {
+            let open = c.i;
+            c.i += 1;
+            let mut items = Vec::new();
+            loop {
+                c.skip_ws()?;
+                match c.peek() {
+                    Some(b']') => {
+                        c.i += 1;
+                        break;
+                    }
+                    None => return fail(open, "unterminated `[`"),
+                    _ => {}
+                }
+                items.push(value(c, depth + 1)?);
+                c.skip_ws()?;
+                match c.peek() {
+                    Some(b',') => c.i += 1,
+                    Some(b']') => {}
+                    None => return fail(open, "unterminated `[`"),
+                    Some(_) => return fail(c.i, "expected `,` or `]`"),
+                }
+            }
+            Ok(Some(Arg::Array(items)))
+        }
+        Some(b'{') => {
+            let open = c.i;
+            c.i += 1;
+            let mut fields = Vec::new();
+            loop {
+                c.skip_ws()?;
+                match c.peek() {
+                    Some(b'}') => {
+                        c.i += 1;
+                        break;
+                    }
+                    None => return fail(open, "unterminated `{`"),
+                    _ => {}
+                }
+                let k = key(c);
+                fields.push((k, value(c, depth + 1)?));
+                c.skip_ws()?;
+                match c.peek() {
+                    Some(b',') => c.i += 1,
+                    Some(b'}') => {}
+                    None => return fail(open, "unterminated `{`"),
+                    Some(_) => return fail(c.i, "expected `,` or `}`"),
+                }
+            }
+            Ok(Some(Arg::Struct(fields)))
+        }
+        Some(b'.') if c.rest().starts_with(b"...") => {
+            c.i += 3;
+            Ok(Some(Arg::Other("...".into())))
+        }
+        Some(b) if b == b'-' || b.is_ascii_digit() || is_ident_start(b) => flags(c),
+        _ => Ok(None),
+    }
+}
+
+/// A number or name, possibly `|`-joined with more, or a descriptor with a `-y` decoration.
+fn flags(c: &mut Cur) -> PResult<Option<Arg>> {
+    let Some(first) = atom(c) else { return Ok(None) };
+    if c.peek() == Some(b'<') && c.s.get(c.i + 1) != Some(&b'<') {
+        let path = c.decoration()?;
+        let fd = Box::new(single(first));
+        return Ok(Some(Arg::Fd { fd, path }));
+    }
+    let mut save = c.i;
+    c.skip_spaces();
+    if c.peek() != Some(b'|') {
+        c.i = save;
+        return Ok(Some(single(first)));
+    }
+    let mut atoms = vec![first];
+    while c.peek() == Some(b'|') {
+        c.i += 1;
+        c.skip_spaces();
+        match atom(c) {
+            Some(a) => atoms.push(a),
+            None => return Ok(None),
+        }
+        save = c.i;
+        c.skip_spaces();
+    }
+    c.i = save;
+    Ok(Some(Arg::Flags(atoms)))
+}
+
+fn single(a: FlagAtom) -> Arg {
+    match a {
+        FlagAtom::Num(n) => Arg::Int(n),
+        FlagAtom::Name(n) if n == "NULL" => Arg::Int(0),
+        a => Arg::Flags(vec![a]),
+    }
+}
+
+fn atom(c: &mut Cur) -> Option<FlagAtom> {
+    match c.peek() {
+        Some(b) if b == b'-' || b.is_ascii_digit() => c.number().map(FlagAtom::Num),
+        Some(b) if is_ident_start(b) => Some(FlagAtom::Name(lossy(c.ident()))),
+        _ => None,
+    }
+}
+
+/// Anything else with balanced brackets and quotes, up to a `,` or closing bracket at its own level.
+fn fallback(c: &mut Cur) -> PResult<Arg> {
+    let start = c.i;
+    let mut stack: Vec<(u8, usize)> = Vec::new();
+    loop {
+        match c.peek() {
+            None => {
+                if let Some(&(b, at)) = stack.last() {
+                    return fail(at, format!("unbalanced `{}`", b as char));
+                }
+                break;
+            }
+            Some(b'"') => {
+                c.string()?;
+            }
+            Some(b'/') if c.s.get(c.i + 1) == Some(&b'*') => c.skip_ws()?,
+            Some(b @ (b'(' | b'[' | b'{')) => {
+                if stack.len() >= MAX_DEPTH {
+                    return fail(c.i, "brackets nest too deeply");
+                }
+                stack.push((b, c.i));
+                c.i += 1;
+            }
+            Some(b @ (b')' | b']' | b'}')) => match stack.pop() {
+                None => break,
+                Some((o, at)) => {
+                    let want = match o {
+                        b'(' => b')',
+                        b'[' => b']',
+                        _ => b'}',
+                    };
+                    if b != want {
+                        return fail(at, format!("unbalanced `{}`", o as char));
+                    }
+                    c.i += 1;
+                }
+            },
+            Some(b',') if stack.is_empty() => break,
+            Some(_) => c.i += 1,
+        }
+    }
+    let text = trim_end(&c.s[start..c.i]);
+    if text.is_empty() {
+        return fail(start, "expected a value");
+    }
+    Ok(Arg::Other(lossy(text)))
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A cursor over one line's bytes. Every read is bounds-checked.
+struct Cur<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        Cur { s, i: 0 }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    #[inline]
+    fn rest(&self) -> &'a [u8] {
+        self.s.get(self.i..).unwrap_or(&[])
+    }
+
+    #[inline]
+    fn eat(&mut self, lit: &[u8]) -> bool {
+        if self.rest().starts_with(lit) {
+            self.i += lit.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    #[inline]
+    fn skip_spaces(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.i += 1;
+        }
+    }
+
+    /// Spaces and `/* comments */`.
+    fn skip_ws(&mut self) -> PResult<()> {
+        loop {
+            self.skip_spaces();
+            if self.rest().starts_with(b"/*") {
+                let open = self.i;
+                match find2(&self.s[self.i + 2..], b'*', b'/') {
+                    Some(k) => self.i += 2 + k + 2,
+                    None => return fail(open, "unterminated `/*` comment"),
+                }
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    fn ident(&mut self) -> &'a [u8] {
+        let start = self.i;
+        if matches!(self.peek(), Some(b) if is_ident_start(b)) {
+            while matches!(self.peek(), Some(b) if is_ident(b)) {
+                self.i += 1;
+            }
+        }
+        &self.s[start..self.i]
+    }
+
+    fn decimal_u32(&mut self) -> Option<u32> {
+        let start = self.i;
+        let mut v: u32 = 0;
+        while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
+            v = v.checked_mul(10)?.checked_add((d - b'0') as u32)?;
+            self.i += 1;
+        }
+        (self.i > start).then_some(v)
+    }
+
+    /// `-`? then `0x` hex, `0` octal, or decimal. `None` (cursor unspecified) if it is not a whole number:
+    /// no digits, a bad digit, overflow, or letters glued to it.
+    fn number(&mut self) -> Option<i128> {
+        let neg = self.eat(b"-");
+        let start = self.i;
+        let mut v: i128 = 0;
+        if self.rest().starts_with(b"0x") || self.rest().starts_with(b"0X") {
+            self.i += 2;
+            let d0 = self.i;
+            while let Some(d) = self.peek().and_then(hex_val) {
+                v = v.checked_mul(16)?.checked_add(d as i128)?;
+                self.i += 1;
+            }
+            if self.i == d0 {
+                return None;
+            }
+        } else {
+            let radix = if self.peek() == Some(b'0') { 8 } else { 10 };
+            while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
+                let d = (d - b'0') as i128;
+                if d >= radix {
+                    return None;
+                }
+                v = v.checked_mul(radix)?.checked_add(d)?;
+                self.i += 1;
+            }
+            if self.i == start {
+                return None;
+            }
+        }
+        if matches!(self.peek(), Some(b) if is_ident(b)) {
+            return None;
+        }
+        Some(if neg { -v } else { v })
+    }
+
+    /// A C string literal; the cursor is at the opening quote.
+    fn string(&mut self) -> PResult<Vec<u8>> {
+        let open = self.i;
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            let rest = self.rest();
+            let k = rest.iter().position(|&b| b == b'"' || b == b'\\').unwrap_or(rest.len());
+            out.extend_from_slice(&rest[..k]);
+            self.i += k;
+            match self.peek() {
+                None => return fail(open, "unterminated string"),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                _ => {
+                    let esc = self.i;
+                    self.i += 1;
+                    let Some(e) = self.peek() else {
+                        return fail(open, "unterminated string");
+                    };
+                    self.i += 1;
+                    let byte = match e {
+                        b'n' => b'\n',
+                        b't' => b'\t',
+                        b'r' => b'\r',
+                        b'v' => 0x0b,
+                        b'f' => 0x0c,
+                        b'a' => 0x07,
+                        b'b' => 0x08,
+                        b'e' => 0x1b,
+                        b'\\' | b'"' | b'\'' | b'?' => e,
+                        b'x' => {
+                            let mut v: u32 = 0;
+                            let d0 = self.i;
+                            while self.i < d0 + 2 {
+                                match self.peek().and_then(hex_val) {
+                                    Some(d) => v = v * 16 + d as u32,
+                                    None => break,
+                                }
+                                self.i += 1;
+                            }
+                            if self.i == d0 {
+                                return fail(esc, "`\\x` needs hexadecimal digits");
+                            }
+                            v as u8
+                        }
+                        b'0'..=b'7' => {
+                            let mut v: u32 = (e - b'0') as u32;
+                            let d0 = self.i;
+                            while self.i < d0 + 2 {
+                                match self.peek() {
+                                    Some(d @ b'0'..=b'7') => v = v * 8 + (d - b'0') as u32,
+                                    _ => break,
+                                }
+                                self.i += 1;
+                            }
+                            match u8::try_from(v) {
+                                Ok(b) => b,
+                                Err(_) => return fail(esc, "octal escape above \\377"),
+                            }
+                        }
+                        other => {
+                            return fail(esc, format!("unknown escape `\\{}`", other.escape_ascii()));
+                        }
+                    };
+                    out.push(byte);
+                }
+            }
+        }
+    }
+
+    /// A `-y` decoration `<...>`; the cursor is at `<`. Nested `<...>` (`-yy` devices) and `[...]` (sockets,
+    /// `TCP:[1.2.3.4:22->5.6.7.8:9]`) are kept whole. strace escapes `<`, `>` and non-printables in paths.
+    fn decoration(&mut self) -> PResult<String> {
+        let open = self.i;
+        self.i += 1;
+        let start = self.i;
+        let mut angle = 1usize;
+        let mut square = 0usize;
+        loop {
+            match self.peek() {
+                None => return fail(open, "unterminated `<` decoration"),
+                Some(b'\\') => self.i += 1,
+                Some(b'[') => square += 1,
+                Some(b']') => square = square.saturating_sub(1),
+                Some(b'<') if square == 0 => angle += 1,
+                Some(b'>') if square == 0 => {
+                    angle -= 1;
+                    if angle == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+        let raw = &self.s[start..self.i.min(self.s.len())];
+        self.i += 1;
+        Ok(unescape_lenient(raw))
+    }
+}
+
+/// Decode the escapes strace puts in `-y` paths; anything unrecognised is kept as written.
+fn unescape_lenient(raw: &[u8]) -> String {
+    if !raw.contains(&b'\\') {
+        return lossy(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b'\\' && i + 1 < raw.len() {
+            let e = raw[i + 1];
+            if e == b'x' {
+                let h = raw.get(i + 2).and_then(|&x| hex_val(x));
+                let l = raw.get(i + 3).and_then(|&x| hex_val(x));
+                if let (Some(h), Some(l)) = (h, l) {
+                    out.push(h * 16 + l);
+                    i += 4;
+                    continue;
+                }
+            } else if e == b'\\' {
+                out.push(b'\\');
+                i += 2;
+                continue;
+            } else if (b'0'..=b'3').contains(&e) {
+                let d: Vec<u8> = raw[i + 1..].iter().take(3).copied().collect();
+                if d.len() == 3 && d.iter().all(|x| (b'0'..=b'7').contains(x)) {
+                    out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    lossy(&out)
+}
+
+/// Offset of the first `a` immediately followed by `b`.
+fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
+    s.windows(2).position(|w| w[0] == a && w[1] == b)
+}

@@ -1,0 +1,629 @@
+//! The runner: executes a scenario on the model ([`Kernel`]) line by line and checks every stated result.
+//!
+//! * A scenario is parsed and every modeled call decoded before anything runs ([`prepare`]), so a malformed
+//!   line is reported (`FILE:LINE:COL: message`) before any output.
+//! * A system call's result after `=` is an expectation: a value, or an errno name; `= ?` and a missing
+//!   result are unchecked. mincore's printed vector is compared with the model's. Calls memsim does not model
+//!   are counted ([`Stats::unmodeled`]) and skipped, so a real strace log can be fed as it is.
+//! * An access (`I`, `L`, `S`, `M`), `poke` or `peek` that faults leaves the fault pending: the process's next
+//!   line must be the signal line (`--- SIGSEGV {...} ---`, fields compared when given) or `+++ killed by`;
+//!   anything else is a failure at the access line. With no handlers the fault kills the process, as Linux
+//!   does; later lines for that process fail.
+//! * PIDs: a line without a prefix runs in PID 1. strace logs carry real PIDs, so the first PID seen is mapped
+//!   to model PID 1; a later PID is used as is when the model has a task with that number, otherwise it is
+//!   mapped to PID 1 too (until the model has fork).
+//! * Descriptors 0, 1 and 2 of PID 1 are opened on `/dev/null` before the first line, so the descriptor
+//!   numbers of a real program's log (whose first `openat` returns 3) line up.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+
+use memsim_core::task::{ExitStatus, Rlimit, TaskState};
+use memsim_core::uapi::{self, RLIMIT_CORE, RLIMIT_STACK};
+use memsim_core::{AccessKind, Errno, Kernel, Pid, SigInfo};
+
+use crate::ast::{AccessOp, Expect, Line, LineKind, ProcPid, SyscallLine};
+use crate::call::{self, Call, Outcome};
+use crate::parse::{ParseError, Parser};
+
+/// One prepared line: the parsed line and, for a modeled system call, its decoded form.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub line: Line,
+    pub call: Option<Call>,
+}
+
+/// Parse a scenario and decode its modeled calls. Errors are positioned.
+pub fn prepare(file: &str, text: &str) -> Result<Vec<Step>, ParseError> {
+    let mut parser = Parser::new(file);
+    let mut steps = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let Some(line) = parser.parse_line(i + 1, l)? else {
+            continue;
+        };
+        let call = match &line.kind {
+            LineKind::Syscall(sc) => call::decode(sc).map_err(|e| {
+                let pos = e.pos(sc).unwrap_or(crate::ast::Pos {
+                    line: line.line,
+                    col: 1,
+                });
+                ParseError {
+                    file: file.to_string(),
+                    line: pos.line,
+                    col: pos.col,
+                    msg: format!("{}: {}", sc.name, e),
+                }
+            })?,
+            _ => None,
+        };
+        steps.push(Step { line, call });
+    }
+    Ok(steps)
+}
+
+/// A stated result the model did not give.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub file: String,
+    pub line: usize,
+    pub expected: String,
+    pub got: String,
+    /// The scenario line itself.
+    pub context: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: expected {}, got {}\n    {}",
+            self.file, self.line, self.expected, self.got, self.context
+        )
+    }
+}
+
+/// Why a run could not finish.
+#[derive(Debug)]
+pub enum RunError {
+    /// A malformed line (exit status 2).
+    Malformed(ParseError),
+    /// Writing output failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Malformed(e) => e.fmt(f),
+            RunError::Io(e) => write!(f, "output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<io::Error> for RunError {
+    fn from(e: io::Error) -> Self {
+        RunError::Io(e)
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Meaningful lines executed.
+    pub lines: u64,
+    /// Modeled system calls run on the model.
+    pub calls: u64,
+    /// Calls memsim does not model, by name.
+    pub unmodeled: BTreeMap<String, u64>,
+    /// Accesses, pokes and peeks.
+    pub accesses: u64,
+    /// Signal lines for signals that are not raised by accesses (SIGCHLD, ...): accepted, not checked.
+    pub async_signals: u64,
+}
+
+/// The result of a run: the failed expectations (at most one unless `keep_going`) and statistics.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub failures: Vec<Failure>,
+    pub stats: Stats,
+}
+
+/// A failure before its file name and context are attached.
+type Miss = (usize, String, String);
+
+/// Per-process runner state.
+#[derive(Clone, Debug, Default)]
+struct ProcState {
+    /// A fault raised by the access on the given line, waiting for its signal line.
+    pending_fault: Option<(usize, SigInfo)>,
+    /// "process is dead" was reported once already.
+    dead_reported: bool,
+}
+
+/// Machine options as the command line gives them.
+#[derive(Clone, Debug, Default)]
+pub struct Machine {
+    pub cfg: memsim_core::KernelConfig,
+    /// `(RLIMIT_*, limit)` pairs applied to PID 1.
+    pub rlimits: Vec<(usize, Rlimit)>,
+}
+
+impl Machine {
+    /// Build the kernel: one process, PID 1, with the given rlimits. The mmap base is recomputed from
+    /// RLIMIT_STACK, as exec does (`arch_pick_mmap_layout`).
+    pub fn build(&self, fs: Box<dyn memsim_core::fs::FileSource>) -> Kernel {
+        let mut k = Kernel::new(self.cfg.clone(), fs);
+        let init = memsim_core::kernel::INIT_PID;
+        if let Ok(t) = k.task_mut(init) {
+            for &(res, lim) in &self.rlimits {
+                if let Some(slot) = t.rlimits.get_mut(res) {
+                    *slot = lim;
+                }
+            }
+        }
+        if self.rlimits.iter().any(|&(r, _)| r == RLIMIT_STACK) {
+            let stack = k.task(init).map(|t| t.rlimit(RLIMIT_STACK)).unwrap_or(8 << 20);
+            let base = k.mmap_base(stack, 0);
+            if let Ok(mm) = k.mm_mut(init) {
+                mm.mmap_base = base;
+            }
+        }
+        k
+    }
+}
+
+/// Drives the model through scenarios.
+pub struct Runner {
+    pub kernel: Kernel,
+    pids: BTreeMap<u32, Pid>,
+    procs: BTreeMap<Pid, ProcState>,
+    pub stats: Stats,
+}
+
+impl Runner {
+    /// A runner on `kernel`, with descriptors 0, 1, 2 of PID 1 opened on `/dev/null` (when the model can).
+    pub fn new(mut kernel: Kernel) -> Runner {
+        let init = memsim_core::kernel::INIT_PID;
+        for _ in 0..3 {
+            if kernel
+                .sys_openat(init, uapi::AT_FDCWD, "/dev/null", uapi::O_RDWR, 0)
+                .is_err()
+            {
+                break;
+            }
+        }
+        Runner {
+            kernel,
+            pids: BTreeMap::new(),
+            procs: BTreeMap::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Parse and run a scenario, writing `cat` output to `out`. Stops at the first failed expectation unless
+    /// `keep_going`.
+    pub fn run(&mut self, file: &str, text: &str, out: &mut dyn Write, keep_going: bool) -> Result<Summary, RunError> {
+        let steps = prepare(file, text).map_err(RunError::Malformed)?;
+        let src: Vec<&str> = text.lines().collect();
+        let mut failures = Vec::new();
+        let mut misses = Vec::new();
+        for step in &steps {
+            self.step(step, out, &mut misses)?;
+            if !misses.is_empty() {
+                for (line, expected, got) in misses.drain(..) {
+                    failures.push(Failure {
+                        file: file.to_string(),
+                        line,
+                        expected,
+                        got,
+                        context: src.get(line.wrapping_sub(1)).map_or("", |l| l.trim_end()).to_string(),
+                    });
+                }
+                if !keep_going {
+                    break;
+                }
+            }
+        }
+        if failures.is_empty() || keep_going {
+            for (line, expected, got) in self.finish() {
+                failures.push(Failure {
+                    file: file.to_string(),
+                    line,
+                    expected,
+                    got,
+                    context: src.get(line.wrapping_sub(1)).map_or("", |l| l.trim_end()).to_string(),
+                });
+            }
+        }
+        out.flush()?;
+        Ok(Summary {
+            failures,
+            stats: self.stats.clone(),
+        })
+    }
+
+    /// Faults still waiting for a signal line at the end of the scenario.
+    fn finish(&mut self) -> Vec<Miss> {
+        let mut v = Vec::new();
+        for st in self.procs.values_mut() {
+            if let Some((line, sig)) = st.pending_fault.take() {
+                v.push((line, "no signal".to_string(), fmt_siginfo(&sig)));
+            }
+        }
+        v.sort();
+        v
+    }
+
+    /// The model PID for a line's prefix.
+    pub fn model_pid(&mut self, prefix: Option<u32>) -> Pid {
+        let init = memsim_core::kernel::INIT_PID;
+        let Some(p) = prefix else { return init };
+        if let Some(&m) = self.pids.get(&p) {
+            return m;
+        }
+        let m = if self.pids.is_empty() || !self.kernel.tasks.contains_key(&Pid(p)) {
+            init
+        } else {
+            Pid(p)
+        };
+        self.pids.insert(p, m);
+        m
+    }
+
+    /// Run one prepared line. Returns what happened, as strace would print it (a call's result, a raised
+    /// signal, bytes read), for narrating callers such as `memsim tour`.
+    pub fn step(&mut self, step: &Step, out: &mut dyn Write, misses: &mut Vec<Miss>) -> io::Result<Option<String>> {
+        let line = &step.line;
+        let n = line.line;
+        let pid = self.model_pid(line.pid);
+        self.stats.lines += 1;
+        let st = self.procs.entry(pid).or_default();
+        if let Some((at, sig)) = st.pending_fault {
+            if !matches!(line.kind, LineKind::Signal { .. } | LineKind::Killed { .. }) {
+                st.pending_fault = None;
+                misses.push((at, "no signal".into(), fmt_siginfo(&sig)));
+            }
+        }
+        let alive = self.kernel.task(pid).map(|t| t.is_alive()).unwrap_or(false);
+        let needs_life = !matches!(
+            line.kind,
+            LineKind::Signal { .. } | LineKind::Killed { .. } | LineKind::Exited { .. } | LineKind::Cat { .. }
+        );
+        if needs_life && !alive {
+            let st = self.procs.entry(pid).or_default();
+            if !st.dead_reported {
+                st.dead_reported = true;
+                misses.push((n, format!("process {pid} to be alive"), self.describe_end(pid)));
+            }
+            return Ok(None);
+        }
+        let mut effect = None;
+        match &line.kind {
+            LineKind::Syscall(sc) => effect = self.syscall(pid, n, sc, step.call.as_ref(), misses),
+            LineKind::Access { op, addr, size } => {
+                self.stats.accesses += 1;
+                let r = match op {
+                    AccessOp::Instr => self.kernel.access(pid, *addr, *size, AccessKind::Exec),
+                    AccessOp::Load => self.kernel.access(pid, *addr, *size, AccessKind::Read),
+                    AccessOp::Store => self.kernel.access(pid, *addr, *size, AccessKind::Write),
+                    AccessOp::Modify => self
+                        .kernel
+                        .access(pid, *addr, *size, AccessKind::Read)
+                        .and_then(|()| self.kernel.access(pid, *addr, *size, AccessKind::Write)),
+                };
+                effect = Some(match r {
+                    Ok(()) => "ok".to_string(),
+                    Err(sig) => {
+                        self.fault(pid, n, sig);
+                        fmt_siginfo(&sig)
+                    }
+                });
+            }
+            LineKind::Poke { addr, bytes, expect } => {
+                self.stats.accesses += 1;
+                match self.kernel.poke(pid, *addr, bytes) {
+                    Ok(()) => {
+                        effect = Some(bytes.len().to_string());
+                        if let Some(want) = expect {
+                            if *want != bytes.len() as u64 {
+                                misses.push((n, want.to_string(), bytes.len().to_string()));
+                            }
+                        }
+                    }
+                    Err(sig) => {
+                        self.fault(pid, n, sig);
+                        effect = Some(fmt_siginfo(&sig));
+                    }
+                }
+            }
+            LineKind::Peek { addr, len, expect } => {
+                self.stats.accesses += 1;
+                match self.kernel.peek(pid, *addr, *len) {
+                    Ok(got) => {
+                        effect = Some(quote(&got));
+                        if let Some(want) = expect {
+                            if *want != got {
+                                misses.push((n, quote(want), quote(&got)));
+                            }
+                        }
+                    }
+                    Err(sig) => {
+                        self.fault(pid, n, sig);
+                        effect = Some(fmt_siginfo(&sig));
+                    }
+                }
+            }
+            LineKind::Signal { signo, code, addr } => {
+                let st = self.procs.entry(pid).or_default();
+                let want = fmt_signal(*signo, *code, *addr);
+                match st.pending_fault.take() {
+                    Some((_, got)) => {
+                        let ok = got.signo == *signo
+                            && code.is_none_or(|c| c == got.code)
+                            && addr.is_none_or(|a| a == got.addr);
+                        if !ok {
+                            misses.push((n, want, fmt_siginfo(&got)));
+                        }
+                    }
+                    None if is_fault_signal(*signo) => {
+                        misses.push((n, want, "no signal (the line before is not a faulting access)".into()));
+                    }
+                    None => self.stats.async_signals += 1,
+                }
+            }
+            LineKind::Killed { signo, core_dumped } => {
+                self.procs.entry(pid).or_default().pending_fault = None;
+                let want = ExitStatus::Killed {
+                    signo: *signo,
+                    core_dumped: *core_dumped,
+                };
+                let got = self.kernel.task(pid).ok().and_then(|t| t.exit);
+                if got != Some(want) {
+                    misses.push((n, fmt_exit(Some(want)), self.describe_end(pid)));
+                }
+            }
+            LineKind::Exited { code } => {
+                let want = ExitStatus::Exited(*code);
+                match self.kernel.task(pid).ok().map(|t| t.exit) {
+                    // A thread or process leaving without an exit_group line in the scenario.
+                    Some(None) => self.exit(pid, want),
+                    Some(Some(got)) if got == want => {}
+                    _ => misses.push((n, fmt_exit(Some(want)), self.describe_end(pid))),
+                }
+            }
+            LineKind::Cat { pid: p, file } => {
+                let target = match p {
+                    ProcPid::SelfPid => pid,
+                    ProcPid::Pid(x) => self.pids.get(x).copied().unwrap_or(Pid(*x)),
+                };
+                match self.kernel.proc_read(target, file) {
+                    Ok(bytes) => out.write_all(&bytes)?,
+                    Err(e) => misses.push((n, format!("/proc/{target}/{file}"), fmt_errno(e))),
+                }
+            }
+        }
+        Ok(effect)
+    }
+
+    fn syscall(
+        &mut self,
+        pid: Pid,
+        n: usize,
+        sc: &SyscallLine,
+        call: Option<&Call>,
+        misses: &mut Vec<Miss>,
+    ) -> Option<String> {
+        let Some(call) = call else {
+            if matches!(sc.name.as_str(), "exit_group" | "exit") {
+                let code = sc
+                    .args
+                    .first()
+                    .and_then(|a| crate::args::arg_i64(a, &[]).ok())
+                    .unwrap_or(0);
+                self.exit(pid, ExitStatus::Exited(code as i32));
+                return Some("?".into());
+            }
+            *self.stats.unmodeled.entry(sc.name.clone()).or_default() += 1;
+            return None;
+        };
+        self.stats.calls += 1;
+        let out = call::execute(&mut self.kernel, pid, call);
+        if let Some((want, got)) = check(call, &sc.expect, &out) {
+            misses.push((n, want, got));
+        }
+        let mut text = call::format_result(&out.result, call.returns_address());
+        if let Some(v) = &out.vec {
+            text = format!("{text}, vector {}", fmt_vec(v, false));
+        }
+        Some(text)
+    }
+
+    /// An access faulted: the signal is pending for the next line to check, and with no handler it kills the
+    /// process (`force_sig_fault` → `do_group_exit`), dumping core when RLIMIT_CORE allows it.
+    fn fault(&mut self, pid: Pid, n: usize, sig: SigInfo) {
+        self.procs.entry(pid).or_default().pending_fault = Some((n, sig));
+        let core = self
+            .kernel
+            .task(pid)
+            .map(|t| t.rlimit(RLIMIT_CORE) != 0)
+            .unwrap_or(false);
+        let core_dumped = core && sig_kernel_coredump(sig.signo);
+        self.exit(
+            pid,
+            ExitStatus::Killed {
+                signo: sig.signo,
+                core_dumped,
+            },
+        );
+    }
+
+    /// End a process. Until the core has `exit_mmap`, its address space is emptied with one munmap over all of
+    /// user space, which releases its pages and accounting the way exit does.
+    fn exit(&mut self, pid: Pid, status: ExitStatus) {
+        if let Ok(mm) = self.kernel.mm(pid) {
+            let top = mm.task_size;
+            let _ = self.kernel.sys_munmap(pid, 0, top);
+        }
+        if let Ok(t) = self.kernel.task_mut(pid) {
+            t.exit = Some(status);
+            t.state = TaskState::Zombie;
+        }
+    }
+
+    fn describe_end(&self, pid: Pid) -> String {
+        match self.kernel.task(pid) {
+            Ok(t) => fmt_exit(t.exit),
+            Err(_) => format!("no process {pid}"),
+        }
+    }
+}
+
+/// Compare a call's outcome with the expectation; `Some((expected, got))` on a mismatch.
+pub fn check(call: &Call, expect: &Expect, out: &Outcome) -> Option<(String, String)> {
+    let hex = call.returns_address();
+    let ok = match (expect, &out.result) {
+        (Expect::Unchecked, _) => true,
+        (Expect::Value(v), Ok(r)) => *v >= i64::MIN as i128 && *v <= u64::MAX as i128 && *v as u64 == *r,
+        (Expect::Error(name), Err(e)) => call::errno_matches(name, *e),
+        _ => false,
+    };
+    if !ok {
+        return Some((fmt_expect(expect, hex), call::format_result(&out.result, hex)));
+    }
+    if let (
+        Call::Mincore {
+            vec: Some(want),
+            vec_complete,
+            ..
+        },
+        Some(got),
+    ) = (call, &out.vec)
+    {
+        let same = if *vec_complete {
+            got == want
+        } else {
+            got.len() >= want.len() && got[..want.len()] == want[..]
+        };
+        if !same {
+            return Some((fmt_vec(want, !*vec_complete), fmt_vec(got, false)));
+        }
+    }
+    None
+}
+
+fn fmt_expect(e: &Expect, hex: bool) -> String {
+    match e {
+        Expect::Value(v) if hex && *v >= 0 => format!("{v:#x}"),
+        Expect::Value(v) => v.to_string(),
+        Expect::Error(name) => match Errno::from_name(name) {
+            Some(e) => format!("-1 {} ({})", name, e.strerror()),
+            None => format!("-1 {name}"),
+        },
+        Expect::Unchecked => "?".into(),
+    }
+}
+
+fn fmt_errno(e: Errno) -> String {
+    format!("{} ({})", e.name(), e.strerror())
+}
+
+fn fmt_vec(v: &[u8], more: bool) -> String {
+    let mut s: Vec<String> = v.iter().map(|b| b.to_string()).collect();
+    if more {
+        s.push("...".into());
+    }
+    format!("[{}]", s.join(", "))
+}
+
+fn signal_name(signo: u32) -> String {
+    uapi::name_of(uapi::SIGNAL_NAMES, signo as u64).map_or_else(|| format!("signal {signo}"), str::to_string)
+}
+
+fn code_name(signo: u32, code: u32) -> String {
+    let table = match signo {
+        uapi::SIGSEGV => uapi::SEGV_CODE_NAMES,
+        uapi::SIGBUS => uapi::BUS_CODE_NAMES,
+        _ => &[],
+    };
+    uapi::name_of(table, code as u64).map_or_else(|| code.to_string(), str::to_string)
+}
+
+fn fmt_signal(signo: u32, code: Option<u32>, addr: Option<u64>) -> String {
+    let mut fields = Vec::new();
+    if let Some(c) = code {
+        fields.push(format!("si_code={}", code_name(signo, c)));
+    }
+    if let Some(a) = addr {
+        fields.push(format!("si_addr={a:#x}"));
+    }
+    if fields.is_empty() {
+        signal_name(signo)
+    } else {
+        format!("{} {{{}}}", signal_name(signo), fields.join(", "))
+    }
+}
+
+/// A raised signal as strace prints it (the fields memsim models).
+pub fn fmt_siginfo(s: &SigInfo) -> String {
+    fmt_signal(s.signo, Some(s.code), Some(s.addr))
+}
+
+fn fmt_exit(e: Option<ExitStatus>) -> String {
+    match e {
+        None => "alive".into(),
+        Some(ExitStatus::Exited(c)) => format!("exited with {c}"),
+        Some(ExitStatus::Killed { signo, core_dumped }) => {
+            format!(
+                "killed by {}{}",
+                signal_name(signo),
+                if core_dumped { " (core dumped)" } else { "" }
+            )
+        }
+    }
+}
+
+/// `"bytes"` with C escapes, as strace prints strings.
+pub fn quote(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// Signals an access raises synchronously (the ones a signal line checks against the previous access).
+fn is_fault_signal(signo: u32) -> bool {
+    matches!(
+        signo,
+        uapi::SIGSEGV | uapi::SIGBUS | uapi::SIGILL | uapi::SIGFPE | uapi::SIGTRAP
+    )
+}
+
+/// `SIG_KERNEL_COREDUMP_MASK` (`include/linux/signal.h`).
+fn sig_kernel_coredump(signo: u32) -> bool {
+    matches!(
+        signo,
+        uapi::SIGQUIT
+            | uapi::SIGILL
+            | uapi::SIGTRAP
+            | uapi::SIGABRT
+            | uapi::SIGFPE
+            | uapi::SIGSEGV
+            | uapi::SIGBUS
+            | 24
+            | 25
+            | 31
+    )
+}

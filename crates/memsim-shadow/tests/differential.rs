@@ -1,0 +1,53 @@
+//! The differential test: every `tests/cases/*.scn` runs in a real child process (inside the window
+//! 0x100000000..0x200000000) and in the model, and results and the window's maps/smaps text must agree.
+//! Adding a case is adding a file. Cases where the model is known to be wrong are listed, with a reason, in
+//! `tests/cases/KNOWN_FAILURES`; a listed case that starts passing fails the test until it is removed.
+//!
+//! `MEMSIM_CASE=name` runs only the cases whose file name contains `name` (the known-failures bookkeeping is
+//! skipped then); `MEMSIM_VERBOSE=1` prints the report of every case, known failures included.
+
+use std::path::Path;
+
+use memsim_shadow::{known, run_source, HostConfig};
+
+#[test]
+fn scenarios_agree_with_the_kernel() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/cases exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .collect();
+    files.sort();
+    let filter = std::env::var("MEMSIM_CASE").ok();
+    let verbose = std::env::var_os("MEMSIM_VERBOSE").is_some();
+    let host = HostConfig::from_host().expect("read the host configuration");
+    let mut reports = Vec::new();
+    for path in &files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).expect("read the scenario");
+        let r = run_source(&name, &text, &host);
+        if verbose && !r.passed() {
+            eprintln!("{}", r.render());
+        }
+        reports.push(r);
+    }
+    assert!(!reports.is_empty(), "no scenario matched");
+    let passed = reports.iter().filter(|r| r.passed()).count();
+    eprintln!("{passed} of {} scenarios agree with the kernel", reports.len());
+    let list = std::fs::read_to_string(dir.join("KNOWN_FAILURES")).unwrap_or_default();
+    let known = known::parse(&list).expect("KNOWN_FAILURES is well formed");
+    let problems = if filter.is_some() {
+        // A partial run cannot judge the list; report every failure.
+        reports.iter().filter(|r| !r.passed()).map(|r| r.render()).collect()
+    } else {
+        known::judge(&reports, &known)
+    };
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
