@@ -56,7 +56,11 @@ impl PageCache {
 
     /// Cached pages of `inode` with index in `[lo, hi]`, in index order.
     pub fn range(&self, inode: InodeId, lo: u64, hi: u64) -> impl Iterator<Item = (u64, Pfn)> + '_ {
-        let r = if lo <= hi { (inode, lo)..=(inode, hi) } else { (inode, 1)..=(inode, 0) };
+        let r = if lo <= hi {
+            (inode, lo)..=(inode, hi)
+        } else {
+            (inode, 1)..=(inode, 0)
+        };
         self.pages.range(r).map(|(&(_, i), &p)| (i, p))
     }
 
@@ -97,7 +101,12 @@ impl Kernel {
     /// `filemap_fault` / `shmem_fault` for page `index` of `inode`: the cached page, reading it (and its
     /// read-around window) from the host or allocating a zeroed shmem page. Returns the frame and whether
     /// I/O was needed (a major fault).
-    pub fn filemap_get_page(&mut self, inode: &Inode, index: u64, rand_read: bool) -> Result<(Pfn, bool), FilemapError> {
+    pub fn filemap_get_page(
+        &mut self,
+        inode: &Inode,
+        index: u64,
+        rand_read: bool,
+    ) -> Result<(Pfn, bool), FilemapError> {
         if index >= size_pages(inode) {
             return Err(FilemapError::Bus);
         }

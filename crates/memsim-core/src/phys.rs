@@ -289,7 +289,9 @@ impl PhysMem {
     /// A page-table entry of `width` bytes (4 or 8) at index `idx` of table frame `table`.
     #[inline]
     pub fn read_entry(&self, table: Pfn, idx: usize, width: usize) -> u64 {
-        let Some(d) = &self.pages[table.0 as usize].data else { return 0 };
+        let Some(d) = &self.pages[table.0 as usize].data else {
+            return 0;
+        };
         let off = idx * width;
         if width == 8 {
             u64::from_le_bytes(d.0[off..off + 8].try_into().expect("8 bytes"))

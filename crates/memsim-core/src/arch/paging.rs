@@ -137,7 +137,11 @@ impl PfError {
     /// The bits in the kernel's spelling (`X86_PF_*`), e.g. `PROT|WRITE|USER`.
     pub fn describe(self) -> String {
         let mut v = Vec::new();
-        v.push(if self.contains(PfError::PROT) { "PROT" } else { "NOT_PRESENT" });
+        v.push(if self.contains(PfError::PROT) {
+            "PROT"
+        } else {
+            "NOT_PRESENT"
+        });
         v.push(if self.contains(PfError::WRITE) { "WRITE" } else { "READ" });
         v.push(if self.contains(PfError::USER) { "USER" } else { "KERNEL" });
         if self.contains(PfError::RSVD) {
@@ -210,7 +214,6 @@ pub fn hw_walk(
     let mut us = true;
     let mut nx = false;
     let mut used: [(Pfn, usize); 5] = [(Pfn(0), 0); 5];
-    let mut nused = 0;
     for (li, &level) in levels.iter().enumerate() {
         let idx = arch.table_index(level, vaddr);
         if phys.get(table).is_none() {
@@ -239,8 +242,7 @@ pub fn hw_walk(
         rw &= e.write();
         us &= e.flags().contains(PteFlags::USER);
         nx |= nx_enabled && e.flags().contains(PteFlags::NX);
-        used[nused] = (table, idx);
-        nused += 1;
+        used[li] = (table, idx);
         if leaf {
             let size = if level == Level::Pte {
                 4096
@@ -261,7 +263,7 @@ pub fn hw_walk(
             if denied {
                 return Err(base | PfError::PROT);
             }
-            for &(t, i) in &used[..nused] {
+            for &(t, i) in &used[..=li] {
                 let v = phys.read_entry(t, i, width) | PteFlags::ACCESSED.bits();
                 phys.write_entry(t, i, width, v);
             }

@@ -105,7 +105,12 @@ pub fn pte_table_alloc(phys: &mut PhysMem, arch: Arch, mm: &mut Mm, pmd: PteSlot
     } else {
         let child = phys.alloc_pgtable()?;
         mm.pgtables_bytes += 4096;
-        phys.write_entry(pmd.table, pmd.idx, width, Pte::new(arch, child.0, PteFlags::TABLE.bits()).0);
+        phys.write_entry(
+            pmd.table,
+            pmd.idx,
+            width,
+            Pte::new(arch, child.0, PteFlags::TABLE.bits()).0,
+        );
         child
     };
     Some(PteSlot {
@@ -170,7 +175,16 @@ pub fn leaf_tables(phys: &PhysMem, arch: Arch, root: Option<Pfn>, start: u64, en
 }
 
 #[allow(clippy::too_many_arguments)]
-fn collect(phys: &PhysMem, arch: Arch, li: usize, table: Pfn, base: u64, start: u64, end: u64, out: &mut Vec<LeafTable>) {
+fn collect(
+    phys: &PhysMem,
+    arch: Arch,
+    li: usize,
+    table: Pfn,
+    base: u64,
+    start: u64,
+    end: u64,
+    out: &mut Vec<LeafTable>,
+) {
     let levels = arch.paging_levels();
     let level = levels[li];
     let shift = arch.level_shift(level);

@@ -302,7 +302,10 @@ mod tests {
         // PAGE_COPY: P|U|A|NX, no RW even for a writable private mapping (COW happens in the fault).
         assert_eq!(vm_get_page_prot(Arch::X86_64, rw), 0x8000_0000_0000_0025);
         // PAGE_SHARED: P|RW|U|A|NX.
-        assert_eq!(vm_get_page_prot(Arch::X86_64, rw | VmFlags::SHARED), 0x8000_0000_0000_0027);
+        assert_eq!(
+            vm_get_page_prot(Arch::X86_64, rw | VmFlags::SHARED),
+            0x8000_0000_0000_0027
+        );
         // PAGE_READONLY_EXEC.
         assert_eq!(vm_get_page_prot(Arch::X86_64, VmFlags::READ | VmFlags::EXEC), 0x25);
         // PAGE_NONE: A|PROTNONE, not present.
@@ -328,7 +331,10 @@ mod tests {
 
     #[test]
     fn swap_entry_encoding_x86_64_inverts_offset() {
-        let e = SwapEntry { type_: 3, offset: 0x1234 };
+        let e = SwapEntry {
+            type_: 3,
+            offset: 0x1234,
+        };
         let pte = e.to_pte(Arch::X86_64, false);
         // type 3 in bits 59..63; ~offset in bits 9..58; low 9 bits clear (not present, not PROTNONE).
         assert_eq!(pte.0 >> 59, 3);

@@ -109,7 +109,10 @@ pub fn explain(arch: Arch, maps: &[MapSpec], addr: u64, acc: AccessSpec) -> Resu
     let mut seen = std::collections::BTreeSet::new();
     for m in maps {
         if !in_range(m.vaddr) {
-            return Err(format!("mapping address {:#x} is not a canonical {arch} address", m.vaddr));
+            return Err(format!(
+                "mapping address {:#x} is not a canonical {arch} address",
+                m.vaddr
+            ));
         }
         if m.paddr & !max_pa != 0 {
             return Err(format!("physical address {:#x} does not fit a {arch} PTE", m.paddr));
@@ -157,7 +160,12 @@ pub fn explain(arch: Arch, maps: &[MapSpec], addr: u64, acc: AccessSpec) -> Resu
         Arch::I386 => "2-level paging (non-PAE)",
     };
     let _ = writeln!(out, "{arch}, {paging}: {mode} {kind} at {}", hex(arch, addr));
-    let _ = writeln!(out, "CR3 = {} (the {} table)", hex(arch, root.0 << 12), arch.paging_levels()[0].name());
+    let _ = writeln!(
+        out,
+        "CR3 = {} (the {} table)",
+        hex(arch, root.0 << 12),
+        arch.paging_levels()[0].name()
+    );
     let levels = arch.paging_levels();
     let mut split = Vec::new();
     for &l in levels {
@@ -165,7 +173,12 @@ pub fn explain(arch: Arch, maps: &[MapSpec], addr: u64, acc: AccessSpec) -> Resu
         let idx = arch.table_index(l, addr);
         split.push(format!("{} index {idx:#x} ({bits} bits)", l.name()));
     }
-    let _ = writeln!(out, "split: {} | offset {:#x} (12 bits)", split.join(" | "), addr & 0xfff);
+    let _ = writeln!(
+        out,
+        "split: {} | offset {:#x} (12 bits)",
+        split.join(" | "),
+        addr & 0xfff
+    );
     for s in &steps {
         let e = s.entry;
         let leaf4k = s.level == crate::arch::paging::Level::Pte;
@@ -218,7 +231,10 @@ pub fn explain(arch: Arch, maps: &[MapSpec], addr: u64, acc: AccessSpec) -> Resu
             } else if code.contains(PfError::RSVD) {
                 let _ = writeln!(out, "reason: a reserved bit is set");
             } else {
-                let _ = writeln!(out, "reason: the access is not permitted by the entries' U/S, R/W or NX bits");
+                let _ = writeln!(
+                    out,
+                    "reason: the access is not permitted by the entries' U/S, R/W or NX bits"
+                );
             }
             Ok((out, false))
         }
@@ -284,7 +300,10 @@ leaf entry after the access: 0x8000000012345067 (P RW U A D NX)
         };
         let (text, ok) = explain(Arch::X86_64, &[m], 0x7fff_dead_0123, x).unwrap();
         assert!(!ok);
-        assert!(text.contains("page fault: error code 0x15 (PROT|READ|USER|INSTR)"), "{text}");
+        assert!(
+            text.contains("page fault: error code 0x15 (PROT|READ|USER|INSTR)"),
+            "{text}"
+        );
     }
 
     #[test]

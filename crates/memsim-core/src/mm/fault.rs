@@ -101,7 +101,9 @@ pub fn access_error(code: PfError, flags: VmFlags) -> bool {
 fn anon_vma_compatible(a: &Vma, b: &Vma) -> bool {
     a.end == b.start
         && a.file_id() == b.file_id()
-        && (a.flags ^ b.flags).difference(VmFlags::ACCESS | VmFlags::SOFTDIRTY).is_empty()
+        && (a.flags ^ b.flags)
+            .difference(VmFlags::ACCESS | VmFlags::SOFTDIRTY)
+            .is_empty()
         && b.pgoff == a.pgoff + ((b.start - a.start) >> 12)
 }
 
@@ -124,7 +126,8 @@ impl Kernel {
             let a = addr.wrapping_add(off as u64);
             let n = ((PAGE_SIZE - (a & (PAGE_SIZE - 1))) as usize).min(bytes.len() - off);
             let pa = self.user_access(pid, a, AccessKind::Write)?;
-            self.phys.write(Pfn(pa >> 12), (pa & (PAGE_SIZE - 1)) as usize, &bytes[off..off + n]);
+            self.phys
+                .write(Pfn(pa >> 12), (pa & (PAGE_SIZE - 1)) as usize, &bytes[off..off + n]);
             off += n;
         }
         Ok(())
@@ -139,7 +142,8 @@ impl Kernel {
             let a = addr.wrapping_add(off as u64);
             let n = ((PAGE_SIZE - (a & (PAGE_SIZE - 1))) as usize).min(len - off);
             let pa = self.user_access(pid, a, AccessKind::Read)?;
-            self.phys.read(Pfn(pa >> 12), (pa & (PAGE_SIZE - 1)) as usize, &mut out[off..off + n]);
+            self.phys
+                .read(Pfn(pa >> 12), (pa & (PAGE_SIZE - 1)) as usize, &mut out[off..off + n]);
             off += n;
         }
         Ok(out)
@@ -209,10 +213,8 @@ impl Kernel {
             Some(v) => (v.start.0, v.flags.contains(VmFlags::GROWSDOWN), v.flags),
             None => return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr)),
         };
-        if vstart > addr {
-            if !growsdown || self.expand_downwards(pid, mm, vstart, addr).is_err() {
-                return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr));
-            }
+        if vstart > addr && (!growsdown || self.expand_downwards(pid, mm, vstart, addr).is_err()) {
+            return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr));
         }
         if access_error(code, flags) {
             return Err(self.kill(pid, SIGSEGV, SEGV_ACCERR, addr));
@@ -301,7 +303,9 @@ impl Kernel {
     /// next (then previous) neighbour's when they could merge and its chain is singular (§3.3).
     pub fn anon_vma_prepare(&mut self, mm: MmId, vma_start: u64) -> AnonVmaId {
         let m = &self.mms[&mm];
-        let Some(vma) = m.vmas.get(VirtAddr(vma_start)) else { return AnonVmaId(0) };
+        let Some(vma) = m.vmas.get(VirtAddr(vma_start)) else {
+            return AnonVmaId(0);
+        };
         if let Some(a) = vma.anon_vma {
             return a.id;
         }
@@ -339,7 +343,13 @@ impl Kernel {
 
     /// `handle_mm_fault` for the page of `addr` in the VMA containing it, with fault accounting on the task
     /// (`mm_account_fault`: only successful faults count). Also used by GUP (populate).
-    pub(crate) fn handle_mm_fault(&mut self, pid: Pid, mm: MmId, addr: u64, kind: AccessKind) -> Result<(), FaultError> {
+    pub(crate) fn handle_mm_fault(
+        &mut self,
+        pid: Pid,
+        mm: MmId,
+        addr: u64,
+        kind: AccessKind,
+    ) -> Result<(), FaultError> {
         let arch = self.cfg.arch;
         let vma = match self.mms[&mm].vmas.lookup(VirtAddr(addr)) {
             Some(v) => FaultVma::of(arch, v),
@@ -419,7 +429,10 @@ impl Kernel {
             e = e.set(PteFlags::RW | PteFlags::DIRTY);
         }
         slot.write(&mut self.phys, arch, e);
-        self.mms.get_mut(&mm).expect("mm exists").add_counter(RssCounter::AnonPages, 1);
+        self.mms
+            .get_mut(&mm)
+            .expect("mm exists")
+            .add_counter(RssCounter::AnonPages, 1);
         Ok(())
     }
 
@@ -462,7 +475,8 @@ impl Kernel {
         if self.do_fault_around(mm, vma, file, addr)? {
             return Ok(false);
         }
-        let (pfn, major) = self.filemap_get_page(&file.inode, vma.pgoff_of(addr), vma.flags.contains(VmFlags::RAND_READ))?;
+        let (pfn, major) =
+            self.filemap_get_page(&file.inode, vma.pgoff_of(addr), vma.flags.contains(VmFlags::RAND_READ))?;
         if major && self.do_fault_around(mm, vma, file, addr)? {
             return Ok(true);
         }
@@ -500,7 +514,9 @@ impl Kernel {
         let prot = vma.prot;
         let Kernel { phys, mms, .. } = self;
         let m = mms.get_mut(&mm).expect("mm exists");
-        let Some(first) = pte_alloc(phys, arch, m, base) else { return Err(FaultError::Oom) };
+        let Some(first) = pte_alloc(phys, arch, m, base) else {
+            return Err(FaultError::Oom);
+        };
         for (idx, pfn) in cached {
             let a = base + ((idx - start_pgoff) << 12);
             let slot = PteSlot {
@@ -520,7 +536,12 @@ impl Kernel {
             slot.write(phys, arch, Pte::new(arch, pfn.0, prot));
             m.add_counter(counter, 1);
             if vma.flags.contains(VmFlags::LOCKED) && !phys.page(pfn).flags.contains(PageFlags::MLOCKED) {
-                crate::mm::memory::set_lru_flags(phys, pfn, PageFlags::MLOCKED | PageFlags::UNEVICTABLE, PageFlags::empty());
+                crate::mm::memory::set_lru_flags(
+                    phys,
+                    pfn,
+                    PageFlags::MLOCKED | PageFlags::UNEVICTABLE,
+                    PageFlags::empty(),
+                );
             }
             if a == addr {
                 mapped_self = true;
@@ -556,7 +577,12 @@ impl Kernel {
         slot.write(phys, arch, e);
         m.add_counter(counter, 1);
         if vma.flags.contains(VmFlags::LOCKED) && !phys.page(pfn).flags.contains(PageFlags::MLOCKED) {
-            crate::mm::memory::set_lru_flags(phys, pfn, PageFlags::MLOCKED | PageFlags::UNEVICTABLE, PageFlags::empty());
+            crate::mm::memory::set_lru_flags(
+                phys,
+                pfn,
+                PageFlags::MLOCKED | PageFlags::UNEVICTABLE,
+                PageFlags::empty(),
+            );
         }
         Ok(())
     }
@@ -570,13 +596,14 @@ impl Kernel {
             None => self.anon_vma_prepare(mm, vma.start),
         };
         let new = self.phys.alloc().ok_or(FaultError::Oom)?;
-        let (fpfn, major) = match self.filemap_get_page(&file.inode, vma.pgoff_of(addr), vma.flags.contains(VmFlags::RAND_READ)) {
-            Ok(r) => r,
-            Err(e) => {
-                self.phys.free(new);
-                return Err(e.into());
-            }
-        };
+        let (fpfn, major) =
+            match self.filemap_get_page(&file.inode, vma.pgoff_of(addr), vma.flags.contains(VmFlags::RAND_READ)) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.phys.free(new);
+                    return Err(e.into());
+                }
+            };
         self.phys.copy_page(fpfn, new);
         self.new_anon_page(new, anon_vma, vma.pgoff_of(addr), vma.flags);
         let Kernel { phys, mms, .. } = self;
@@ -598,7 +625,8 @@ impl Kernel {
     /// `do_shared_fault`: a write to a shared file or shmem mapping with no PTE: map the cache page writable and
     /// dirty (no fault-around on write faults).
     fn do_shared_fault(&mut self, mm: MmId, vma: &FaultVma, file: &File, addr: u64) -> Result<bool, FaultError> {
-        let (pfn, major) = self.filemap_get_page(&file.inode, vma.pgoff_of(addr), vma.flags.contains(VmFlags::RAND_READ))?;
+        let (pfn, major) =
+            self.filemap_get_page(&file.inode, vma.pgoff_of(addr), vma.flags.contains(VmFlags::RAND_READ))?;
         self.finish_fault(mm, vma, addr, pfn, true)?;
         Ok(major)
     }

@@ -42,7 +42,15 @@ fn anon(k: &mut Kernel, start: u64, pages: u64, flags: VmFlags) {
     add_vma(k, Vma::new_anon(VirtAddr(start), VirtAddr(start + pages * 4096), flags));
 }
 
-fn file_vma(k: &mut Kernel, path: &str, kind: InodeKind, start: u64, pages: u64, pgoff: u64, flags: VmFlags) -> Arc<File> {
+fn file_vma(
+    k: &mut Kernel,
+    path: &str,
+    kind: InodeKind,
+    start: u64,
+    pages: u64,
+    pgoff: u64,
+    flags: VmFlags,
+) -> Arc<File> {
     let meta = k.fs.stat(path).unwrap();
     let id = k.alloc_inode_id();
     let inode = Arc::new(Inode {
@@ -105,14 +113,19 @@ fn anon_read_maps_zero_page_then_write_faults_again() {
     let s = stats(&k);
     assert_eq!(s.len(), 4);
     assert!(s.iter().all(|p| p.zero_page && p.present && !p.writable && p.pfn == 0));
-    assert!(k.mms[&mm(&k)].vmas.get(VirtAddr(BASE)).unwrap().anon_vma.is_none(), "read faults create no anon_vma");
+    assert!(
+        k.mms[&mm(&k)].vmas.get(VirtAddr(BASE)).unwrap().anon_vma.is_none(),
+        "read faults create no anon_vma"
+    );
     for i in 0..4 {
         k.access(INIT_PID, BASE + i * 4096, 1, AccessKind::Write).unwrap();
     }
     assert_eq!(flt(&k), (8, 0));
     assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 4);
     let s = stats(&k);
-    assert!(s.iter().all(|p| p.anon && !p.zero_page && p.writable && p.dirty && p.young && p.mapcount == 1));
+    assert!(s
+        .iter()
+        .all(|p| p.anon && !p.zero_page && p.writable && p.dirty && p.young && p.mapcount == 1));
     // Writing again does not fault.
     k.access(INIT_PID, BASE, 8, AccessKind::Write).unwrap();
     assert_eq!(flt(&k), (8, 0));
@@ -277,19 +290,35 @@ fn private_file_read_is_major_with_fault_around_then_cow() {
     k.access(INIT_PID, BASE + 50 * 4096, 1, AccessKind::Write).unwrap();
     assert_eq!(flt(&k), (2, 1));
     assert_eq!((rss(&k)[fi], rss(&k)[an]), (31, 1));
-    k.access(INIT_PID, BASE + 100 * 4096 + 10, 1, AccessKind::Write).unwrap();
+    k.access(INIT_PID, BASE + 100 * 4096 + 10, 1, AccessKind::Write)
+        .unwrap();
     assert_eq!(flt(&k), (3, 1));
     assert_eq!((rss(&k)[fi], rss(&k)[an]), (31, 2));
     // The bytes are the file's, and the private copy is private.
     let want = file_bytes(256);
-    assert_eq!(k.peek(INIT_PID, BASE + 50 * 4096 + 7, 4).unwrap(), want[50 * 4096 + 7..50 * 4096 + 11]);
+    assert_eq!(
+        k.peek(INIT_PID, BASE + 50 * 4096 + 7, 4).unwrap(),
+        want[50 * 4096 + 7..50 * 4096 + 11]
+    );
     k.poke(INIT_PID, BASE + 50 * 4096 + 7, b"XY").unwrap();
     assert_eq!(k.peek(INIT_PID, BASE + 50 * 4096 + 7, 2).unwrap(), b"XY");
-    let ino = k.mms[&mm(&k)].vmas.get(VirtAddr(BASE)).unwrap().file.as_ref().unwrap().inode.id;
+    let ino = k.mms[&mm(&k)]
+        .vmas
+        .get(VirtAddr(BASE))
+        .unwrap()
+        .file
+        .as_ref()
+        .unwrap()
+        .inode
+        .id;
     let cached = k.page_cache.find(ino, 50).unwrap();
     let mut b = [0u8; 2];
     k.phys.read(cached, 7, &mut b);
-    assert_eq!(b, want[50 * 4096 + 7..50 * 4096 + 9], "the page cache is untouched by a private write");
+    assert_eq!(
+        b,
+        want[50 * 4096 + 7..50 * 4096 + 9],
+        "the page cache is untouched by a private write"
+    );
     check(&k);
 }
 
@@ -316,10 +345,22 @@ fn sigbus_beyond_end_of_file() {
     let mut fs = MemFs::new();
     fs.add_file("/data/small", vec![7u8; 5000]);
     let mut k = kernel_with(KernelConfig::default(), fs);
-    file_vma(&mut k, "/data/small", InodeKind::Regular, BASE, 4, 0, VmFlags::READ | VmFlags::MAYREAD);
+    file_vma(
+        &mut k,
+        "/data/small",
+        InodeKind::Regular,
+        BASE,
+        4,
+        0,
+        VmFlags::READ | VmFlags::MAYREAD,
+    );
     // The partial last page reads zeros past EOF.
     assert_eq!(k.peek(INIT_PID, BASE + 4999, 2).unwrap(), vec![7, 0]);
-    assert_eq!(rss(&k)[RssCounter::FilePages as usize], 2, "fault-around clipped to the file size");
+    assert_eq!(
+        rss(&k)[RssCounter::FilePages as usize],
+        2,
+        "fault-around clipped to the file size"
+    );
     let e = k.access(INIT_PID, BASE + 2 * 4096, 1, AccessKind::Read).unwrap_err();
     assert_eq!((e.signo, e.code, e.addr), (SIGBUS, BUS_ADRERR, BASE + 2 * 4096));
     assert_eq!(flt(&k), (0, 1));
@@ -335,10 +376,17 @@ fn shared_file_pages_are_shared_between_mappings_and_write_notify_faults() {
     share_file(&mut k, &f, BASE + 0x10_0000, 4, 0, VmFlags::READ | VmFlags::MAYREAD);
     k.access(INIT_PID, BASE, 1, AccessKind::Read).unwrap();
     let s = stats(&k);
-    assert!(s.iter().all(|p| !p.writable && p.file), "write-notify maps clean shared file pages read-only");
+    assert!(
+        s.iter().all(|p| !p.writable && p.file),
+        "write-notify maps clean shared file pages read-only"
+    );
     k.poke(INIT_PID, BASE + 1, b"Z").unwrap();
     assert_eq!(flt(&k), (1, 1), "a major read fault, then a minor write-notify fault");
-    assert_eq!(k.peek(INIT_PID, BASE + 0x10_0001, 1).unwrap(), b"Z", "same page cache page");
+    assert_eq!(
+        k.peek(INIT_PID, BASE + 0x10_0001, 1).unwrap(),
+        b"Z",
+        "same page cache page"
+    );
     let s = stats(&k);
     let p = s.iter().find(|p| p.addr.0 == BASE).unwrap();
     assert!(p.writable && p.dirty && p.mapcount == 2);
@@ -359,7 +407,15 @@ fn shared_anonymous_memory_counts_as_shmem() {
     let s = stats(&k);
     assert!(s.iter().all(|p| p.shmem && p.writable), "shmem has no write-notify");
     check(&k);
-    let ino = k.mms[&mm(&k)].vmas.get(VirtAddr(BASE)).unwrap().file.as_ref().unwrap().inode.id;
+    let ino = k.mms[&mm(&k)]
+        .vmas
+        .get(VirtAddr(BASE))
+        .unwrap()
+        .file
+        .as_ref()
+        .unwrap()
+        .inode
+        .id;
     k.exit_mmap(mm(&k));
     k.shmem_evict_inode(ino);
     assert_eq!(k.phys.nr_used(), 1);
@@ -404,9 +460,14 @@ fn stack_growth_limits_give_maperr() {
     let top = 0x7fff_ffff_f000;
     anon(&mut k, top - (8 << 20), 8 << 8, stack);
     let id = mm(&k);
-    let e = k.access(INIT_PID, top - (8 << 20) - 1, 1, AccessKind::Read).unwrap_err();
+    let e = k
+        .access(INIT_PID, top - (8 << 20) - 1, 1, AccessKind::Read)
+        .unwrap_err();
     assert_eq!((e.signo, e.code), (SIGSEGV, SEGV_MAPERR));
-    assert!(k.mms[&id].vmas.iter().next().unwrap().anon_vma.is_some(), "anon_vma prepared before accounting");
+    assert!(
+        k.mms[&id].vmas.iter().next().unwrap().anon_vma.is_some(),
+        "anon_vma prepared before accounting"
+    );
 
     // The guard gap against an accessible VMA below; a PROT_NONE one does not block.
     for (below_flags, ok) in [(VmFlags::READ, false), (VmFlags::empty(), true)] {
@@ -441,7 +502,12 @@ fn anon_vma_is_reused_from_a_compatible_neighbour() {
     // Not adjacent: a fresh anon_vma.
     anon(&mut k, BASE + 0x10000, 1, RW);
     k.access(INIT_PID, BASE + 0x10000, 1, AccessKind::Write).unwrap();
-    let c = k.mms[&mm(&k)].vmas.get(VirtAddr(BASE + 0x10000)).unwrap().anon_vma.unwrap();
+    let c = k.mms[&mm(&k)]
+        .vmas
+        .get(VirtAddr(BASE + 0x10000))
+        .unwrap()
+        .anon_vma
+        .unwrap();
     assert_ne!(c.id, a.id);
     check(&k);
 }
@@ -453,7 +519,8 @@ fn change_protection_write_protects_and_restores_exclusive_anon() {
     k.access(INIT_PID, BASE, 1, AccessKind::Write).unwrap();
     k.access(INIT_PID, BASE + 4096, 1, AccessKind::Read).unwrap(); // zero page
     let id = mm(&k);
-    k.mms.get_mut(&id).unwrap().vmas.get_mut(VirtAddr(BASE)).unwrap().flags = VmFlags::READ | VmFlags::MAYREAD | VmFlags::MAYWRITE;
+    k.mms.get_mut(&id).unwrap().vmas.get_mut(VirtAddr(BASE)).unwrap().flags =
+        VmFlags::READ | VmFlags::MAYREAD | VmFlags::MAYWRITE;
     k.change_protection(id, VirtAddr(BASE), VirtAddr(BASE + 0x2000));
     assert!(!k.pte_at(id, VirtAddr(BASE)).write());
     check(&k);
@@ -521,21 +588,38 @@ fn populate_counts_faults_and_reports_errors() {
     let mut k = kernel();
     anon(&mut k, BASE, 4, RW);
     anon(&mut k, BASE + 0x5000, 1, VmFlags::MAYREAD);
-    assert_eq!(k.populate_range(INIT_PID, VirtAddr(BASE), VirtAddr(BASE + 0x4000), true), Ok(4));
+    assert_eq!(
+        k.populate_range(INIT_PID, VirtAddr(BASE), VirtAddr(BASE + 0x4000), true),
+        Ok(4)
+    );
     assert_eq!(flt(&k), (4, 0), "GUP faults are counted (v)");
     assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 4);
     // Already present: no more faults.
-    assert_eq!(k.populate_range(INIT_PID, VirtAddr(BASE), VirtAddr(BASE + 0x4000), false), Ok(4));
+    assert_eq!(
+        k.populate_range(INIT_PID, VirtAddr(BASE), VirtAddr(BASE + 0x4000), false),
+        Ok(4)
+    );
     assert_eq!(flt(&k), (4, 0));
-    assert_eq!(k.populate_range(INIT_PID, VirtAddr(BASE), VirtAddr(BASE + 0x5000), false), Err(Errno::ENOMEM));
-    assert_eq!(k.populate_range(INIT_PID, VirtAddr(BASE + 0x5000), VirtAddr(BASE + 0x6000), false), Err(Errno::EFAULT));
-    // mm_populate skips holes, fails on PROT_NONE unless errors are ignored.
-    assert_eq!(k.mm_populate(INIT_PID, BASE, 0x6000, false), Err(Errno::EFAULT));
-    assert_eq!(k.mm_populate(INIT_PID, BASE, 0x6000, true), Ok(()));
-    // A read-only private mapping populates with read faults: the zero page.
+    assert_eq!(
+        k.populate_range(INIT_PID, VirtAddr(BASE), VirtAddr(BASE + 0x5000), false),
+        Err(Errno::ENOMEM)
+    );
+    assert_eq!(
+        k.populate_range(INIT_PID, VirtAddr(BASE + 0x5000), VirtAddr(BASE + 0x6000), false),
+        Err(Errno::EFAULT)
+    );
+    // A read-only private mapping populates with read faults: the zero page. An exec-only one is forced.
     anon(&mut k, BASE + 0x10000, 2, VmFlags::READ | VmFlags::MAYREAD);
-    k.mm_populate(INIT_PID, BASE + 0x10000, 0x2000, false).unwrap();
+    anon(&mut k, BASE + 0x12000, 1, VmFlags::EXEC | VmFlags::MAYEXEC);
+    assert_eq!(
+        k.populate_range(INIT_PID, VirtAddr(BASE + 0x10000), VirtAddr(BASE + 0x13000), false),
+        Ok(3)
+    );
     assert!(k.pte_at(mm(&k), VirtAddr(BASE + 0x10000)).special());
+    assert_eq!(
+        k.populate_range(INIT_PID, VirtAddr(BASE + 0x10000), VirtAddr(BASE + 0x11000), true),
+        Err(Errno::EFAULT)
+    );
     check(&k);
 }
 
@@ -545,17 +629,34 @@ fn mincore_errno_order_and_results() {
     fs.add_file("/data/m", file_bytes(64));
     let mut k = kernel_with(KernelConfig::default(), fs);
     anon(&mut k, BASE, 2, RW);
-    file_vma(&mut k, "/data/m", InodeKind::Regular, BASE + 0x10000, 64, 0, VmFlags::READ | VmFlags::MAYREAD);
+    file_vma(
+        &mut k,
+        "/data/m",
+        InodeKind::Regular,
+        BASE + 0x10000,
+        64,
+        0,
+        VmFlags::READ | VmFlags::MAYREAD,
+    );
     assert_eq!(k.sys_mincore(INIT_PID, BASE + 1, 4096), Err(Errno::EINVAL));
     assert_eq!(k.sys_mincore(INIT_PID, BASE, u64::MAX), Err(Errno::ENOMEM));
     assert_eq!(k.sys_mincore(INIT_PID, 0x7fff_ffff_f000, 4096), Err(Errno::ENOMEM));
     assert_eq!(k.sys_mincore(INIT_PID, BASE, 0), Ok(vec![]));
-    assert_eq!(k.sys_mincore(INIT_PID, BASE, 0x3000), Err(Errno::ENOMEM), "unmapped page");
+    assert_eq!(
+        k.sys_mincore(INIT_PID, BASE, 0x3000),
+        Err(Errno::ENOMEM),
+        "unmapped page"
+    );
     k.access(INIT_PID, BASE, 1, AccessKind::Read).unwrap();
-    assert_eq!(k.sys_mincore(INIT_PID, BASE, 0x1001), Ok(vec![1, 0]), "zero page counts as resident (v)");
+    assert_eq!(
+        k.sys_mincore(INIT_PID, BASE, 0x1001),
+        Ok(vec![1, 0]),
+        "zero page counts as resident (v)"
+    );
     // File pages: residency of the page cache, even where this process has no PTE.
     assert_eq!(k.sys_mincore(INIT_PID, BASE + 0x10000, 4096), Ok(vec![0]));
-    k.access(INIT_PID, BASE + 0x10000 + 40 * 4096, 1, AccessKind::Read).unwrap();
+    k.access(INIT_PID, BASE + 0x10000 + 40 * 4096, 1, AccessKind::Read)
+        .unwrap();
     let v = k.sys_mincore(INIT_PID, BASE + 0x10000, 64 * 4096).unwrap();
     assert_eq!(v.iter().filter(|&&b| b == 1).count(), 32, "read-around [24, 56)");
     assert_eq!((v[23], v[24], v[55], v[56]), (0, 1, 1, 0));
@@ -593,7 +694,10 @@ fn lru_lists_hold_anon_and_mlocked_pages() {
     assert_eq!(k.phys.lru_len(LruList::InactiveAnon), 1);
     assert_eq!(k.phys.lru_len(LruList::Unevictable), 1);
     k.zap_range(mm(&k), VirtAddr(BASE), VirtAddr(BASE + 0x20000));
-    assert_eq!(k.phys.lru_len(LruList::InactiveAnon) + k.phys.lru_len(LruList::Unevictable), 0);
+    assert_eq!(
+        k.phys.lru_len(LruList::InactiveAnon) + k.phys.lru_len(LruList::Unevictable),
+        0
+    );
 }
 
 // ---- property test: page tables against a naive model ----

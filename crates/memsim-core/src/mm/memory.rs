@@ -119,7 +119,12 @@ fn unmap_present(phys: &mut PhysMem, arch: Arch, mm: &mut Mm, pte: Pte) {
     pg.mapcount -= 1;
     if pg.mapcount == 0 && pg.flags.contains(PageFlags::MLOCKED) {
         // munlock_folio when the last mapping of a locked page goes.
-        set_lru_flags(phys, pfn, PageFlags::empty(), PageFlags::MLOCKED | PageFlags::UNEVICTABLE);
+        set_lru_flags(
+            phys,
+            pfn,
+            PageFlags::empty(),
+            PageFlags::MLOCKED | PageFlags::UNEVICTABLE,
+        );
     }
     put_page(phys, pfn);
 }
@@ -280,11 +285,14 @@ impl Kernel {
         while o < old_end {
             let n = new.0 + (o - old.0);
             // get_extent(NORMAL_PMD): up to the next PMD boundary of either side.
-            let extent = (pgtable::addr_end(o, old_end, pmd_shift) - o).min(pgtable::addr_end(n, u64::MAX, pmd_shift) - n);
+            let extent =
+                (pgtable::addr_end(o, old_end, pmd_shift) - o).min(pgtable::addr_end(n, u64::MAX, pmd_shift) - n);
             if pte_lookup(phys, arch, m.pgd, o).is_some() {
                 for i in 0..(extent >> 12) {
                     let oa = o + (i << 12);
-                    let Some(src) = pte_lookup(phys, arch, m.pgd, oa) else { break };
+                    let Some(src) = pte_lookup(phys, arch, m.pgd, oa) else {
+                        break;
+                    };
                     if i == 0 && pte_alloc(phys, arch, m, n).is_none() {
                         return moved;
                     }
@@ -292,7 +300,9 @@ impl Kernel {
                     if pte.is_none() {
                         continue;
                     }
-                    let Some(dst) = pte_alloc(phys, arch, m, n + (i << 12)) else { return moved };
+                    let Some(dst) = pte_alloc(phys, arch, m, n + (i << 12)) else {
+                        return moved;
+                    };
                     src.write(phys, arch, Pte(0));
                     dst.write(phys, arch, pte);
                 }
@@ -303,24 +313,26 @@ impl Kernel {
         moved
     }
 
-    /// `populate_vma_page_range` / `faultin_page` as MADV_POPULATE_(READ|WRITE) drives them: fault every page of
-    /// `[start, end)` in as a GUP would (write faults if `write`), counting faults on the task. Returns the
-    /// number of pages populated, or the errno: ENOMEM for a hole (or out of memory), EFAULT for a VMA the
-    /// access is not allowed on (PROT_NONE, or no VM_WRITE for `write`; madvise reports this as EINVAL) or a
-    /// fault that ends in SIGBUS/SIGSEGV. Pages before the failure stay populated.
+    /// `populate_vma_page_range` / `faultin_page`: fault every page of `[start, end)` in as a GUP would (write
+    /// faults if `write`), counting faults on the task. Reads are forced (FOLL_FORCE: no VM_READ needed, as for
+    /// mlock and MAP_POPULATE of exec-only mappings); callers that must not force (MADV_POPULATE_READ) check the
+    /// VMA flags first. Returns the number of pages populated, or the errno: ENOMEM for a hole (or out of
+    /// memory), EFAULT for a PROT_NONE or `VM_IO|VM_PFNMAP` VMA, a write to a VMA without VM_WRITE, or a fault
+    /// that ends in SIGBUS/SIGSEGV. Pages before the failure stay populated.
     pub fn populate_range(&mut self, pid: Pid, start: VirtAddr, end: VirtAddr, write: bool) -> Result<u64, Errno> {
         let mm = self.mm_id(pid)?;
         let mut addr = start.align_down().0;
         let mut n = 0;
         while addr < end.0 {
-            let Some(vma) = self.mms[&mm].vmas.lookup(VirtAddr(addr)) else { return Err(Errno::ENOMEM) };
-            let (vstart, vend, flags) = (vma.start.0, vma.end.0, vma.flags);
-            let _ = vstart;
-            // check_vma_flags without FOLL_FORCE.
-            if flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
-                return Err(Errno::EFAULT);
-            }
-            if write && !flags.contains(VmFlags::WRITE) || !write && !flags.contains(VmFlags::READ) {
+            let Some(vma) = self.mms[&mm].vmas.lookup(VirtAddr(addr)) else {
+                return Err(Errno::ENOMEM);
+            };
+            let (vend, flags) = (vma.end.0, vma.flags);
+            // check_vma_flags with FOLL_FORCE for reads; populate_vma_page_range refuses PROT_NONE.
+            if flags.intersects(VmFlags::IO | VmFlags::PFNMAP)
+                || !flags.intersects(VmFlags::ACCESS)
+                || (write && !flags.contains(VmFlags::WRITE))
+            {
                 return Err(Errno::EFAULT);
             }
             let stop = end.0.min(vend);
@@ -331,54 +343,6 @@ impl Kernel {
             }
         }
         Ok(n)
-    }
-
-    /// `__mm_populate(start, len, ignore_errors)` as mmap (MAP_POPULATE, MAP_LOCKED) and mlock use it: holes
-    /// and `VM_IO|VM_PFNMAP` VMAs are skipped; per VMA, `populate_vma_page_range` does nothing for
-    /// `VM_LOCKONFAULT`, fails with EFAULT for PROT_NONE, and faults with write iff the mapping is private and
-    /// writable (read faults otherwise, with FOLL_FORCE). mlock maps the errors itself (EFAULT→ENOMEM,
-    /// ENOMEM→EAGAIN).
-    pub fn mm_populate(&mut self, pid: Pid, start: u64, len: u64, ignore_errors: bool) -> Result<(), Errno> {
-        let mm = self.mm_id(pid)?;
-        let end = start.saturating_add(len);
-        let mut nstart = start & !(PAGE_SIZE - 1);
-        while nstart < end {
-            let Some(vma) = self.mms[&mm].vmas.find(VirtAddr(nstart)) else { break };
-            if vma.start.0 >= end {
-                break;
-            }
-            let (vs, ve, flags) = (vma.start.0, vma.end.0, vma.flags);
-            let nend = end.min(ve);
-            if flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
-                nstart = nend;
-                continue;
-            }
-            nstart = nstart.max(vs);
-            let r = self.populate_vma_page_range(pid, mm, nstart, nend, flags);
-            if let Err(e) = r {
-                if !ignore_errors {
-                    return Err(e);
-                }
-            }
-            nstart = nend;
-        }
-        Ok(())
-    }
-
-    fn populate_vma_page_range(&mut self, pid: Pid, mm: MmId, start: u64, end: u64, flags: VmFlags) -> Result<(), Errno> {
-        if flags.contains(VmFlags::LOCKONFAULT) {
-            return Ok(());
-        }
-        if !flags.intersects(VmFlags::ACCESS) {
-            return Err(Errno::EFAULT);
-        }
-        let write = flags.intersection(VmFlags::WRITE | VmFlags::SHARED) == VmFlags::WRITE;
-        let mut a = start;
-        while a < end {
-            self.gup_one(pid, mm, a, write)?;
-            a += PAGE_SIZE;
-        }
-        Ok(())
     }
 
     /// One page of `__get_user_pages`: `follow_page_mask` (with FOLL_TOUCH), else `faultin_page` and retry.
@@ -564,7 +528,10 @@ impl Kernel {
         for (ino, idx, pfn) in self.page_cache.iter() {
             let pg = self.phys.page(pfn);
             if pg.mapping != ino.0 || pg.index != idx || pg.flags.contains(PageFlags::ANON) {
-                return Err(format!("page cache ({ino:?}, {idx}) -> {pfn:?} has owner {}/{}", pg.mapping, pg.index));
+                return Err(format!(
+                    "page cache ({ino:?}, {idx}) -> {pfn:?} has owner {}/{}",
+                    pg.mapping, pg.index
+                ));
             }
             cached.insert(pfn.0);
         }
