@@ -38,7 +38,12 @@ pub fn judge(reports: &[CaseReport], known: &BTreeMap<String, String>) -> Vec<St
                 r.name, known[&r.name]
             ));
         } else if !r.mismatches.is_empty() && !listed {
-            problems.push(r.render());
+            problems.push(format!(
+                "{}if the model is wrong (not the case), list it in KNOWN_FAILURES:\n{}  {}\n",
+                r.render(),
+                r.name,
+                r.summary()
+            ));
         }
     }
     for name in known.keys() {

@@ -48,6 +48,38 @@ impl CaseReport {
         self.harness_errors.is_empty() && self.mismatches.is_empty()
     }
 
+    /// The first disagreement on one line, for a `KNOWN_FAILURES` entry.
+    pub fn summary(&self) -> String {
+        let Some(m) = self.mismatches.first() else {
+            return "agrees".to_string();
+        };
+        let src: Vec<&str> = self.source.lines().collect();
+        // For a `/proc` diff, the first removed and the first added line; otherwise the kernel/model pair.
+        let first = |c: char| {
+            m.detail
+                .lines()
+                .map(str::trim_start)
+                .find(|l| l.starts_with(c) && l.len() > 1)
+        };
+        let detail: Vec<String> = match (first('-'), first('+')) {
+            (Some(k), Some(mo)) if m.detail.contains("differs") => {
+                let file = m.detail.split_whitespace().next().unwrap_or("");
+                vec![
+                    format!("{file} kernel `{}`", k[1..].trim()),
+                    format!("model `{}`", mo[1..].trim()),
+                ]
+            }
+            _ => m.detail.lines().map(|l| l.trim().to_string()).take(2).collect(),
+        };
+        match m.line {
+            Some(n) => {
+                let text = src.get(n.wrapping_sub(1)).copied().unwrap_or("").trim();
+                format!("line {n} `{text}`: {}", detail.join("; "))
+            }
+            None => format!("at the end: {}", detail.join("; ")),
+        }
+    }
+
     /// A readable report: `NAME:LINE: text` and what differed.
     pub fn render(&self) -> String {
         let src: Vec<&str> = self.source.lines().collect();

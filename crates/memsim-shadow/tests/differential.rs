@@ -4,7 +4,8 @@
 //! `tests/cases/KNOWN_FAILURES`; a listed case that starts passing fails the test until it is removed.
 //!
 //! `MEMSIM_CASE=name` runs only the cases whose file name contains `name` (the known-failures bookkeeping is
-//! skipped then); `MEMSIM_VERBOSE=1` prints the report of every case, known failures included.
+//! skipped then); `MEMSIM_VERBOSE=1` prints the report of every case, known failures included;
+//! `MEMSIM_SUGGEST=1` prints a `KNOWN_FAILURES` line (name and first disagreement) for every failing case.
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ fn scenarios_agree_with_the_kernel() {
     files.sort();
     let filter = std::env::var("MEMSIM_CASE").ok();
     let verbose = std::env::var_os("MEMSIM_VERBOSE").is_some();
+    let suggest = std::env::var_os("MEMSIM_SUGGEST").is_some();
     let host = HostConfig::from_host().expect("read the host configuration");
     let mut reports = Vec::new();
     for path in &files {
@@ -35,6 +37,9 @@ fn scenarios_agree_with_the_kernel() {
         let r = run_source(&name, &text, &host);
         if verbose && !r.passed() {
             eprintln!("{}", r.render());
+        }
+        if suggest && r.harness_errors.is_empty() && !r.mismatches.is_empty() {
+            eprintln!("KNOWN_FAILURES: {:<34} {}", r.name, r.summary());
         }
         reports.push(r);
     }
