@@ -19,17 +19,15 @@
 //! whole new length and adds it to `locked_vm` while the old VMA loses `VM_LOCKED` without `locked_vm` going
 //! down.
 //!
-//! The address-space helpers this needs from `mmap.rs` (unmapping a range, `get_unmapped_area`) are written
-//! here in thin form ([`Kernel::mremap_munmap`], [`Kernel::mremap_get_unmapped_area`]) until the mmap
-//! module exports its own.
+//! Unmapping and address selection are `mmap.rs`'s `do_munmap` and `get_unmapped_area`.
 
 use crate::addr::{page_align, VirtAddr, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::MmId;
-use crate::task::{Pid, CAP_SYS_RAWIO};
-use crate::uapi::{MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
+use crate::task::Pid;
+use crate::uapi::{MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 
 /// `enum mremap_type`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -65,9 +63,6 @@ impl Vrm {
         self.remap_type == RemapType::Expand || self.implies_new_addr()
     }
 }
-
-/// 2 MiB, the PMD size used by THP alignment.
-const PMD_SIZE: u64 = 2 << 20;
 
 impl Kernel {
     /// `mremap(old_addr, old_len, new_len, flags, new_addr)`.
@@ -351,8 +346,15 @@ impl Kernel {
             .cloned()
             .ok_or(Errno::EFAULT)?;
         let hint = if vrm.implies_new_addr() { vrm.new_addr } else { 0 };
-        let fixed = vrm.flags & MREMAP_FIXED != 0;
-        vrm.new_addr = self.mremap_get_unmapped_area(pid, mm, &vma, hint, vrm.new_len, fixed)?;
+        let mut map_flags = 0;
+        if vrm.flags & MREMAP_FIXED != 0 {
+            map_flags |= MAP_FIXED;
+        }
+        if vma.flags.contains(VmFlags::MAYSHARE) {
+            map_flags |= MAP_SHARED;
+        }
+        let pgoff = vma.pgoff_of(VirtAddr(vrm.addr));
+        vrm.new_addr = self.get_unmapped_area(pid, mm, vma.file.as_ref(), hint, vrm.new_len, pgoff, map_flags)?;
         Ok(())
     }
 
@@ -480,150 +482,18 @@ impl Kernel {
         }
     }
 
-    /// `do_munmap` as mremap needs it (`mm/vma.c: do_vmi_munmap`): split at the edges (a split inside one
-    /// VMA at both ends needs `map_count < max_map_count`), then remove the VMAs with their accounting
-    /// (`total_vm` and classes, `locked_vm`, the commit for `VM_ACCOUNT`), zap the pages and free the page
-    /// tables no remaining VMA needs.
-    pub(crate) fn mremap_munmap(&mut self, mm: MmId, start: u64, len: u64) -> Result<(), Errno> {
-        let len = page_align(len);
-        if start & !PAGE_MASK != 0 || len == 0 {
+    /// `do_munmap(mm, start, len)` as mremap calls it (`do_vmi_munmap`'s argument checks, then the unmap of
+    /// `mmap.rs`).
+    fn mremap_munmap(&mut self, mm: MmId, start: u64, len: u64) -> Result<(), Errno> {
+        let task_size = self.mms[&mm].task_size;
+        if start & !PAGE_MASK != 0 || start > task_size || len > task_size - start {
             return Err(Errno::EINVAL);
         }
-        let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
-        let (s, e) = (VirtAddr(start), VirtAddr(end));
-        let Some(first) = self.mms[&mm].vmas.find(s).cloned() else {
-            return Ok(());
-        };
-        if first.start >= e {
-            return Ok(());
+        let end = start + page_align(len);
+        if end == start {
+            return Err(Errno::EINVAL);
         }
-        if first.start < s {
-            if e < first.end && self.mms[&mm].map_count() >= self.cfg.max_map_count {
-                return Err(Errno::ENOMEM);
-            }
-            if first.flags.contains(VmFlags::SEALED) {
-                return Err(Errno::EPERM);
-            }
-            self.split_vma_unchecked(mm, s)?;
-        }
-        if let Some(last) = self.mms[&mm].vmas.lookup(e).cloned() {
-            if last.start < e {
-                self.split_vma_unchecked(mm, e)?;
-            }
-        }
-        let victims = self.mms[&mm].vmas.starts_overlapping(s, e);
-        let floor = self.mms[&mm].vmas.prev(s).map_or(0, |p| p.end.as_u64());
-        let ceiling = self.mms[&mm]
-            .vmas
-            .find(e)
-            .map_or(self.mms[&mm].task_size, |n| n.start.as_u64());
-        self.zap_range(mm, s, e);
-        let mut unacct = 0;
-        let m = self.mms.get_mut(&mm).ok_or(Errno::ESRCH)?;
-        for vs in victims {
-            if let Some(v) = m.vmas.remove(vs) {
-                let n = v.nr_pages();
-                m.vm_stat_account(v.flags, -(n as i64));
-                if v.flags.contains(VmFlags::LOCKED) {
-                    m.locked_vm -= n;
-                }
-                if v.flags.contains(VmFlags::ACCOUNT) {
-                    unacct += n;
-                }
-            }
-        }
-        self.free_pgtables(mm, s, e, floor, ceiling);
-        self.vm_unacct_memory(unacct);
-        Ok(())
-    }
-
-    /// `get_unmapped_area` as mremap calls it (`__get_unmapped_area` → x86
-    /// `arch_get_unmapped_area_topdown`): MAP_FIXED returns the address after the range and
-    /// `mmap_min_addr` checks; a hint is used when the range is free (respecting the stack guard gap of a
-    /// following growsdown VMA); otherwise the highest free gap below `mmap_base` that fits, with THP
-    /// alignment for 2 MiB multiples of private anonymous memory, falling back to a bottom-up search.
-    pub(crate) fn mremap_get_unmapped_area(
-        &self,
-        pid: Pid,
-        mm: MmId,
-        vma: &Vma,
-        hint: u64,
-        len: u64,
-        fixed: bool,
-    ) -> Result<u64, Errno> {
-        let m = &self.mms[&mm];
-        let task_size = m.task_size;
-        if len > task_size {
-            return Err(Errno::ENOMEM);
-        }
-        let gap = self.cfg.stack_guard_gap;
-        let addr = if fixed {
-            hint
-        } else {
-            let mut found = None;
-            let mut hint = hint & PAGE_MASK;
-            if hint != 0 && hint < self.hint_min_addr() {
-                hint = page_align(self.hint_min_addr());
-            }
-            if hint != 0 && task_size - len >= hint {
-                let next = m.vmas.find(VirtAddr(hint));
-                if next.is_none_or(|n| hint + len <= n.start_gap(gap).as_u64()) {
-                    found = Some(hint);
-                }
-            }
-            match found {
-                Some(a) => a,
-                None => {
-                    let thp = vma.file.is_none()
-                        && !vma.flags.contains(VmFlags::MAYSHARE)
-                        && hint == 0
-                        && len.is_multiple_of(PMD_SIZE);
-                    self.topdown_search(m, len, thp).ok_or(Errno::ENOMEM)?
-                }
-            }
-        };
-        if addr > task_size - len {
-            return Err(Errno::ENOMEM);
-        }
-        // security_mmap_addr
-        if addr < self.cfg.mmap_min_addr && !self.task(pid)?.capable(CAP_SYS_RAWIO) {
-            return Err(Errno::EPERM);
-        }
-        Ok(addr)
-    }
-
-    /// `vm_unmapped_area` top-down between PAGE_SIZE and `mmap_base`, then bottom-up from the legacy base.
-    fn topdown_search(&self, m: &crate::mm::Mm, len: u64, thp: bool) -> Option<u64> {
-        let gap = self.cfg.stack_guard_gap;
-        let search_len = if thp { len + PMD_SIZE } else { len };
-        let fit = |low: u64, high: u64, top_down: bool| -> Option<u64> {
-            let mut best = None;
-            let mut prev_end = 0u64;
-            let mut consider = |gs: u64, ge: u64| {
-                let (gs, ge) = (gs.max(low), ge.min(high));
-                if ge > gs && ge - gs >= search_len {
-                    let a = if top_down { ge - search_len } else { gs };
-                    if top_down || best.is_none() {
-                        best = Some(a);
-                    }
-                }
-            };
-            for v in m.vmas.iter() {
-                consider(prev_end, v.start_gap(gap).as_u64());
-                prev_end = v.end.as_u64();
-            }
-            consider(prev_end, u64::MAX);
-            best
-        };
-        let a = fit(PAGE_SIZE, m.mmap_base, true).or_else(|| fit(m.mmap_legacy_base, m.task_size, false))?;
-        if thp {
-            // thp_get_unmapped_area: an aligned start moves up by 2 MiB, otherwise round up.
-            if a.is_multiple_of(PMD_SIZE) {
-                return Some(a + PMD_SIZE);
-            }
-            return Some((a + PMD_SIZE - 1) & !(PMD_SIZE - 1));
-        }
-        Some(a)
+        self.do_munmap(mm, start, end)
     }
 }
 
