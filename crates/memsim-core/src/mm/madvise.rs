@@ -13,19 +13,22 @@
 //!
 //! Model limits (documented deviations): WILLNEED starts no readahead and COLD/PAGEOUT move no pages
 //! (there is no reclaim yet), so they only validate; COLLAPSE is accepted without building huge pages;
-//! FREE validates and leaves the pages mapped with their data, as Linux does until reclaim, but does not
-//! clean them or count them as `LazyFree` (that needs a page-level primitive in `memory.rs`);
+//! FREE cleans the pages and leaves them mapped with their data, as Linux does until reclaim, but never marks
+//! them lazily freeable (see [`Kernel::madvise_free_range`]);
 //! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
 //! markers are not installed in the page tables, so a later access faults memory in instead of raising
 //! SIGSEGV; REMOVE zaps this mapping only, not other mappings of the same shmem object;
 //! HWPOISON/SOFT_OFFLINE are invalid advice (EINVAL), as on a kernel built without CONFIG_MEMORY_FAILURE.
 
-use crate::addr::{page_align, VirtAddr, PAGE_MASK};
+use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK};
+use crate::arch::pgtable::{leaf_tables, PteSlot};
+use crate::arch::pte::PteFlags;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
-use crate::mm::vma::{AnonVmaRef, VmFlags, Vma};
+use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::vma_ops::VmaChange;
 use crate::mm::MmId;
+use crate::phys::PageFlags;
 use crate::task::Pid;
 use crate::uapi::*;
 
@@ -183,9 +186,7 @@ impl Kernel {
                     if !vma.is_anonymous() {
                         return Err(Errno::EINVAL);
                     }
-                    // madvise_free_pte_range would clean the pages and mark them lazily freeable; they stay
-                    // mapped with their data until reclaim. The model has no reclaim and no lazy-free state
-                    // yet, so the pages are left as they are (see the module comment).
+                    self.madvise_free_range(mm, start, end);
                     return Ok(end);
                 }
                 self.zap_range(mm, start, end);
@@ -201,17 +202,12 @@ impl Kernel {
                     return Err(Errno::EINVAL);
                 }
                 // The flag goes on the whole VMA without a split, and an anonymous VMA gets its anon_vma.
-                let anon = vma.is_anonymous() && vma.anon_vma.is_none();
-                let id = if anon { Some(self.alloc_anon_vma()) } else { None };
                 let m = self.mms.get_mut(&mm).ok_or(Errno::ESRCH)?;
                 if let Some(v) = m.vmas.get_mut(vma.start) {
                     v.flags |= VmFlags::MAYBE_GUARD;
-                    if let Some(id) = id {
-                        v.anon_vma = Some(AnonVmaRef {
-                            id,
-                            chain_singular: true,
-                        });
-                    }
+                }
+                if vma.is_anonymous() {
+                    self.anon_vma_prepare(mm, vma.start.0);
                 }
                 self.zap_range(mm, start, end);
                 return Ok(end);
@@ -284,6 +280,37 @@ impl Kernel {
             Ok(s) => Ok(self.mms[&mm].vmas.get(s).map_or(end, |v| v.end)),
             Err(Errno::ENOMEM) => Err(Errno::EAGAIN),
             Err(e) => Err(e),
+        }
+    }
+
+    /// `madvise_free_pte_range`: every present anonymous page mapped only here is cleaned (folio dirty flag
+    /// and PTE dirty/accessed bits cleared), so smaps shows it clean and unreferenced, and stays mapped with its
+    /// data. Linux then queues the folio for `lru_lazyfree` on a per-CPU batch that is drained later (the
+    /// reference kernel shows `LazyFree: 0 kB` right after a small MADV_FREE); the model does not drain that
+    /// batch, so `PG_swapbacked` stays set and nothing is ever lazily freed. Shared (COW) pages, the zero page
+    /// and swap entries are left alone.
+    fn madvise_free_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) {
+        let arch = self.cfg.arch;
+        let Kernel { phys, mms, .. } = self;
+        let Some(m) = mms.get(&mm) else { return };
+        for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
+            for idx in lt.first..=lt.last {
+                let slot = PteSlot { table: lt.table, idx };
+                let pte = slot.read(phys, arch);
+                if !pte.present() || pte.special() {
+                    continue;
+                }
+                let pfn = Pfn(pte.pfn(arch));
+                let pg = phys.page_mut(pfn);
+                // folio_maybe_mapped_shared: a page another process maps too is skipped.
+                if !pg.flags.contains(PageFlags::ANON) || pg.mapcount > 1 {
+                    continue;
+                }
+                pg.flags.remove(PageFlags::DIRTY);
+                if pte.young() || pte.dirty() {
+                    slot.write(phys, arch, pte.clear(PteFlags::ACCESSED | PteFlags::DIRTY));
+                }
+            }
         }
     }
 
@@ -500,5 +527,45 @@ mod tests {
         assert_eq!(madvise(&mut k, 0, 2, MADV_MERGEABLE), Ok(0));
         assert_eq!(mm(&k).map_count(), 1, "shared VMAs are left alone");
         assert_eq!(madvise(&mut k, 0, 2, MADV_WIPEONFORK), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn free_keeps_data_dontneed_drops_it() {
+        let mut k = kernel();
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+        k.sys_mmap(INIT_PID, page(0), 2 * P, PROT_READ | PROT_WRITE, flags, -1, 0)
+            .unwrap();
+        k.poke(INIT_PID, page(0), b"free").unwrap();
+        k.poke(INIT_PID, page(1), b"gone").unwrap();
+        let rss = |k: &Kernel| mm(k).rss_pages();
+        assert_eq!(rss(&k), 2);
+        assert_eq!(madvise(&mut k, 0, 1, MADV_FREE), Ok(0));
+        assert_eq!(rss(&k), 2, "MADV_FREE leaves the page mapped");
+        let mut dirty = Vec::new();
+        let mmid = k.mm_id(INIT_PID).unwrap();
+        k.walk_pages(mmid, VirtAddr(page(0)), VirtAddr(page(2)), &mut |s| {
+            dirty.push((s.dirty, s.young))
+        });
+        assert_eq!(
+            dirty,
+            vec![(false, false), (true, true)],
+            "the freed page is clean and old"
+        );
+        assert_eq!(k.peek(INIT_PID, page(0), 4).unwrap(), b"free");
+        assert_eq!(madvise(&mut k, 1, 1, MADV_DONTNEED), Ok(0));
+        assert_eq!(rss(&k), 1);
+        assert_eq!(k.peek(INIT_PID, page(1), 4).unwrap(), vec![0; 4]);
+        // FREE on a file mapping or a shared mapping: EINVAL.
+        k.sys_mmap(
+            INIT_PID,
+            page(4),
+            P,
+            PROT_READ | PROT_WRITE,
+            MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED,
+            -1,
+            0,
+        )
+        .unwrap();
+        assert_eq!(madvise(&mut k, 4, 1, MADV_FREE), Err(Errno::EINVAL));
     }
 }
