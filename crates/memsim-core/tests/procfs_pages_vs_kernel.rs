@@ -219,9 +219,7 @@ fn smaps_and_pagemap_of_touched_pages_match_the_running_kernel() {
     for _ in 0..3 {
         k.sys_openat(pid, AT_FDCWD, "/dev/null", O_RDWR, 0).unwrap();
     }
-    let model_fd = k
-        .sys_openat(pid, AT_FDCWD, path.to_str().unwrap(), O_RDWR, 0)
-        .unwrap();
+    let model_fd = k.sys_openat(pid, AT_FDCWD, path.to_str().unwrap(), O_RDWR, 0).unwrap();
 
     let mut maps = Vec::new();
     for op in ops() {
