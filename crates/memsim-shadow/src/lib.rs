@@ -40,12 +40,47 @@ pub struct CaseReport {
     pub harness_errors: Vec<String>,
     /// The model disagrees with the kernel.
     pub mismatches: Vec<Mismatch>,
+    /// The kernel's `/proc` text of the window at each `cat` line (its line number) and at the end (`None`):
+    /// `(line, file, text)`.
+    pub kernel_proc: Vec<(Option<usize>, String, String)>,
 }
 
 impl CaseReport {
     /// The model agrees with the kernel and the scenario is sound.
     pub fn passed(&self) -> bool {
         self.harness_errors.is_empty() && self.mismatches.is_empty()
+    }
+
+    /// The first disagreement on one line, for a `KNOWN_FAILURES` entry.
+    pub fn summary(&self) -> String {
+        let Some(m) = self.mismatches.first() else {
+            return "agrees".to_string();
+        };
+        let src: Vec<&str> = self.source.lines().collect();
+        // For a `/proc` diff, the first removed and the first added line; otherwise the kernel/model pair.
+        let first = |c: char| {
+            m.detail
+                .lines()
+                .map(str::trim_start)
+                .find(|l| l.starts_with(c) && l.len() > 1)
+        };
+        let detail: Vec<String> = match (first('-'), first('+')) {
+            (Some(k), Some(mo)) if m.detail.contains("differs") => {
+                let file = m.detail.split_whitespace().next().unwrap_or("");
+                vec![
+                    format!("{file} kernel `{}`", k[1..].trim()),
+                    format!("model `{}`", mo[1..].trim()),
+                ]
+            }
+            _ => m.detail.lines().map(|l| l.trim().to_string()).take(2).collect(),
+        };
+        match m.line {
+            Some(n) => {
+                let text = src.get(n.wrapping_sub(1)).copied().unwrap_or("").trim();
+                format!("line {n} `{text}`: {}", detail.join("; "))
+            }
+            None => format!("at the end: {}", detail.join("; ")),
+        }
     }
 
     /// A readable report: `NAME:LINE: text` and what differed.
@@ -82,6 +117,7 @@ pub fn run_source(name: &str, source: &str, host: &HostConfig) -> CaseReport {
             source: source.to_string(),
             harness_errors: vec![format!("does not parse: {e}")],
             mismatches: Vec::new(),
+            kernel_proc: Vec::new(),
         },
     }
 }
@@ -114,6 +150,7 @@ pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) ->
         source: source.to_string(),
         harness_errors: Vec::new(),
         mismatches: Vec::new(),
+        kernel_proc: Vec::new(),
     };
     let plan = match plan::plan(lines) {
         Ok(p) => p,
@@ -126,6 +163,12 @@ pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) ->
     let native = native::run_native(&plan);
     let model = model::run_model(&plan, host);
     let (mismatches, errors) = compare::compare(&plan, &native, &model);
+    for snap in &native.snapshots {
+        if let Some(text) = window::filter_proc(&snap.file, &snap.text) {
+            let line = snap.at.map(|i| plan.lines[i].line.line);
+            report.kernel_proc.push((line, snap.file.clone(), text));
+        }
+    }
     report.mismatches = mismatches;
     report.harness_errors = errors;
     report
