@@ -38,7 +38,12 @@ pub fn judge(reports: &[CaseReport], known: &BTreeMap<String, String>) -> Vec<St
                 r.name, known[&r.name]
             ));
         } else if !r.mismatches.is_empty() && !listed {
-            problems.push(r.render());
+            problems.push(format!(
+                "{}if the model is wrong (not the case), list it in KNOWN_FAILURES:\n{}  {}\n",
+                r.render(),
+                r.name,
+                r.summary()
+            ));
         }
     }
     for name in known.keys() {
@@ -59,6 +64,7 @@ mod tests {
             name: name.to_string(),
             source: "x\n".to_string(),
             harness_errors: if harness { vec!["bad".to_string()] } else { vec![] },
+            kernel_proc: vec![],
             mismatches: if mismatch {
                 vec![Mismatch {
                     line: Some(1),

@@ -21,6 +21,7 @@ pub mod model;
 pub mod native;
 pub mod outcome;
 pub mod plan;
+pub mod random;
 pub mod window;
 
 use memsim_scenario::ast::Line;
@@ -40,12 +41,47 @@ pub struct CaseReport {
     pub harness_errors: Vec<String>,
     /// The model disagrees with the kernel.
     pub mismatches: Vec<Mismatch>,
+    /// The kernel's `/proc` text of the window at each `cat` line (its line number) and at the end (`None`):
+    /// `(line, file, text)`.
+    pub kernel_proc: Vec<(Option<usize>, String, String)>,
 }
 
 impl CaseReport {
     /// The model agrees with the kernel and the scenario is sound.
     pub fn passed(&self) -> bool {
         self.harness_errors.is_empty() && self.mismatches.is_empty()
+    }
+
+    /// The first disagreement on one line, for a `KNOWN_FAILURES` entry.
+    pub fn summary(&self) -> String {
+        let Some(m) = self.mismatches.first() else {
+            return "agrees".to_string();
+        };
+        let src: Vec<&str> = self.source.lines().collect();
+        // For a `/proc` diff, the first removed and the first added line; otherwise the kernel/model pair.
+        let first = |c: char| {
+            m.detail
+                .lines()
+                .map(str::trim_start)
+                .find(|l| l.starts_with(c) && l.len() > 1)
+        };
+        let detail: Vec<String> = match (first('-'), first('+')) {
+            (Some(k), Some(mo)) if m.detail.contains("differs") => {
+                let file = m.detail.split_whitespace().next().unwrap_or("");
+                vec![
+                    format!("{file} kernel `{}`", k[1..].trim()),
+                    format!("model `{}`", mo[1..].trim()),
+                ]
+            }
+            _ => m.detail.lines().map(|l| l.trim().to_string()).take(2).collect(),
+        };
+        match m.line {
+            Some(n) => {
+                let text = src.get(n.wrapping_sub(1)).copied().unwrap_or("").trim();
+                format!("line {n} `{text}`: {}", detail.join("; "))
+            }
+            None => format!("at the end: {}", detail.join("; ")),
+        }
     }
 
     /// A readable report: `NAME:LINE: text` and what differed.
@@ -82,6 +118,7 @@ pub fn run_source(name: &str, source: &str, host: &HostConfig) -> CaseReport {
             source: source.to_string(),
             harness_errors: vec![format!("does not parse: {e}")],
             mismatches: Vec::new(),
+            kernel_proc: Vec::new(),
         },
     }
 }
@@ -109,11 +146,31 @@ fn warm_page_cache(plan: &plan::Plan) {
 
 /// Run parsed scenario lines in a real child process and in the model, and compare.
 pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) -> CaseReport {
+    run_lines_inner(name, source, lines, host, false)
+}
+
+/// Run a generated scenario ([`random`]): like [`run_source`], but lines after a fatal signal in the kernel
+/// run are dropped (a generator cannot know where the process will die).
+pub fn run_generated(name: &str, source: &str, host: &HostConfig) -> CaseReport {
+    match memsim_scenario::parse_str(name, source) {
+        Ok(lines) => run_lines_inner(name, source, &lines, host, true),
+        Err(e) => CaseReport {
+            name: name.to_string(),
+            source: source.to_string(),
+            harness_errors: vec![format!("does not parse: {e}")],
+            mismatches: Vec::new(),
+            kernel_proc: Vec::new(),
+        },
+    }
+}
+
+fn run_lines_inner(name: &str, source: &str, lines: &[Line], host: &HostConfig, cut_at_death: bool) -> CaseReport {
     let mut report = CaseReport {
         name: name.to_string(),
         source: source.to_string(),
         harness_errors: Vec::new(),
         mismatches: Vec::new(),
+        kernel_proc: Vec::new(),
     };
     let plan = match plan::plan(lines) {
         Ok(p) => p,
@@ -123,9 +180,26 @@ pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) ->
         }
     };
     warm_page_cache(&plan);
-    let native = native::run_native(&plan);
+    let mut native = native::run_native(&plan);
+    let mut plan = plan;
+    if cut_at_death {
+        if let Some(k) = native
+            .outcomes
+            .iter()
+            .position(|o| matches!(o, outcome::Outcome::Signal { .. }))
+        {
+            plan.lines.truncate(k + 1);
+            native.outcomes.truncate(k + 1);
+        }
+    }
     let model = model::run_model(&plan, host);
     let (mismatches, errors) = compare::compare(&plan, &native, &model);
+    for snap in &native.snapshots {
+        if let Some(text) = window::filter_proc(&snap.file, &snap.text) {
+            let line = snap.at.map(|i| plan.lines[i].line.line);
+            report.kernel_proc.push((line, snap.file.clone(), text));
+        }
+    }
     report.mismatches = mismatches;
     report.harness_errors = errors;
     report

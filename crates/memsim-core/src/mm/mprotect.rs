@@ -251,13 +251,20 @@ pub(crate) mod testkit {
         }
     }
 
+    /// Pictures show the pages `[BASE, BASE + WINDOW)`; VMAs elsewhere are left out.
+    pub const WINDOW: u64 = 256;
+
     /// Draw the address space with `kind`; also checks the tree's invariants.
     pub fn draw_with(k: &Kernel, kind: impl Fn(&Vma) -> char) -> String {
         let m = mm(k);
         m.vmas.check().unwrap();
         let mut out: Vec<char> = Vec::new();
         let mut last: Option<(char, u64)> = None;
-        for v in m.vmas.iter() {
+        for v in m
+            .vmas
+            .iter()
+            .filter(|v| v.start.0 >> 12 >= BASE && v.end.0 >> 12 <= BASE + WINDOW)
+        {
             let (s, e) = ((v.start.0 >> 12) - BASE, (v.end.0 >> 12) - BASE);
             while (out.len() as u64) < s {
                 out.push(' ');

@@ -1,19 +1,51 @@
-//! The VMA tree: an ordered map of non-overlapping VMAs with O(log n) lookup (the maple tree of
-//! `mm->mm_mt`, `lib/maple_tree.c`; `find_vma`, `vma_prev`, `vma_next`, the VMA iterator).
+//! The VMA tree: an ordered set of non-overlapping VMAs with O(log n) lookup and free-gap search (the maple
+//! tree of `mm->mm_mt`, `lib/maple_tree.c`; `find_vma`, `vma_prev`, `vma_next`, `mas_empty_area[_rev]`).
 //!
-//! Invariants (checked by [`VmaTree::check`]): VMAs are page aligned, non-empty, sorted and non-overlapping.
-//! The tree itself never merges or splits; `mm/vma_ops.rs` does that.
-
-use std::collections::BTreeMap;
-use std::ops::Bound;
+//! Shape: a two-level B+ tree. VMAs live in address order in blocks of at most [`BLOCK_MAX`]; the top level
+//! keeps, per block, its first start and last end (for binary search) and a segment tree over the blocks'
+//! largest gap (a gap is the free space between a VMA and its predecessor, the maple tree's `ma_gaps`). So:
+//! * `find_vma`: two binary searches over contiguous arrays (top level, then one block).
+//! * insert/remove: O(log n) searches plus moving at most one block's elements (`BLOCK_MAX` is a constant)
+//!   and O(log n) segment-tree updates; a block that overflows is split in two, one that runs nearly empty is
+//!   joined with a neighbour (both rebuild the top level: amortized O(1) per operation for the block count
+//!   the model sees).
+//! * gap search: the segment tree finds the highest (or lowest) block holding a large enough gap in
+//!   O(log n), then one block is scanned.
+//!
+//! Invariants (checked by [`VmaTree::check`]): VMAs are page aligned, non-empty, sorted and non-overlapping;
+//! the caches (first starts, last ends, gaps) agree with the VMAs. The tree itself never merges or splits;
+//! `mm/vma_ops.rs` does that. Code holding a `&mut Vma` from [`VmaTree::get_mut`], [`VmaTree::lookup_mut`]
+//! or [`VmaTree::iter_mut`] must not change `start` or `end`; [`VmaTree::set_end`], [`VmaTree::set_start`],
+//! `remove` and `insert` do that.
 
 use crate::addr::VirtAddr;
 use crate::mm::vma::Vma;
 
-/// The set of VMAs of one address space, keyed by start address.
+/// Largest block; a block is split in halves when it grows beyond it.
+const BLOCK_MAX: usize = 64;
+/// A block smaller than this is joined with a neighbour when the two fit in one block.
+const BLOCK_MIN: usize = BLOCK_MAX / 4;
+
+/// A position: (block, index in block).
+type Pos = (usize, usize);
+
+#[derive(Clone, Debug, Default)]
+struct Block {
+    vmas: Vec<Vma>,
+}
+
+/// The set of VMAs of one address space, in address order.
 #[derive(Clone, Debug, Default)]
 pub struct VmaTree {
-    map: BTreeMap<u64, Vma>,
+    blocks: Vec<Block>,
+    /// `vmas[0].start` of each block.
+    first_start: Vec<u64>,
+    /// `vmas.last().end` of each block.
+    last_end: Vec<u64>,
+    /// Segment tree (1-based heap layout, `seg_cap` leaves) of each block's largest gap before a VMA.
+    seg: Vec<u64>,
+    seg_cap: usize,
+    len: usize,
 }
 
 impl VmaTree {
@@ -24,68 +56,170 @@ impl VmaTree {
     /// `mm->map_count`.
     #[inline]
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
+
+    // ---- positions ----
+
+    #[inline]
+    fn at(&self, p: Pos) -> &Vma {
+        &self.blocks[p.0].vmas[p.1]
+    }
+
+    /// The position after `p` (may be the end position `(nblocks, 0)`).
+    #[inline]
+    fn next_pos(&self, p: Pos) -> Pos {
+        if p.1 + 1 < self.blocks[p.0].vmas.len() {
+            (p.0, p.1 + 1)
+        } else {
+            (p.0 + 1, 0)
+        }
+    }
+
+    #[inline]
+    fn prev_pos(&self, p: Pos) -> Option<Pos> {
+        if p.1 > 0 {
+            Some((p.0, p.1 - 1))
+        } else if p.0 > 0 {
+            Some((p.0 - 1, self.blocks[p.0 - 1].vmas.len() - 1))
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn is_end(&self, p: Pos) -> bool {
+        p.0 >= self.blocks.len()
+    }
+
+    /// First position whose VMA ends above `addr` (the end position if none).
+    #[inline]
+    fn pos_end_above(&self, addr: u64) -> Pos {
+        let b = self.last_end.partition_point(|&e| e <= addr);
+        if b == self.blocks.len() {
+            return (b, 0);
+        }
+        let i = self.blocks[b].vmas.partition_point(|v| v.end.0 <= addr);
+        (b, i)
+    }
+
+    /// First position whose VMA starts at or above `addr`.
+    fn pos_start_at_or_above(&self, addr: u64) -> Pos {
+        let b = self.first_start.partition_point(|&s| s < addr);
+        // The answer is in block b-1 (after its first element) or at the start of block b.
+        if b > 0 {
+            let blk = &self.blocks[b - 1].vmas;
+            let i = blk.partition_point(|v| v.start.0 < addr);
+            if i < blk.len() {
+                return (b - 1, i);
+            }
+        }
+        (b, 0)
+    }
+
+    /// The gap before position `p`: `[end of the previous VMA (or 0), start of p (or u64::MAX))`.
+    #[inline]
+    fn gap_before(&self, p: Pos) -> (u64, u64) {
+        let gs = self.prev_pos(p).map_or(0, |q| self.at(q).end.0);
+        let ge = if self.is_end(p) { u64::MAX } else { self.at(p).start.0 };
+        (gs, ge)
+    }
+
+    // ---- lookups ----
 
     /// `find_vma`: the first VMA with `end > addr` (it may start above `addr`).
     #[inline]
     pub fn find(&self, addr: VirtAddr) -> Option<&Vma> {
-        let a = addr.as_u64();
-        if let Some((_, v)) = self.map.range(..=a).next_back() {
-            if v.end.as_u64() > a {
-                return Some(v);
-            }
+        let p = self.pos_end_above(addr.0);
+        if self.is_end(p) {
+            None
+        } else {
+            Some(self.at(p))
         }
-        self.map
-            .range((Bound::Excluded(a), Bound::Unbounded))
-            .next()
-            .map(|(_, v)| v)
     }
 
     /// `vma_lookup`: the VMA containing `addr`.
     #[inline]
     pub fn lookup(&self, addr: VirtAddr) -> Option<&Vma> {
-        let a = addr.as_u64();
-        match self.map.range(..=a).next_back() {
-            Some((_, v)) if v.end.as_u64() > a => Some(v),
-            _ => None,
-        }
+        self.find(addr).filter(|v| v.start <= addr)
     }
 
-    /// The VMA containing `addr`, mutably. The caller must not change `start` or `end` through it in a way that
-    /// breaks ordering; use [`VmaTree::remove`] and [`VmaTree::insert`] to move a VMA.
+    /// The VMA containing `addr`, mutably. Its `start` and `end` must not change through it.
     pub fn lookup_mut(&mut self, addr: VirtAddr) -> Option<&mut Vma> {
-        let a = addr.as_u64();
-        match self.map.range_mut(..=a).next_back() {
-            Some((_, v)) if v.end.as_u64() > a => Some(v),
-            _ => None,
+        let p = self.pos_end_above(addr.0);
+        if self.is_end(p) {
+            return None;
         }
+        let v = &mut self.blocks[p.0].vmas[p.1];
+        (v.start <= addr).then_some(v)
     }
 
     /// The VMA starting exactly at `start`.
     pub fn get(&self, start: VirtAddr) -> Option<&Vma> {
-        self.map.get(&start.as_u64())
+        self.lookup(start).filter(|v| v.start == start)
     }
 
-    /// The VMA starting exactly at `start`, mutably (its `start` must not change).
+    /// The VMA starting exactly at `start`, mutably (its `start` and `end` must not change).
     pub fn get_mut(&mut self, start: VirtAddr) -> Option<&mut Vma> {
-        self.map.get_mut(&start.as_u64())
+        self.lookup_mut(start).filter(|v| v.start == start)
     }
 
     /// `vma_prev` of an address: the last VMA that starts below `addr`.
     pub fn prev(&self, addr: VirtAddr) -> Option<&Vma> {
-        self.map.range(..addr.as_u64()).next_back().map(|(_, v)| v)
+        let p = self.pos_start_at_or_above(addr.0);
+        self.prev_pos(p).map(|q| self.at(q))
     }
 
     /// The first VMA that starts at or above `addr`.
     pub fn next_from(&self, addr: VirtAddr) -> Option<&Vma> {
-        self.map.range(addr.as_u64()..).next().map(|(_, v)| v)
+        let p = self.pos_start_at_or_above(addr.0);
+        (!self.is_end(p)).then(|| self.at(p))
     }
+
+    /// The first VMA, and the last one.
+    pub fn first(&self) -> Option<&Vma> {
+        self.blocks.first().and_then(|b| b.vmas.first())
+    }
+    pub fn last(&self) -> Option<&Vma> {
+        self.blocks.last().and_then(|b| b.vmas.last())
+    }
+
+    /// All VMAs in address order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Vma> + '_ {
+        self.blocks.iter().flat_map(|b| b.vmas.iter())
+    }
+
+    /// All VMAs in address order, mutably (starts and ends must not change).
+    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Vma> + '_ {
+        self.blocks.iter_mut().flat_map(|b| b.vmas.iter_mut())
+    }
+
+    /// VMAs that intersect `[start, end)`, in address order.
+    pub fn overlapping(&self, start: VirtAddr, end: VirtAddr) -> impl Iterator<Item = &Vma> + '_ {
+        let p = self.pos_end_above(start.0);
+        let e = end.0;
+        let nb = self.blocks.len();
+        let blocks = &self.blocks;
+        let (b0, i0) = p;
+        (b0..nb)
+            .flat_map(move |b| {
+                let skip = if b == b0 { i0 } else { 0 };
+                blocks[b].vmas[skip..].iter()
+            })
+            .take_while(move |v| v.start.0 < e)
+    }
+
+    /// Start addresses of the VMAs that intersect `[start, end)` (for loops that mutate the tree).
+    pub fn starts_overlapping(&self, start: VirtAddr, end: VirtAddr) -> Vec<VirtAddr> {
+        self.overlapping(start, end).map(|v| v.start).collect()
+    }
+
+    // ---- updates ----
 
     /// Insert a VMA. Panics in debug builds if it overlaps another one (a model bug, never an input error).
     pub fn insert(&mut self, vma: Vma) {
@@ -94,127 +228,341 @@ impl VmaTree {
             self.find(vma.start).is_none_or(|n| n.start >= vma.end),
             "overlapping VMA {vma:?}"
         );
-        self.map.insert(vma.start.as_u64(), vma);
-    }
-
-    /// Move the end of the VMA starting at `start` (the caller guarantees no overlap results).
-    pub fn set_end(&mut self, start: VirtAddr, end: VirtAddr) {
-        if let Some(v) = self.map.get_mut(&start.as_u64()) {
-            debug_assert!(end > start);
-            v.end = end;
+        self.len += 1;
+        if self.blocks.is_empty() {
+            self.blocks.push(Block { vmas: vec![vma] });
+            self.rebuild_top();
+            return;
+        }
+        let s = vma.start.0;
+        let b = self.first_start.partition_point(|&x| x < s).saturating_sub(1);
+        let i = self.blocks[b].vmas.partition_point(|v| v.start.0 < s);
+        self.blocks[b].vmas.insert(i, vma);
+        if self.blocks[b].vmas.len() > BLOCK_MAX {
+            let upper = self.blocks[b].vmas.split_off(BLOCK_MAX / 2);
+            self.blocks.insert(b + 1, Block { vmas: upper });
+            self.rebuild_top();
+            return;
+        }
+        self.refresh_block(b);
+        // The gap of the VMA after the new one shrank; it may be the next block's first.
+        if i + 1 == self.blocks[b].vmas.len() && b + 1 < self.blocks.len() {
+            self.refresh_block(b + 1);
         }
     }
 
     /// Remove the VMA starting at `start`.
     pub fn remove(&mut self, start: VirtAddr) -> Option<Vma> {
-        self.map.remove(&start.as_u64())
-    }
-
-    /// All VMAs in address order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Vma> + '_ {
-        self.map.values()
-    }
-
-    /// All VMAs in address order, mutably (starts must not change).
-    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Vma> + '_ {
-        self.map.values_mut()
-    }
-
-    /// VMAs that intersect `[start, end)`, in address order.
-    pub fn overlapping(&self, start: VirtAddr, end: VirtAddr) -> impl Iterator<Item = &Vma> + '_ {
-        let first = self.find(start).map(|v| v.start.as_u64()).unwrap_or(u64::MAX);
-        let e = end.as_u64();
-        self.map
-            .range(first..)
-            .map(|(_, v)| v)
-            .take_while(move |v| v.start.as_u64() < e)
-    }
-
-    /// Start addresses of the VMAs that intersect `[start, end)` (for loops that mutate the tree).
-    pub fn starts_overlapping(&self, start: VirtAddr, end: VirtAddr) -> Vec<VirtAddr> {
-        self.overlapping(start, end).map(|v| v.start).collect()
-    }
-
-    /// The first VMA, and the last one.
-    pub fn first(&self) -> Option<&Vma> {
-        self.map.values().next()
-    }
-    pub fn last(&self) -> Option<&Vma> {
-        self.map.values().next_back()
-    }
-
-    /// Gaps between VMAs (and before the first / after the last) within `[low, high)`, highest first.
-    /// Each gap is `(gap_start, gap_end, next_vma)`, where `next_vma` is the VMA ending the gap, if any.
-    pub fn gaps_rev(&self, low: u64, high: u64) -> impl Iterator<Item = (u64, u64, Option<&Vma>)> + '_ {
-        // Walk VMAs downward from the first VMA at or above `high`.
-        let upper: Option<&Vma> = self.map.range(high..).next().map(|(_, v)| v);
-        let mut next = upper;
-        let mut iter = self.map.range(..high).rev().map(|(_, v)| v);
-        let mut done = false;
-        std::iter::from_fn(move || loop {
-            if done {
-                return None;
+        let p = self.pos_end_above(start.0);
+        if self.is_end(p) || self.at(p).start != start {
+            return None;
+        }
+        let (b, i) = p;
+        let v = self.blocks[b].vmas.remove(i);
+        self.len -= 1;
+        let n = self.blocks[b].vmas.len();
+        if n == 0 {
+            self.blocks.remove(b);
+            self.rebuild_top();
+        } else if n < BLOCK_MIN && self.try_join(b) {
+            self.rebuild_top();
+        } else {
+            self.refresh_block(b);
+            if i == n && b + 1 < self.blocks.len() {
+                self.refresh_block(b + 1);
             }
-            let prev = iter.next();
-            let gap_start = prev.map(|p| p.end.as_u64()).unwrap_or(0).max(low);
-            let gap_end = next.map(|n| n.start.as_u64()).unwrap_or(u64::MAX).min(high);
-            let this_next = next;
-            next = prev;
-            if prev.is_none() || prev.is_some_and(|p| p.end.as_u64() <= low) {
-                done = true;
+        }
+        Some(v)
+    }
+
+    /// Join block `b` with a neighbour if the two fit in one block.
+    fn try_join(&mut self, b: usize) -> bool {
+        let n = self.blocks[b].vmas.len();
+        if b + 1 < self.blocks.len() && n + self.blocks[b + 1].vmas.len() <= BLOCK_MAX {
+            let next = self.blocks.remove(b + 1);
+            self.blocks[b].vmas.extend(next.vmas);
+            return true;
+        }
+        if b > 0 && n + self.blocks[b - 1].vmas.len() <= BLOCK_MAX {
+            let cur = self.blocks.remove(b);
+            self.blocks[b - 1].vmas.extend(cur.vmas);
+            return true;
+        }
+        false
+    }
+
+    /// Move the end of the VMA starting at `start` (the caller guarantees no overlap results).
+    pub fn set_end(&mut self, start: VirtAddr, end: VirtAddr) {
+        let p = self.pos_end_above(start.0);
+        if self.is_end(p) || self.at(p).start != start {
+            return;
+        }
+        debug_assert!(end > start);
+        let (b, i) = p;
+        self.blocks[b].vmas[i].end = end;
+        self.refresh_block(b);
+        if i + 1 == self.blocks[b].vmas.len() && b + 1 < self.blocks.len() {
+            self.refresh_block(b + 1);
+        }
+    }
+
+    /// Move the start of the VMA starting at `start` to `new_start` (stack growth, `vma_expand` downwards; the
+    /// caller guarantees no overlap results). pgoff is the caller's business.
+    pub fn set_start(&mut self, start: VirtAddr, new_start: VirtAddr) {
+        let p = self.pos_end_above(start.0);
+        if self.is_end(p) || self.at(p).start != start {
+            return;
+        }
+        let (b, i) = p;
+        debug_assert!(new_start < self.blocks[b].vmas[i].end);
+        self.blocks[b].vmas[i].start = new_start;
+        self.refresh_block(b);
+    }
+
+    // ---- caches ----
+
+    /// The largest gap before any VMA of block `b`.
+    fn block_max_gap(&self, b: usize) -> u64 {
+        let mut prev_end = if b > 0 { self.last_end[b - 1] } else { 0 };
+        let mut m = 0;
+        for v in &self.blocks[b].vmas {
+            m = m.max(v.start.0 - prev_end);
+            prev_end = v.end.0;
+        }
+        m
+    }
+
+    /// Recompute block `b`'s cached bounds and gap (the blocks themselves did not change in number).
+    fn refresh_block(&mut self, b: usize) {
+        let blk = &self.blocks[b].vmas;
+        self.first_start[b] = blk[0].start.0;
+        self.last_end[b] = blk[blk.len() - 1].end.0;
+        let g = self.block_max_gap(b);
+        let mut i = self.seg_cap + b;
+        self.seg[i] = g;
+        while i > 1 {
+            i /= 2;
+            self.seg[i] = self.seg[2 * i].max(self.seg[2 * i + 1]);
+        }
+    }
+
+    /// Rebuild the top level after blocks were added, removed or joined.
+    fn rebuild_top(&mut self) {
+        let nb = self.blocks.len();
+        self.first_start.clear();
+        self.last_end.clear();
+        for blk in &self.blocks {
+            self.first_start.push(blk.vmas[0].start.0);
+            self.last_end.push(blk.vmas[blk.vmas.len() - 1].end.0);
+        }
+        self.seg_cap = nb.next_power_of_two().max(1);
+        self.seg.clear();
+        self.seg.resize(2 * self.seg_cap, 0);
+        for b in 0..nb {
+            self.seg[self.seg_cap + b] = self.block_max_gap(b);
+        }
+        for i in (1..self.seg_cap).rev() {
+            self.seg[i] = self.seg[2 * i].max(self.seg[2 * i + 1]);
+        }
+    }
+
+    /// The highest block in `[lo, hi]` whose largest gap is at least `size`.
+    fn seg_rightmost(&self, node: usize, nl: usize, nr: usize, lo: usize, hi: usize, size: u64) -> Option<usize> {
+        if nr < lo || nl > hi || self.seg[node] < size {
+            return None;
+        }
+        if nl == nr {
+            return Some(nl);
+        }
+        let mid = (nl + nr) / 2;
+        self.seg_rightmost(2 * node + 1, mid + 1, nr, lo, hi, size)
+            .or_else(|| self.seg_rightmost(2 * node, nl, mid, lo, hi, size))
+    }
+
+    /// The lowest block in `[lo, hi]` whose largest gap is at least `size`.
+    fn seg_leftmost(&self, node: usize, nl: usize, nr: usize, lo: usize, hi: usize, size: u64) -> Option<usize> {
+        if nr < lo || nl > hi || self.seg[node] < size {
+            return None;
+        }
+        if nl == nr {
+            return Some(nl);
+        }
+        let mid = (nl + nr) / 2;
+        self.seg_leftmost(2 * node, nl, mid, lo, hi, size)
+            .or_else(|| self.seg_leftmost(2 * node + 1, mid + 1, nr, lo, hi, size))
+    }
+
+    /// The highest position in `[a, b]` (inclusive, both real VMAs, `a <= b`) whose gap is at least `size`.
+    fn rightmost_fit(&self, a: Pos, b: Pos, size: u64) -> Option<Pos> {
+        let scan = |blk: usize, from: usize, to: usize| -> Option<Pos> {
+            (from..=to).rev().map(|i| (blk, i)).find(|&p| {
+                let (gs, ge) = self.gap_before(p);
+                ge - gs >= size
+            })
+        };
+        if a.0 == b.0 {
+            return scan(a.0, a.1, b.1);
+        }
+        if let Some(p) = scan(b.0, 0, b.1) {
+            return Some(p);
+        }
+        if a.0 + 1 < b.0 {
+            if let Some(blk) = self.seg_rightmost(1, 0, self.seg_cap - 1, a.0 + 1, b.0 - 1, size) {
+                return scan(blk, 0, self.blocks[blk].vmas.len() - 1);
             }
-            if gap_end > gap_start {
-                return Some((gap_start, gap_end, this_next));
+        }
+        scan(a.0, a.1, self.blocks[a.0].vmas.len() - 1)
+    }
+
+    /// The lowest position in `[a, b]` (inclusive, both real VMAs, `a <= b`) whose gap is at least `size`.
+    fn leftmost_fit(&self, a: Pos, b: Pos, size: u64) -> Option<Pos> {
+        let scan = |blk: usize, from: usize, to: usize| -> Option<Pos> {
+            (from..=to).map(|i| (blk, i)).find(|&p| {
+                let (gs, ge) = self.gap_before(p);
+                ge - gs >= size
+            })
+        };
+        if a.0 == b.0 {
+            return scan(a.0, a.1, b.1);
+        }
+        if let Some(p) = scan(a.0, a.1, self.blocks[a.0].vmas.len() - 1) {
+            return Some(p);
+        }
+        if a.0 + 1 < b.0 {
+            if let Some(blk) = self.seg_leftmost(1, 0, self.seg_cap - 1, a.0 + 1, b.0 - 1, size) {
+                return scan(blk, 0, self.blocks[blk].vmas.len() - 1);
             }
-        })
+        }
+        scan(b.0, 0, b.1)
+    }
+
+    /// The positions bounding a gap search in `[low, high)`: `e`, the first VMA ending at or above `low` (its
+    /// gap may straddle `low`), and `j`, the first VMA starting at or above `high` (its gap may straddle
+    /// `high`); `e <= j`. Positions strictly between them have gaps wholly inside `[low, high)`; gaps of other
+    /// positions lie wholly outside.
+    fn gap_bounds(&self, low: u64, high: u64) -> (Pos, Pos) {
+        let e = if low == 0 { (0, 0) } else { self.pos_end_above(low - 1) };
+        (e, self.pos_start_at_or_above(high))
     }
 
     /// `vma_iter_area_highest` (`mas_empty_area_rev`): the end of the highest gap, clipped to `[low, high)`,
     /// whose clipped length is at least `size`.
     pub fn gap_highest(&self, low: u64, high: u64, size: u64) -> Option<u64> {
-        if size == 0 || high < low || high - low < size {
+        if size == 0 || high <= low || high - low < size {
             return None;
         }
-        self.gaps_rev(low, high)
-            .find(|&(s, e, _)| e - s >= size)
-            .map(|(_, e, _)| e)
+        let fits = |(gs, ge): (u64, u64)| -> Option<u64> {
+            let (cs, ce) = (gs.max(low), ge.min(high));
+            (ce > cs && ce - cs >= size).then_some(ce)
+        };
+        let (k, j) = self.gap_bounds(low, high);
+        // The gap before j, clipped at high (and maybe at low).
+        if let Some(e) = fits(self.gap_before(j)) {
+            return Some(e);
+        }
+        // Gaps wholly inside: positions strictly between k and j.
+        if k < j {
+            if let Some(last) = self.prev_pos(j) {
+                let first = self.next_pos(k);
+                if first <= last {
+                    if let Some(p) = self.rightmost_fit(first, last, size) {
+                        return Some(self.at(p).start.0);
+                    }
+                }
+            }
+            return fits(self.gap_before(k));
+        }
+        None
     }
 
     /// `vma_iter_area_lowest` (`mas_empty_area`): the start of the lowest gap, clipped to `[low, high)`, whose
     /// clipped length is at least `size`.
     pub fn gap_lowest(&self, low: u64, high: u64, size: u64) -> Option<u64> {
-        if size == 0 || high < low || high - low < size {
+        if size == 0 || high <= low || high - low < size {
             return None;
         }
-        let mut best = None;
-        for (s, e, _) in self.gaps_rev(low, high) {
-            if e - s >= size {
-                best = Some(s);
+        let fits = |(gs, ge): (u64, u64)| -> Option<u64> {
+            let (cs, ce) = (gs.max(low), ge.min(high));
+            (ce > cs && ce - cs >= size).then_some(cs)
+        };
+        let (k, j) = self.gap_bounds(low, high);
+        if let Some(s) = fits(self.gap_before(k)) {
+            return Some(s);
+        }
+        if k < j {
+            if let Some(last) = self.prev_pos(j) {
+                let first = self.next_pos(k);
+                if first <= last {
+                    if let Some(p) = self.leftmost_fit(first, last, size) {
+                        return Some(self.gap_before(p).0);
+                    }
+                }
+            }
+            return fits(self.gap_before(j));
+        }
+        None
+    }
+
+    /// Gaps between VMAs (and before the first / after the last) within `[low, high)`, highest first.
+    /// Each gap is `(gap_start, gap_end, next_vma)`, where `next_vma` is the VMA ending the gap, if any.
+    /// (A linear walk, for renderers and tests; searches use [`VmaTree::gap_highest`].)
+    pub fn gaps_rev(&self, low: u64, high: u64) -> impl Iterator<Item = (u64, u64, Option<&Vma>)> + '_ {
+        let mut out = Vec::new();
+        let mut next: Option<&Vma> = None;
+        let mut it = self.iter().rev().peekable();
+        loop {
+            let prev = it.next();
+            let gs = prev.map_or(0, |p| p.end.0).max(low);
+            let ge = next.map_or(u64::MAX, |n| n.start.0).min(high);
+            if ge > gs {
+                out.push((gs, ge, next));
+            }
+            match prev {
+                Some(p) if p.end.0 > low => next = Some(p),
+                _ => break,
             }
         }
-        best
+        out.into_iter()
     }
 
     /// Check the tree's invariants; returns a description of the first violation.
     pub fn check(&self) -> Result<(), String> {
         let mut prev_end = 0u64;
-        for (i, (&k, v)) in self.map.iter().enumerate() {
-            if k != v.start.as_u64() {
-                return Err(format!("VMA #{i} keyed at {k:#x} starts at {:#x}", v.start.as_u64()));
-            }
+        let mut count = 0;
+        for (i, v) in self.iter().enumerate() {
             if !v.start.is_aligned() || !v.end.is_aligned() || v.start >= v.end {
                 return Err(format!(
                     "VMA #{i} {:#x}-{:#x} is empty or misaligned",
                     v.start.0, v.end.0
                 ));
             }
-            if i > 0 && v.start.as_u64() < prev_end {
+            if i > 0 && v.start.0 < prev_end {
                 return Err(format!(
                     "VMA #{i} {:#x}-{:#x} overlaps its predecessor",
                     v.start.0, v.end.0
                 ));
             }
-            prev_end = v.end.as_u64();
+            prev_end = v.end.0;
+            count += 1;
+        }
+        if count != self.len {
+            return Err(format!("len {} but {count} VMAs", self.len));
+        }
+        for (b, blk) in self.blocks.iter().enumerate() {
+            if blk.vmas.is_empty() || blk.vmas.len() > BLOCK_MAX {
+                return Err(format!("block {b} has {} VMAs", blk.vmas.len()));
+            }
+            if self.first_start[b] != blk.vmas[0].start.0 || self.last_end[b] != blk.vmas[blk.vmas.len() - 1].end.0 {
+                return Err(format!(
+                    "block {b} bounds are stale (a start or end changed behind the tree's back)"
+                ));
+            }
+            if self.seg[self.seg_cap + b] != self.block_max_gap(b) {
+                return Err(format!("block {b} gap cache is stale"));
+            }
+        }
+        if self.first_start.len() != self.blocks.len() || self.last_end.len() != self.blocks.len() {
+            return Err("top level out of sync".into());
         }
         Ok(())
     }
@@ -224,11 +572,16 @@ impl VmaTree {
 mod tests {
     use super::*;
     use crate::mm::vma::VmFlags;
+    use proptest::prelude::*;
+
+    fn vma(s: u64, e: u64) -> Vma {
+        Vma::new_anon(VirtAddr(s << 12), VirtAddr(e << 12), VmFlags::READ)
+    }
 
     fn tree(ranges: &[(u64, u64)]) -> VmaTree {
         let mut t = VmaTree::new();
         for &(s, e) in ranges {
-            t.insert(Vma::new_anon(VirtAddr(s << 12), VirtAddr(e << 12), VmFlags::READ));
+            t.insert(vma(s, e));
         }
         t
     }
@@ -253,5 +606,149 @@ mod tests {
         assert_eq!(g, vec![(0x6000, 0x10000), (0x3000, 0x5000), (0, 0x1000)]);
         let g: Vec<_> = t.gaps_rev(0x2000, 0x5800).map(|(s, e, _)| (s, e)).collect();
         assert_eq!(g, vec![(0x3000, 0x5000)]);
+    }
+
+    /// The naive model: a sorted Vec of (start, end) pages.
+    #[derive(Default, Debug)]
+    struct Model(Vec<(u64, u64)>);
+
+    impl Model {
+        fn find(&self, a: u64) -> Option<(u64, u64)> {
+            self.0.iter().copied().find(|&(_, e)| e > a)
+        }
+        fn prev(&self, a: u64) -> Option<(u64, u64)> {
+            self.0.iter().copied().rfind(|&(s, _)| s < a)
+        }
+        /// Gaps in bytes, clipped to `[low, high)`.
+        fn gaps(&self, low: u64, high: u64) -> Vec<(u64, u64)> {
+            let mut g = Vec::new();
+            let mut prev = 0;
+            let bytes = self.0.iter().map(|&(s, e)| (s << 12, e << 12));
+            for (s, e) in bytes.chain(std::iter::once((u64::MAX, u64::MAX))) {
+                let (cs, ce) = (prev.max(low), s.min(high));
+                if ce > cs {
+                    g.push((cs, ce));
+                }
+                prev = e;
+            }
+            g
+        }
+        fn highest(&self, low: u64, high: u64, size: u64) -> Option<u64> {
+            self.gaps(low, high)
+                .into_iter()
+                .rev()
+                .find(|&(s, e)| e - s >= size)
+                .map(|(_, e)| e)
+        }
+        fn lowest(&self, low: u64, high: u64, size: u64) -> Option<u64> {
+            self.gaps(low, high)
+                .into_iter()
+                .find(|&(s, e)| e - s >= size)
+                .map(|(s, _)| s)
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u64, u64),
+        Remove(u64),
+        SetEnd(u64, u64),
+        SetStart(u64, u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u64..3000, 1u64..20).prop_map(|(s, l)| Op::Insert(s, l)),
+            2 => (0u64..3000).prop_map(Op::Remove),
+            1 => (0u64..3000, 1u64..20).prop_map(|(s, l)| Op::SetEnd(s, l)),
+            1 => (0u64..3000, 1u64..20).prop_map(|(s, l)| Op::SetStart(s, l)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn tree_matches_sorted_vec(ops in proptest::collection::vec(op(), 1..600), probes in proptest::collection::vec((0u64..3100, 0u64..3100, 1u64..40), 20)) {
+            let mut t = VmaTree::new();
+            let mut m = Model::default();
+            for op in ops {
+                match op {
+                    Op::Insert(s, l) => {
+                        let e = s + l;
+                        if m.0.iter().all(|&(a, b)| b <= s || a >= e) {
+                            t.insert(vma(s, e));
+                            let i = m.0.partition_point(|&(a, _)| a < s);
+                            m.0.insert(i, (s, e));
+                        }
+                    }
+                    Op::Remove(a) => {
+                        // Remove the VMA containing or after page a, if any.
+                        if let Some((s, _)) = m.find(a) {
+                            let v = t.remove(VirtAddr(s << 12)).unwrap();
+                            prop_assert_eq!(v.start.0, s << 12);
+                            m.0.retain(|&(x, _)| x != s);
+                        }
+                    }
+                    Op::SetEnd(a, l) => {
+                        if let Some(i) = m.0.iter().position(|&(_, e)| e > a) {
+                            let (s, _) = m.0[i];
+                            let limit = m.0.get(i + 1).map_or(u64::MAX, |n| n.0);
+                            let ne = (s + l).min(limit);
+                            t.set_end(VirtAddr(s << 12), VirtAddr(ne << 12));
+                            m.0[i].1 = ne;
+                        }
+                    }
+                    Op::SetStart(a, l) => {
+                        if let Some(i) = m.0.iter().position(|&(_, e)| e > a) {
+                            let (s, e) = m.0[i];
+                            let floor = if i > 0 { m.0[i - 1].1 } else { 0 };
+                            let ns = s.saturating_sub(l).max(floor);
+                            t.set_start(VirtAddr(s << 12), VirtAddr(ns << 12));
+                            m.0[i] = (ns, e);
+                        }
+                    }
+                }
+                prop_assert!(t.check().is_ok(), "{:?}", t.check());
+            }
+            let got: Vec<_> = t.iter().map(|v| (v.start.0 >> 12, v.end.0 >> 12)).collect();
+            prop_assert_eq!(&got, &m.0);
+            prop_assert_eq!(t.len(), m.0.len());
+            for (a, b, size) in probes {
+                let pa = VirtAddr(a << 12);
+                prop_assert_eq!(t.find(pa).map(|v| (v.start.0 >> 12, v.end.0 >> 12)), m.find(a));
+                prop_assert_eq!(t.prev(pa).map(|v| (v.start.0 >> 12, v.end.0 >> 12)), m.prev(a));
+                prop_assert_eq!(
+                    t.next_from(pa).map(|v| v.start.0 >> 12),
+                    m.0.iter().map(|x| x.0).find(|&s| s >= a)
+                );
+                let (lo, hi) = (a.min(b) << 12, a.max(b) << 12);
+                prop_assert_eq!(t.gap_highest(lo, hi, size << 12), m.highest(lo, hi, size << 12), "highest {:#x} {:#x} {}", lo, hi, size);
+                prop_assert_eq!(t.gap_lowest(lo, hi, size << 12), m.lowest(lo, hi, size << 12), "lowest {:#x} {:#x} {}", lo, hi, size);
+                let ov: Vec<_> = t.overlapping(VirtAddr(lo), VirtAddr(hi)).map(|v| v.start.0 >> 12).collect();
+                let mo: Vec<_> = m.0.iter().filter(|&&(s, e)| e > lo >> 12 && s < hi >> 12).map(|x| x.0).collect();
+                prop_assert_eq!(ov, mo);
+            }
+        }
+    }
+
+    #[test]
+    fn many_vmas_split_and_join_blocks() {
+        let mut t = VmaTree::new();
+        for i in 0..5000u64 {
+            t.insert(vma(2 * i + 1, 2 * i + 2));
+        }
+        t.check().unwrap();
+        assert_eq!(t.gap_highest(0, 1 << 40, 2 << 12), Some(1 << 40));
+        assert_eq!(t.gap_highest(0, 10000 << 12, 2 << 12), None);
+        assert_eq!(t.gap_lowest(0, 1 << 40, 1 << 12), Some(0));
+        t.remove(VirtAddr(2001 << 12));
+        t.remove(VirtAddr(2003 << 12));
+        assert_eq!(t.gap_highest(0, 10000 << 12, 3 << 12), Some(2005 << 12));
+        assert_eq!(t.gap_lowest(1 << 12, 10000 << 12, 3 << 12), Some(2000 << 12));
+        for i in (0..5000u64).step_by(2) {
+            t.remove(VirtAddr((2 * i + 1) << 12));
+        }
+        t.check().unwrap();
+        assert_eq!(t.len(), 2499);
     }
 }
