@@ -215,7 +215,25 @@ pub fn hw_walk(
     let mut nx = false;
     // Entries used so far (table, index, value), to set their accessed bits once the walk succeeds.
     let mut used: [(Pfn, usize, u64); 5] = [(Pfn(0), 0, 0); 5];
-    for (li, &level) in levels.iter().enumerate() {
+    let n = levels.len();
+    let tag = vaddr >> arch.level_shift(levels[n - 2]);
+    let mut first = 0;
+    // The paging-structure cache: skip the directory levels when the PTE table of this slot is known. Their
+    // entries' accessed bits are already set (Linux writes them with A set, and a cached walk set the rest).
+    if steps.is_none() {
+        if let Some((t, bits)) = phys.cached_pte_table(root, tag) {
+            table = t;
+            rw = bits & 1 != 0;
+            us = bits & 2 != 0;
+            nx = bits & 4 != 0;
+            first = n - 1;
+        }
+    }
+    for (li, &level) in levels.iter().enumerate().skip(first) {
+        if level == Level::Pte && first == 0 {
+            let bits = u8::from(rw) | (u8::from(us) << 1) | (u8::from(nx) << 2);
+            phys.cache_pte_table(root, tag, table, bits);
+        }
         let idx = arch.table_index(level, vaddr);
         let Some(raw) = phys.try_read_entry(table, idx, width) else {
             // A frame outside the table: the model treats it as a reserved-bit violation.
@@ -266,7 +284,7 @@ pub fn hw_walk(
             }
             // Set A in every entry used (only where it is clear, as the locked RMW of the MMU would), and D in
             // the leaf on a write.
-            for &(t, i, v) in &used[..li] {
+            for &(t, i, v) in &used[first..li] {
                 if v & PteFlags::ACCESSED.bits() == 0 {
                     phys.write_entry(t, i, width, v | PteFlags::ACCESSED.bits());
                 }
