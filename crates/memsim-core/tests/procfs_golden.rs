@@ -746,3 +746,29 @@ ffffffffff600000 --xp 00000000  00:00      0    4    0   0         0          0 
     check_golden("sleep_pmap_X.txt", x.as_bytes());
     check_golden("sleep_pmap_XX.txt", xx.as_bytes());
 }
+
+#[test]
+fn maps_of_many_vmas_renders_every_vma_once() {
+    let n = 8192u64;
+    let mut k = kernel(KernelConfig::default());
+    let mm = k.mm_mut(pid1()).unwrap();
+    for i in 0..n {
+        let s = 0x1000_0000 + i * 0x2000;
+        mm.vmas.insert(anon(s, s + 0x1000, RD | WR | MAY));
+    }
+    let maps = k.proc_read(pid1(), "maps").unwrap();
+    let smaps = k.proc_read(pid1(), "smaps").unwrap();
+    // 41 bytes per unnamed line with 8-digit addresses, 84 for the gate.
+    assert_eq!(maps.len() as u64, n * 41 + 84);
+    let text = String::from_utf8(maps).unwrap();
+    assert!(text
+        .lines()
+        .take(n as usize)
+        .all(|l| l.ends_with(" rw-p 00000000 00:00 0 ")));
+    assert!(text
+        .lines()
+        .nth(n as usize - 1)
+        .unwrap()
+        .starts_with("13ffe000-13fff000 "));
+    assert_eq!(smaps.windows(8).filter(|w| w == b"VmFlags:").count() as u64, n + 1);
+}

@@ -64,6 +64,7 @@ mod tests {
             name: name.to_string(),
             source: "x\n".to_string(),
             harness_errors: if harness { vec!["bad".to_string()] } else { vec![] },
+            kernel_proc: vec![],
             mismatches: if mismatch {
                 vec![Mismatch {
                     line: Some(1),

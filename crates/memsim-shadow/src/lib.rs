@@ -40,6 +40,9 @@ pub struct CaseReport {
     pub harness_errors: Vec<String>,
     /// The model disagrees with the kernel.
     pub mismatches: Vec<Mismatch>,
+    /// The kernel's `/proc` text of the window at each `cat` line (its line number) and at the end (`None`):
+    /// `(line, file, text)`.
+    pub kernel_proc: Vec<(Option<usize>, String, String)>,
 }
 
 impl CaseReport {
@@ -114,6 +117,7 @@ pub fn run_source(name: &str, source: &str, host: &HostConfig) -> CaseReport {
             source: source.to_string(),
             harness_errors: vec![format!("does not parse: {e}")],
             mismatches: Vec::new(),
+            kernel_proc: Vec::new(),
         },
     }
 }
@@ -146,6 +150,7 @@ pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) ->
         source: source.to_string(),
         harness_errors: Vec::new(),
         mismatches: Vec::new(),
+        kernel_proc: Vec::new(),
     };
     let plan = match plan::plan(lines) {
         Ok(p) => p,
@@ -158,6 +163,12 @@ pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) ->
     let native = native::run_native(&plan);
     let model = model::run_model(&plan, host);
     let (mismatches, errors) = compare::compare(&plan, &native, &model);
+    for snap in &native.snapshots {
+        if let Some(text) = window::filter_proc(&snap.file, &snap.text) {
+            let line = snap.at.map(|i| plan.lines[i].line.line);
+            report.kernel_proc.push((line, snap.file.clone(), text));
+        }
+    }
     report.mismatches = mismatches;
     report.harness_errors = errors;
     report

@@ -3,6 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use memsim_core::kernel::{AccessKind, Kernel, SigInfo, INIT_PID};
+use memsim_core::task::TaskState;
 use memsim_core::uapi::{AT_FDCWD, O_RDWR};
 use memsim_core::Pid;
 use memsim_scenario::ast::AccessOp;
@@ -71,6 +72,22 @@ fn render(k: &Kernel, pid: Pid, file: &str) -> String {
     }
 }
 
+/// Render `/proc/PID/<file>` as it was when a fatal signal was raised. The kernel side snapshots from its
+/// signal handler, before the process dies; the model marks the task dead (a dead task shows no address
+/// space) without tearing its `Mm` down, so the task is shown as alive for the rendering and marked dead again.
+fn render_at_death(k: &mut Kernel, pid: Pid, file: &str) -> String {
+    let saved = k.task_mut(pid).ok().map(|t| (t.exit.take(), t.state));
+    if let Ok(t) = k.task_mut(pid) {
+        t.state = TaskState::Running;
+    }
+    let text = render(k, pid, file);
+    if let (Some((exit, state)), Ok(t)) = (saved, k.task_mut(pid)) {
+        t.exit = exit;
+        t.state = state;
+    }
+    text
+}
+
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -92,6 +109,7 @@ pub fn run_model(plan: &Plan, host: &HostConfig) -> ModelRun {
         }
     };
     let pid = INIT_PID;
+    let mut killed = false;
     for (i, pl) in plan.lines.iter().enumerate() {
         let step = catch_unwind(AssertUnwindSafe(|| match &pl.step {
             Step::Syscall(sc) => (syscall(&mut k, pid, sc), None),
@@ -123,6 +141,7 @@ pub fn run_model(plan: &Plan, host: &HostConfig) -> ModelRun {
                 run.outcomes[i] = outcome;
                 run.snapshots.extend(snap);
                 if fatal {
+                    killed = true;
                     break;
                 }
             }
@@ -133,7 +152,14 @@ pub fn run_model(plan: &Plan, host: &HostConfig) -> ModelRun {
         }
     }
     for file in ["maps", "smaps"] {
-        match catch_unwind(AssertUnwindSafe(|| render(&k, pid, file))) {
+        let at_end = AssertUnwindSafe(|| {
+            if killed {
+                render_at_death(&mut k, pid, file)
+            } else {
+                render(&k, pid, file)
+            }
+        });
+        match catch_unwind(at_end) {
             Ok(text) => run.snapshots.push(Snapshot {
                 at: None,
                 file: file.to_string(),

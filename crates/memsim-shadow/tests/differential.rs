@@ -5,7 +5,14 @@
 //!
 //! `MEMSIM_CASE=name` runs only the cases whose file name contains `name` (the known-failures bookkeeping is
 //! skipped then); `MEMSIM_VERBOSE=1` prints the report of every case, known failures included;
-//! `MEMSIM_SUGGEST=1` prints a `KNOWN_FAILURES` line (name and first disagreement) for every failing case.
+//! `MEMSIM_SUGGEST=1` prints a `KNOWN_FAILURES` line (name and first disagreement) for every failing case;
+//! `MEMSIM_SHOW=1` prints the kernel's maps/smaps text of the window at every `cat` line and at the end
+//! (with `-- --nocapture`), which helps when writing a case.
+//!
+//! `$CASES` in a case stands for the absolute path of `tests/cases` (its files are in `tests/cases/data`).
+//!
+//! A case with a line `# requires: root` needs CAP_IPC_LOCK for the real run (e.g. `mlockall(MCL_CURRENT)`
+//! locks the whole test process, beyond RLIMIT_MEMLOCK); it is skipped, and said so, when not run as root.
 
 use std::path::Path;
 
@@ -23,8 +30,16 @@ fn scenarios_agree_with_the_kernel() {
     let filter = std::env::var("MEMSIM_CASE").ok();
     let verbose = std::env::var_os("MEMSIM_VERBOSE").is_some();
     let suggest = std::env::var_os("MEMSIM_SUGGEST").is_some();
+    let show = std::env::var_os("MEMSIM_SHOW").is_some();
     let host = HostConfig::from_host().expect("read the host configuration");
+    // Cases map their own files, `$CASES/data/...`: files no other process maps, so that smaps' shared and
+    // private counts and Pss do not depend on what else runs on the machine. `$CASES` is this directory.
+    let cases_dir = dir.canonicalize().expect("canonical cases directory");
+    let cases_dir = cases_dir.to_str().expect("a UTF-8 path");
     let mut reports = Vec::new();
+    let mut skipped = Vec::new();
+    // SAFETY: geteuid has no preconditions.
+    let is_root = unsafe { libc::geteuid() } == 0;
     for path in &files {
         let name = path
             .file_name()
@@ -33,10 +48,23 @@ fn scenarios_agree_with_the_kernel() {
         if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
             continue;
         }
-        let text = std::fs::read_to_string(path).expect("read the scenario");
+        let text = std::fs::read_to_string(path)
+            .expect("read the scenario")
+            .replace("$CASES", cases_dir);
+        if text.lines().any(|l| l.trim() == "# requires: root") && !is_root {
+            eprintln!("skipped {name}: it needs root");
+            skipped.push(name);
+            continue;
+        }
         let r = run_source(&name, &text, &host);
         if verbose && !r.passed() {
             eprintln!("{}", r.render());
+        }
+        if show {
+            for (line, file, text) in &r.kernel_proc {
+                let at = line.map_or("the end".to_string(), |n| format!("line {n}"));
+                eprintln!("== {name}: kernel {file} at {at}\n{text}");
+            }
         }
         if suggest && r.harness_errors.is_empty() && !r.mismatches.is_empty() {
             eprintln!("KNOWN_FAILURES: {:<34} {}", r.name, r.summary());
@@ -52,7 +80,14 @@ fn scenarios_agree_with_the_kernel() {
         // A partial run cannot judge the list; report every failure.
         reports.iter().filter(|r| !r.passed()).map(|r| r.render()).collect()
     } else {
-        known::judge(&reports, &known)
+        let mut p = known::judge(&reports, &known);
+        // A skipped case cannot be judged; it is not missing.
+        p.retain(|m| {
+            !skipped
+                .iter()
+                .any(|s| m.contains(&format!("`{s}`, which is not a case")))
+        });
+        p
     };
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }

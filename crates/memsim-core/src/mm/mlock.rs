@@ -6,15 +6,18 @@
 //! locked; `VM_SPECIAL` and hugetlb VMAs are silently left alone; population errors are reported with the
 //! POSIX mapping EFAULT→ENOMEM, ENOMEM→EAGAIN (`__mlock_posix_error_return`), after the flags were set.
 //!
-//! The folio-level `PG_mlocked` state (meminfo's `Mlocked`, the unevictable LRU) is not modelled: nothing in
-//! the model reclaims yet, and smaps' `Locked:` is derived from the VMA flag.
+//! Pages already mapped get `PG_mlocked` and move to the unevictable LRU (`mlock_vma_pages_range`); pages
+//! faulted later in a locked VMA are mlocked by the fault path. smaps' `Locked:` follows the VMA flag.
 
-use crate::addr::{page_align, VirtAddr, PAGE_MASK, PAGE_SHIFT};
+use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK, PAGE_SHIFT};
+use crate::arch::pgtable::{leaf_tables, PteSlot};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
+use crate::mm::memory::set_lru_flags;
 use crate::mm::vma::VmFlags;
 use crate::mm::vma_ops::VmaChange;
 use crate::mm::MmId;
+use crate::phys::PageFlags;
 use crate::task::{Pid, CAP_IPC_LOCK};
 use crate::uapi::{MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT, RLIMIT_MEMLOCK};
 
@@ -206,7 +209,39 @@ impl Kernel {
             nr_pages
         };
         m.locked_vm = m.locked_vm.wrapping_add_signed(delta);
-        Ok(m.vmas.get(res_start).map_or(end, |v| v.end))
+        let res_end = m.vmas.get(res_start).map_or(end, |v| v.end);
+        // Locking twice is a no-op for the pages; otherwise the present pages follow the new state.
+        if !(newflags.contains(VmFlags::LOCKED) && oldflags.contains(VmFlags::LOCKED)) {
+            self.mlock_vma_pages_range(mm, start, end, newflags.contains(VmFlags::LOCKED));
+        }
+        Ok(res_end)
+    }
+
+    /// `mlock_vma_pages_range` (`mlock_pte_range`): the pages already mapped in `[start, end)` become
+    /// mlocked (`PG_mlocked`, unevictable LRU) or are released from it. The zero page is skipped. Linux counts
+    /// mlocked mappings per folio (`mlock_count`); the model releases a page on munlock only when no other
+    /// mapping could hold it locked (map count 1).
+    fn mlock_vma_pages_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr, lock: bool) {
+        let arch = self.cfg.arch;
+        let Kernel { phys, mms, .. } = self;
+        let Some(m) = mms.get(&mm) else { return };
+        for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
+            for idx in lt.first..=lt.last {
+                let pte = PteSlot { table: lt.table, idx }.read(phys, arch);
+                if !pte.present() || pte.special() {
+                    continue;
+                }
+                let pfn = Pfn(pte.pfn(arch));
+                let pg = phys.page(pfn);
+                let mlocked = pg.flags.contains(PageFlags::MLOCKED);
+                let both = PageFlags::MLOCKED | PageFlags::UNEVICTABLE;
+                if lock && !mlocked {
+                    set_lru_flags(phys, pfn, both, PageFlags::empty());
+                } else if !lock && mlocked && pg.mapcount <= 1 {
+                    set_lru_flags(phys, pfn, PageFlags::empty(), both);
+                }
+            }
+        }
     }
 
     /// `count_mm_mlocked_page_nr`: pages of `[start, start+len)` already in VM_LOCKED VMAs.
@@ -487,5 +522,39 @@ mod tests {
         assert_eq!(k.sys_mlock(INIT_PID, page(1), P), Err(Errno::ENOMEM));
         assert_eq!(draw(&k), "Www");
         assert_eq!(locked_vm(&k), 0);
+    }
+
+    #[test]
+    fn present_pages_follow_the_lock() {
+        use crate::uapi::{MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE};
+        let mut k = kernel();
+        k.sys_mmap(
+            INIT_PID,
+            page(0),
+            3 * P,
+            RW,
+            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+            -1,
+            0,
+        )
+        .unwrap();
+        k.poke(INIT_PID, page(0), b"x").unwrap();
+        let mmid = k.mm_id(INIT_PID).unwrap();
+        let locked = |k: &Kernel| {
+            let mut v = Vec::new();
+            k.walk_pages(mmid, VirtAddr(page(0)), VirtAddr(page(3)), &mut |s| v.push(s.mlocked));
+            v
+        };
+        assert_eq!(locked(&k), vec![false]);
+        // mlock populates the rest; every page is mlocked.
+        assert_eq!(k.sys_mlock(INIT_PID, page(0), 3 * P), Ok(0));
+        assert_eq!(locked(&k), vec![true, true, true]);
+        assert_eq!(k.sys_munlock(INIT_PID, page(1), P), Ok(0));
+        assert_eq!(locked(&k), vec![true, false, true]);
+        // MLOCK_ONFAULT locks the present pages too, and populates nothing.
+        assert_eq!(k.sys_munlock(INIT_PID, page(0), 3 * P), Ok(0));
+        assert_eq!(k.sys_mlock2(INIT_PID, page(0), 3 * P, MLOCK_ONFAULT), Ok(0));
+        assert_eq!(locked(&k), vec![true, true, true]);
+        k.check_all_page_invariants().unwrap();
     }
 }

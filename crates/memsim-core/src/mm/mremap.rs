@@ -877,4 +877,138 @@ mod tests {
         assert_eq!(draw(&k), "WW");
         let _ = (PROT_READ, PROT_WRITE);
     }
+
+    mod props {
+        //! Random sequences of mmap, munmap, mprotect, mlock, munlock, madvise and mremap inside a 64-page
+        //! window, with the accounting invariants checked after every step: the counters equal what the VMAs
+        //! say (total/data/exec/stack, locked, committed), except after the two kernel quirks that make them
+        //! diverge on purpose (a DONTUNMAP move of locked memory, a shrinking MREMAP_FIXED move).
+        use super::*;
+        use crate::uapi::*;
+        use proptest::prelude::*;
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Mmap(u64, u64, u64),
+            Munmap(u64, u64),
+            Mprotect(u64, u64, u64),
+            Mlock(u64, u64, bool),
+            Munlock(u64, u64),
+            Madvise(u64, u64, u64),
+            Mremap(u64, u64, u64, u64, u64),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let pg = 0u64..64;
+            let n = 0u64..10;
+            let prot = prop::sample::select(vec![0, PROT_READ, PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC]);
+            let advice = prop::sample::select(vec![
+                MADV_NORMAL,
+                MADV_RANDOM,
+                MADV_SEQUENTIAL,
+                MADV_DONTFORK,
+                MADV_DOFORK,
+                MADV_WIPEONFORK,
+                MADV_KEEPONFORK,
+                MADV_DONTNEED,
+                MADV_FREE,
+                MADV_HUGEPAGE,
+                MADV_NOHUGEPAGE,
+                MADV_GUARD_INSTALL,
+                MADV_POPULATE_READ,
+            ]);
+            let rflags = prop::sample::select(vec![
+                0,
+                MREMAP_MAYMOVE,
+                MREMAP_MAYMOVE | MREMAP_FIXED,
+                MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+            ]);
+            prop_oneof![
+                3 => (pg.clone(), 1u64..10, prot.clone()).prop_map(|(a, n, p)| Op::Mmap(a, n, p)),
+                1 => (pg.clone(), n.clone()).prop_map(|(a, n)| Op::Munmap(a, n)),
+                3 => (pg.clone(), n.clone(), prot).prop_map(|(a, n, p)| Op::Mprotect(a, n, p)),
+                1 => (pg.clone(), n.clone(), any::<bool>()).prop_map(|(a, n, f)| Op::Mlock(a, n, f)),
+                1 => (pg.clone(), n.clone()).prop_map(|(a, n)| Op::Munlock(a, n)),
+                2 => (pg.clone(), n.clone(), advice).prop_map(|(a, n, v)| Op::Madvise(a, n, v)),
+                3 => (pg.clone(), n.clone(), 1u64..10, rflags, pg).prop_map(|(a, o, n, f, t)| Op::Mremap(a, o, n, f, t)),
+            ]
+        }
+
+        fn run(k: &mut Kernel, op: &Op) -> (SysResult, bool, bool) {
+            let mut locked_quirk = false;
+            let mut commit_quirk = false;
+            let r = match *op {
+                Op::Mmap(a, n, p) => k.sys_mmap(
+                    INIT_PID,
+                    page(a),
+                    n * P,
+                    p,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                    -1,
+                    0,
+                ),
+                Op::Munmap(a, n) => k.sys_munmap(INIT_PID, page(a), n * P),
+                Op::Mprotect(a, n, p) => k.sys_mprotect(INIT_PID, page(a), n * P, p),
+                Op::Mlock(a, n, f) => k.sys_mlock2(INIT_PID, page(a), n * P, if f { MLOCK_ONFAULT } else { 0 }),
+                Op::Munlock(a, n) => k.sys_munlock(INIT_PID, page(a), n * P),
+                Op::Madvise(a, n, v) => k.sys_madvise(INIT_PID, page(a), n * P, v),
+                Op::Mremap(a, o, n, f, t) => {
+                    let r = k.sys_mremap(INIT_PID, page(a), o * P, n * P, f, page(t));
+                    if r.is_ok() && f & MREMAP_DONTUNMAP != 0 {
+                        locked_quirk = true;
+                    }
+                    if r.is_ok() && f & MREMAP_FIXED != 0 && n < o {
+                        commit_quirk = true;
+                    }
+                    r
+                }
+            };
+            (r, locked_quirk, commit_quirk)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn counters_match_the_vmas(ops in proptest::collection::vec(op(), 1..60)) {
+                let mut k = kernel();
+                let (mut lq, mut cq) = (false, false);
+                for op in &ops {
+                    let (_r, l, c) = run(&mut k, op);
+                    lq |= l;
+                    cq |= c;
+                    let m = mm(&k);
+                    prop_assert!(m.vmas.check().is_ok(), "{:?}", m.vmas.check());
+                    let (mut total, mut data, mut exec, mut stack, mut locked, mut acct) = (0, 0, 0, 0, 0, 0);
+                    for v in m.vmas.iter() {
+                        let n = v.nr_pages();
+                        total += n;
+                        if v.flags.is_exec_mapping() {
+                            exec += n;
+                        } else if v.flags.is_stack_mapping() {
+                            stack += n;
+                        } else if v.flags.is_data_mapping() {
+                            data += n;
+                        }
+                        if v.flags.contains(VmFlags::LOCKED) {
+                            locked += n;
+                        }
+                        if v.flags.contains(VmFlags::ACCOUNT) {
+                            acct += n;
+                        }
+                        // Anonymous pgoff stays linear for VMAs that never faulted.
+                        if v.anon_vma.is_none() && v.file.is_none() {
+                            prop_assert_eq!(v.pgoff, v.start.as_u64() >> PAGE_SHIFT, "{:?} after {:?}", v, op);
+                        }
+                    }
+                    prop_assert_eq!((m.total_vm, m.data_vm, m.exec_vm, m.stack_vm), (total, data, exec, stack), "after {:?}", op);
+                    if !lq {
+                        prop_assert_eq!(m.locked_vm, locked, "locked_vm after {:?}", op);
+                    }
+                    if !cq {
+                        prop_assert_eq!(k.committed_pages, acct as i64, "committed after {:?}", op);
+                    }
+                }
+            }
+        }
+    }
 }
