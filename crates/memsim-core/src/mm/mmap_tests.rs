@@ -701,7 +701,8 @@ fn counters_match_the_kernel_for_a_sequence() {
     let mut k = kernel();
     let w = 0x1_0000_0000u64;
     let fx = PA | MAP_FIXED;
-    let steps: Vec<Box<dyn Fn(&mut Kernel) -> SysResult>> = vec![
+    type Step = Box<dyn Fn(&mut Kernel) -> SysResult>;
+    let steps: Vec<Step> = vec![
         Box::new(move |k| k.sys_mmap(P, w, 10 << 12, RW, fx, -1, 0)),
         Box::new(move |k| k.sys_mmap(P, w + 0x20000, 4 << 12, PROT_READ | PROT_EXEC, fx, -1, 0)),
         Box::new(move |k| k.sys_mmap(P, w + 0x40000, 2 << 12, RW, fx | MAP_GROWSDOWN, -1, 0)),
