@@ -21,6 +21,7 @@ pub mod model;
 pub mod native;
 pub mod outcome;
 pub mod plan;
+pub mod random;
 pub mod window;
 
 use memsim_scenario::ast::Line;
@@ -145,6 +146,25 @@ fn warm_page_cache(plan: &plan::Plan) {
 
 /// Run parsed scenario lines in a real child process and in the model, and compare.
 pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) -> CaseReport {
+    run_lines_inner(name, source, lines, host, false)
+}
+
+/// Run a generated scenario ([`random`]): like [`run_source`], but lines after a fatal signal in the kernel
+/// run are dropped (a generator cannot know where the process will die).
+pub fn run_generated(name: &str, source: &str, host: &HostConfig) -> CaseReport {
+    match memsim_scenario::parse_str(name, source) {
+        Ok(lines) => run_lines_inner(name, source, &lines, host, true),
+        Err(e) => CaseReport {
+            name: name.to_string(),
+            source: source.to_string(),
+            harness_errors: vec![format!("does not parse: {e}")],
+            mismatches: Vec::new(),
+            kernel_proc: Vec::new(),
+        },
+    }
+}
+
+fn run_lines_inner(name: &str, source: &str, lines: &[Line], host: &HostConfig, cut_at_death: bool) -> CaseReport {
     let mut report = CaseReport {
         name: name.to_string(),
         source: source.to_string(),
@@ -160,7 +180,18 @@ pub fn run_lines(name: &str, source: &str, lines: &[Line], host: &HostConfig) ->
         }
     };
     warm_page_cache(&plan);
-    let native = native::run_native(&plan);
+    let mut native = native::run_native(&plan);
+    let mut plan = plan;
+    if cut_at_death {
+        if let Some(k) = native
+            .outcomes
+            .iter()
+            .position(|o| matches!(o, outcome::Outcome::Signal { .. }))
+        {
+            plan.lines.truncate(k + 1);
+            native.outcomes.truncate(k + 1);
+        }
+    }
     let model = model::run_model(&plan, host);
     let (mismatches, errors) = compare::compare(&plan, &native, &model);
     for snap in &native.snapshots {

@@ -9,6 +9,9 @@
 //! `MEMSIM_SHOW=1` prints the kernel's maps/smaps text of the window at every `cat` line and at the end
 //! (with `-- --nocapture`), which helps when writing a case.
 //!
+//! Besides the files, `RANDOM_CASES` seeded random scenarios (`memsim_shadow::random`) run under the names
+//! `random_NNN`; a failing one's report includes its text, to be saved as a case.
+//!
 //! `$CASES` in a case stands for the absolute path of `tests/cases` (its files are in `tests/cases/data`).
 //!
 //! A case with a line `# requires: root` needs CAP_IPC_LOCK for the real run (e.g. `mlockall(MCL_CURRENT)`
@@ -16,7 +19,11 @@
 
 use std::path::Path;
 
-use memsim_shadow::{known, run_source, HostConfig};
+use memsim_shadow::{known, run_generated, run_source, HostConfig};
+
+/// How many seeded random scenarios run, and how many operations each has.
+const RANDOM_CASES: u64 = 40;
+const RANDOM_OPS: usize = 30;
 
 #[test]
 fn scenarios_agree_with_the_kernel() {
@@ -65,6 +72,27 @@ fn scenarios_agree_with_the_kernel() {
                 let at = line.map_or("the end".to_string(), |n| format!("line {n}"));
                 eprintln!("== {name}: kernel {file} at {at}\n{text}");
             }
+        }
+        if suggest && r.harness_errors.is_empty() && !r.mismatches.is_empty() {
+            eprintln!("KNOWN_FAILURES: {:<34} {}", r.name, r.summary());
+        }
+        reports.push(r);
+    }
+    // Seeded random scenarios (`random_NNN`): the same every run; `MEMSIM_RANDOM=N` runs N of them.
+    let nrandom: u64 = std::env::var("MEMSIM_RANDOM")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(RANDOM_CASES);
+    let data = format!("{cases_dir}/data/pages.txt");
+    for seed in 0..nrandom {
+        let name = format!("random_{seed:03}");
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        let text = memsim_shadow::random::scenario(seed, RANDOM_OPS, &data);
+        let r = run_generated(&name, &text, &host);
+        if verbose && !r.passed() {
+            eprintln!("{}\n{text}", r.render());
         }
         if suggest && r.harness_errors.is_empty() && !r.mismatches.is_empty() {
             eprintln!("KNOWN_FAILURES: {:<34} {}", r.name, r.summary());
