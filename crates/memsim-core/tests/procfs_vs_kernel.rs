@@ -489,3 +489,35 @@ fn thp_eligibility_wraps_below_2mib_as_the_kernel_does() {
     }
     assert_eq!(checked, 3);
 }
+
+#[test]
+fn status_limits_and_stat_have_the_running_kernels_layout() {
+    let k = kernel(KernelConfig::default());
+    let keys = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.split(':').next().unwrap_or("").to_string())
+            .collect()
+    };
+    let real = std::fs::read_to_string("/proc/self/status").unwrap();
+    let model = String::from_utf8(k.proc_read(pid1(), "status").unwrap()).unwrap();
+    assert_eq!(keys(&model), keys(&real));
+    // Every line is `Key:\t`, and memory lines are `%8lu kB`.
+    for (m, r) in model.lines().zip(real.lines()) {
+        let tab = |l: &str| l.split_once(':').map(|(_, v)| v.starts_with('\t'));
+        assert_eq!(tab(m), tab(r), "{m}");
+        assert_eq!(m.ends_with(" kB"), r.ends_with(" kB"), "{m}");
+    }
+    // limits: same rows and units; the model's values are its own defaults.
+    let real = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let model = String::from_utf8(k.proc_read(pid1(), "limits").unwrap()).unwrap();
+    let head = |t: &str| -> Vec<String> { t.lines().map(|l| l[..26].to_string()).collect() };
+    let unit = |t: &str| -> Vec<String> { t.lines().map(|l| l.get(68..).unwrap_or("").to_string()).collect() };
+    assert_eq!(head(&model), head(&real));
+    assert_eq!(unit(&model), unit(&real));
+    // stat: 52 fields after the comm.
+    let real = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let model = String::from_utf8(k.proc_read(pid1(), "stat").unwrap()).unwrap();
+    let after_comm = |t: &str| t[t.rfind(')').unwrap() + 2..].split_whitespace().count();
+    assert_eq!(after_comm(&model), after_comm(&real));
+    assert_eq!(after_comm(&model), 50);
+}

@@ -666,8 +666,8 @@ fn call_line(c: &mut Cur, map: &PosMap) -> PResult<LineKind> {
     }
     let open = c.i;
     c.i += 1;
-    let mut args = Vec::new();
-    let mut arg_pos = Vec::new();
+    let mut args = Vec::with_capacity(6);
+    let mut arg_pos = Vec::with_capacity(6);
     c.skip_ws()?;
     if c.peek() == Some(b')') {
         c.i += 1;
@@ -913,7 +913,8 @@ fn flags(c: &mut Cur) -> PResult<Option<Arg>> {
         c.i = save;
         return Ok(Some(single(first)));
     }
-    let mut atoms = vec![first];
+    let mut atoms = Vec::with_capacity(4);
+    atoms.push(first);
     while c.peek() == Some(b'|') {
         c.i += 1;
         c.skip_spaces();
@@ -931,15 +932,21 @@ fn flags(c: &mut Cur) -> PResult<Option<Arg>> {
 fn single(a: FlagAtom) -> Arg {
     match a {
         FlagAtom::Num(n) => Arg::Int(n),
-        FlagAtom::Name(n) if n == "NULL" => Arg::Int(0),
         a => Arg::Flags(vec![a]),
     }
 }
 
+/// A number or a name; `NULL` is the number 0.
 fn atom(c: &mut Cur) -> Option<FlagAtom> {
     match c.peek() {
         Some(b) if b == b'-' || b.is_ascii_digit() => c.number().map(FlagAtom::Num),
-        Some(b) if is_ident_start(b) => Some(FlagAtom::Name(lossy(c.ident()))),
+        Some(b) if is_ident_start(b) => {
+            let id = c.ident();
+            if id == b"NULL" {
+                return Some(FlagAtom::Num(0));
+            }
+            Some(FlagAtom::Name(lossy(id)))
+        }
         _ => None,
     }
 }
@@ -993,7 +1000,10 @@ fn fallback(c: &mut Cur) -> PResult<Arg> {
 }
 
 fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// A cursor over one line's bytes. Every read is bounds-checked.

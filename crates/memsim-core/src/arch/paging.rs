@@ -213,14 +213,33 @@ pub fn hw_walk(
     let mut rw = true;
     let mut us = true;
     let mut nx = false;
-    let mut used: [(Pfn, usize); 5] = [(Pfn(0), 0); 5];
-    for (li, &level) in levels.iter().enumerate() {
+    // Entries used so far (table, index, value), to set their accessed bits once the walk succeeds.
+    let mut used: [(Pfn, usize, u64); 5] = [(Pfn(0), 0, 0); 5];
+    let n = levels.len();
+    let tag = vaddr >> arch.level_shift(levels[n - 2]);
+    let mut first = 0;
+    // The paging-structure cache: skip the directory levels when the PTE table of this slot is known. Their
+    // entries' accessed bits are already set (Linux writes them with A set, and a cached walk set the rest).
+    if steps.is_none() {
+        if let Some((t, bits)) = phys.cached_pte_table(root, tag) {
+            table = t;
+            rw = bits & 1 != 0;
+            us = bits & 2 != 0;
+            nx = bits & 4 != 0;
+            first = n - 1;
+        }
+    }
+    for (li, &level) in levels.iter().enumerate().skip(first) {
+        if level == Level::Pte && first == 0 {
+            let bits = u8::from(rw) | (u8::from(us) << 1) | (u8::from(nx) << 2);
+            phys.cache_pte_table(root, tag, table, bits);
+        }
         let idx = arch.table_index(level, vaddr);
-        if phys.get(table).is_none() {
+        let Some(raw) = phys.try_read_entry(table, idx, width) else {
             // A frame outside the table: the model treats it as a reserved-bit violation.
             return Err(base | PfError::RSVD | PfError::PROT);
-        }
-        let e = Pte(phys.read_entry(table, idx, width));
+        };
+        let e = Pte(raw);
         let ps = e.flags().contains(PteFlags::PSE);
         let leaf = level == Level::Pte || (ps && arch.large_page_at(level).is_some());
         if let Some(s) = steps.as_deref_mut() {
@@ -242,7 +261,7 @@ pub fn hw_walk(
         rw &= e.write();
         us &= e.flags().contains(PteFlags::USER);
         nx |= nx_enabled && e.flags().contains(PteFlags::NX);
-        used[li] = (table, idx);
+        used[li] = (table, idx, raw);
         if leaf {
             let size = if level == Level::Pte {
                 4096
@@ -263,13 +282,18 @@ pub fn hw_walk(
             if denied {
                 return Err(base | PfError::PROT);
             }
-            for &(t, i) in &used[..=li] {
-                let v = phys.read_entry(t, i, width) | PteFlags::ACCESSED.bits();
-                phys.write_entry(t, i, width, v);
+            // Set A in every entry used (only where it is clear, as the locked RMW of the MMU would), and D in
+            // the leaf on a write.
+            for &(t, i, v) in &used[first..li] {
+                if v & PteFlags::ACCESSED.bits() == 0 {
+                    phys.write_entry(t, i, width, v | PteFlags::ACCESSED.bits());
+                }
             }
-            let mut leaf_val = phys.read_entry(table, idx, width);
+            let mut leaf_val = raw | PteFlags::ACCESSED.bits();
             if acc.write {
                 leaf_val |= PteFlags::DIRTY.bits();
+            }
+            if leaf_val != raw {
                 phys.write_entry(table, idx, width, leaf_val);
             }
             return Ok(Translation {

@@ -47,6 +47,12 @@ pub fn pte_lookup(phys: &PhysMem, arch: Arch, root: Option<Pfn>, addr: u64) -> O
     let width = arch.pte_bytes() as usize;
     let mut table = root?;
     let levels = arch.paging_levels();
+    if let Some((t, _)) = phys.cached_pte_table(table, addr >> arch.level_shift(levels[levels.len() - 2])) {
+        return Some(PteSlot {
+            table: t,
+            idx: arch.table_index(Level::Pte, addr),
+        });
+    }
     for &level in &levels[..levels.len() - 1] {
         let e = phys.read_entry(table, arch.table_index(level, addr), width);
         if e & PteFlags::PRESENT.bits() == 0 {

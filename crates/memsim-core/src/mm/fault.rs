@@ -209,24 +209,25 @@ impl Kernel {
             return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr));
         }
         // lock_mm_and_find_vma
-        let (vstart, growsdown, flags) = match self.mms[&mm].vmas.find(VirtAddr(addr)) {
-            Some(v) => (v.start.0, v.flags.contains(VmFlags::GROWSDOWN), v.flags),
-            None => return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr)),
+        let arch = self.cfg.arch;
+        let vma = match self.mms[&mm].vmas.find(VirtAddr(addr)) {
+            Some(v) if v.start.0 <= addr => FaultVma::of(arch, v),
+            Some(v) if v.flags.contains(VmFlags::GROWSDOWN) => {
+                let vstart = v.start.0;
+                if self.expand_downwards(pid, mm, vstart, addr).is_err() {
+                    return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr));
+                }
+                match self.mms[&mm].vmas.lookup(VirtAddr(addr)) {
+                    Some(v) => FaultVma::of(arch, v),
+                    None => return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr)),
+                }
+            }
+            _ => return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr)),
         };
-        if vstart > addr && (!growsdown || self.expand_downwards(pid, mm, vstart, addr).is_err()) {
-            return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr));
-        }
-        if access_error(code, flags) {
+        if access_error(code, vma.flags) {
             return Err(self.kill(pid, SIGSEGV, SEGV_ACCERR, addr));
         }
-        let kind = if code.contains(PfError::WRITE) {
-            AccessKind::Write
-        } else if code.contains(PfError::INSTR) {
-            AccessKind::Exec
-        } else {
-            AccessKind::Read
-        };
-        match self.handle_mm_fault(pid, mm, addr, kind) {
+        match self.handle_mm_fault_vma(pid, mm, &vma, addr, code.contains(PfError::WRITE)) {
             Ok(()) => Ok(()),
             Err(FaultError::Oom) => Err(self.kill(pid, SIGKILL, SI_KERNEL, addr)),
             Err(FaultError::SigBus) => Err(self.kill(pid, SIGBUS, BUS_ADRERR, addr)),
@@ -355,7 +356,19 @@ impl Kernel {
             Some(v) => FaultVma::of(arch, v),
             None => return Err(FaultError::SigSegv),
         };
-        let major = self.handle_pte_fault(mm, &vma, addr & PAGE_MASK, kind == AccessKind::Write)?;
+        self.handle_mm_fault_vma(pid, mm, &vma, addr, kind == AccessKind::Write)
+    }
+
+    /// `handle_mm_fault` once the VMA is known.
+    fn handle_mm_fault_vma(
+        &mut self,
+        pid: Pid,
+        mm: MmId,
+        vma: &FaultVma,
+        addr: u64,
+        write: bool,
+    ) -> Result<(), FaultError> {
+        let major = self.handle_pte_fault(mm, vma, addr & PAGE_MASK, write)?;
         if let Some(t) = self.tasks.get_mut(&pid) {
             if major {
                 t.maj_flt += 1;
@@ -369,13 +382,11 @@ impl Kernel {
     /// `handle_pte_fault`. Returns whether the fault was major.
     fn handle_pte_fault(&mut self, mm: MmId, vma: &FaultVma, addr: u64, write: bool) -> Result<bool, FaultError> {
         let arch = self.cfg.arch;
-        let pte = {
-            let m = &self.mms[&mm];
-            pgtable::pte_get(&self.phys, arch, m.pgd, addr)
-        };
+        let slot = pgtable::pte_lookup(&self.phys, arch, self.mms[&mm].pgd, addr);
+        let pte = slot.map_or(Pte(0), |s| s.read(&self.phys, arch));
         if pte.is_none() {
             if vma.anonymous {
-                return self.do_anonymous_page(mm, vma, addr, write).map(|()| false);
+                return self.do_anonymous_page(mm, vma, addr, write, slot).map(|()| false);
             }
             return self.do_fault(mm, vma, addr, write);
         }
@@ -403,15 +414,25 @@ impl Kernel {
     }
 
     /// `do_anonymous_page`: the zero page for reads, a new zeroed exclusive page for writes.
-    fn do_anonymous_page(&mut self, mm: MmId, vma: &FaultVma, addr: u64, write: bool) -> Result<(), FaultError> {
+    fn do_anonymous_page(
+        &mut self,
+        mm: MmId,
+        vma: &FaultVma,
+        addr: u64,
+        write: bool,
+        slot: Option<PteSlot>,
+    ) -> Result<(), FaultError> {
         let arch = self.cfg.arch;
         if vma.flags.contains(VmFlags::SHARED) {
             return Err(FaultError::SigBus);
         }
-        let slot = {
-            let Kernel { phys, mms, .. } = self;
-            let m = mms.get_mut(&mm).expect("mm exists");
-            pte_alloc(phys, arch, m, addr).ok_or(FaultError::Oom)?
+        let slot = match slot {
+            Some(s) => s,
+            None => {
+                let Kernel { phys, mms, .. } = self;
+                let m = mms.get_mut(&mm).expect("mm exists");
+                pte_alloc(phys, arch, m, addr).ok_or(FaultError::Oom)?
+            }
         };
         if !write {
             let e = Pte::new(arch, ZERO_PFN.0, vma.prot | PteFlags::SPECIAL.bits());

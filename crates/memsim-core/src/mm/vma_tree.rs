@@ -21,8 +21,9 @@
 use crate::addr::VirtAddr;
 use crate::mm::vma::Vma;
 
-/// Largest block; a block is split in halves when it grows beyond it.
-const BLOCK_MAX: usize = 64;
+/// Largest block; a block is split in halves when it grows beyond it. Unit tests use tiny blocks so that the
+/// property tests split and join blocks all the time.
+const BLOCK_MAX: usize = if cfg!(test) { 6 } else { 64 };
 /// A block smaller than this is joined with a neighbour when the two fit in one block.
 const BLOCK_MIN: usize = BLOCK_MAX / 4;
 
@@ -32,6 +33,69 @@ type Pos = (usize, usize);
 #[derive(Clone, Debug, Default)]
 struct Block {
     vmas: Vec<Vma>,
+    /// `vmas[i].end`, contiguous, so that `find_vma` binary-searches 8-byte keys instead of whole VMAs.
+    ends: Vec<u64>,
+    /// `vmas[i].start`, likewise.
+    starts: Vec<u64>,
+}
+
+impl Block {
+    fn from_vmas(vmas: Vec<Vma>) -> Block {
+        let ends = vmas.iter().map(|v| v.end.0).collect();
+        let starts = vmas.iter().map(|v| v.start.0).collect();
+        Block { vmas, ends, starts }
+    }
+}
+
+/// The gap index: per block its largest gap before a VMA, and a segment tree (1-based heap layout, `seg_cap`
+/// leaves) over those. Blocks whose gap may have changed are marked dirty; `stale` means blocks were added or
+/// removed, so the tree must be rebuilt (`dirty_list` is only kept while not stale).
+#[derive(Clone, Debug, Default)]
+struct GapIndex {
+    block_gap: Vec<u64>,
+    dirty: Vec<bool>,
+    dirty_list: Vec<usize>,
+    stale: bool,
+    seg: Vec<u64>,
+    seg_cap: usize,
+}
+
+impl GapIndex {
+    fn mark(&mut self, b: usize) {
+        if !self.dirty[b] {
+            self.dirty[b] = true;
+            if !self.stale {
+                self.dirty_list.push(b);
+            }
+        }
+    }
+
+    fn restructured(&mut self) {
+        self.stale = true;
+        self.dirty_list.clear();
+    }
+
+    fn rebuild_seg(&mut self) {
+        let nb = self.block_gap.len();
+        self.seg_cap = nb.next_power_of_two().max(1);
+        self.seg.clear();
+        self.seg.resize(2 * self.seg_cap, 0);
+        self.seg[self.seg_cap..self.seg_cap + nb].copy_from_slice(&self.block_gap);
+        for i in (1..self.seg_cap).rev() {
+            self.seg[i] = self.seg[2 * i].max(self.seg[2 * i + 1]);
+        }
+        self.stale = false;
+        self.dirty_list.clear();
+    }
+
+    fn update_seg(&mut self, b: usize, v: u64) {
+        let mut i = self.seg_cap + b;
+        self.seg[i] = v;
+        while i > 1 {
+            i /= 2;
+            self.seg[i] = self.seg[2 * i].max(self.seg[2 * i + 1]);
+        }
+    }
 }
 
 /// The set of VMAs of one address space, in address order.
@@ -42,9 +106,9 @@ pub struct VmaTree {
     first_start: Vec<u64>,
     /// `vmas.last().end` of each block.
     last_end: Vec<u64>,
-    /// Segment tree (1-based heap layout, `seg_cap` leaves) of each block's largest gap before a VMA.
-    seg: Vec<u64>,
-    seg_cap: usize,
+    /// Each block's largest gap and a segment tree over them, brought up to date lazily by gap searches (so
+    /// that MAP_FIXED-only workloads never pay for it).
+    gaps: std::cell::RefCell<GapIndex>,
     len: usize,
 }
 
@@ -104,7 +168,7 @@ impl VmaTree {
         if b == self.blocks.len() {
             return (b, 0);
         }
-        let i = self.blocks[b].vmas.partition_point(|v| v.end.0 <= addr);
+        let i = self.blocks[b].ends.partition_point(|&e| e <= addr);
         (b, i)
     }
 
@@ -113,8 +177,8 @@ impl VmaTree {
         let b = self.first_start.partition_point(|&s| s < addr);
         // The answer is in block b-1 (after its first element) or at the start of block b.
         if b > 0 {
-            let blk = &self.blocks[b - 1].vmas;
-            let i = blk.partition_point(|v| v.start.0 < addr);
+            let blk = &self.blocks[b - 1].starts;
+            let i = blk.partition_point(|&s| s < addr);
             if i < blk.len() {
                 return (b - 1, i);
             }
@@ -230,25 +294,27 @@ impl VmaTree {
         );
         self.len += 1;
         if self.blocks.is_empty() {
-            self.blocks.push(Block { vmas: vec![vma] });
-            self.rebuild_top();
+            self.blocks.push(Block::from_vmas(vec![vma]));
+            self.block_inserted(0);
             return;
         }
         let s = vma.start.0;
         let b = self.first_start.partition_point(|&x| x < s).saturating_sub(1);
-        let i = self.blocks[b].vmas.partition_point(|v| v.start.0 < s);
-        self.blocks[b].vmas.insert(i, vma);
-        if self.blocks[b].vmas.len() > BLOCK_MAX {
-            let upper = self.blocks[b].vmas.split_off(BLOCK_MAX / 2);
-            self.blocks.insert(b + 1, Block { vmas: upper });
-            self.rebuild_top();
-            return;
-        }
-        self.refresh_block(b);
-        // The gap of the VMA after the new one shrank; it may be the next block's first.
-        if i + 1 == self.blocks[b].vmas.len() && b + 1 < self.blocks.len() {
+        let blk = &mut self.blocks[b];
+        let i = blk.starts.partition_point(|&x| x < s);
+        blk.starts.insert(i, s);
+        blk.ends.insert(i, vma.end.0);
+        blk.vmas.insert(i, vma);
+        if blk.vmas.len() > BLOCK_MAX {
+            let upper = Block::from_vmas(blk.vmas.split_off(BLOCK_MAX / 2));
+            blk.starts.truncate(BLOCK_MAX / 2);
+            blk.ends.truncate(BLOCK_MAX / 2);
+            self.blocks.insert(b + 1, upper);
+            self.block_inserted(b + 1);
             self.refresh_block(b + 1);
         }
+        // The new VMA's own gap and its successor's (maybe the next block's first) changed.
+        self.refresh_block(b);
     }
 
     /// Remove the VMA starting at `start`.
@@ -258,37 +324,41 @@ impl VmaTree {
             return None;
         }
         let (b, i) = p;
-        let v = self.blocks[b].vmas.remove(i);
+        let blk = &mut self.blocks[b];
+        blk.starts.remove(i);
+        blk.ends.remove(i);
+        let v = blk.vmas.remove(i);
         self.len -= 1;
-        let n = self.blocks[b].vmas.len();
+        let n = blk.vmas.len();
         if n == 0 {
             self.blocks.remove(b);
-            self.rebuild_top();
-        } else if n < BLOCK_MIN && self.try_join(b) {
-            self.rebuild_top();
+            self.block_removed(b);
+        } else if n < BLOCK_MIN {
+            let into = self.try_join(b).unwrap_or(b);
+            self.refresh_block(into);
         } else {
             self.refresh_block(b);
-            if i == n && b + 1 < self.blocks.len() {
-                self.refresh_block(b + 1);
-            }
         }
         Some(v)
     }
 
-    /// Join block `b` with a neighbour if the two fit in one block.
-    fn try_join(&mut self, b: usize) -> bool {
+    /// Join block `b` with a neighbour if the two fit in one block; returns the joined block's index.
+    fn try_join(&mut self, b: usize) -> Option<usize> {
         let n = self.blocks[b].vmas.len();
-        if b + 1 < self.blocks.len() && n + self.blocks[b + 1].vmas.len() <= BLOCK_MAX {
-            let next = self.blocks.remove(b + 1);
-            self.blocks[b].vmas.extend(next.vmas);
-            return true;
-        }
-        if b > 0 && n + self.blocks[b - 1].vmas.len() <= BLOCK_MAX {
-            let cur = self.blocks.remove(b);
-            self.blocks[b - 1].vmas.extend(cur.vmas);
-            return true;
-        }
-        false
+        let into = if b + 1 < self.blocks.len() && n + self.blocks[b + 1].vmas.len() <= BLOCK_MAX {
+            b
+        } else if b > 0 && n + self.blocks[b - 1].vmas.len() <= BLOCK_MAX {
+            b - 1
+        } else {
+            return None;
+        };
+        let upper = self.blocks.remove(into + 1);
+        let dst = &mut self.blocks[into];
+        dst.vmas.extend(upper.vmas);
+        dst.starts.extend(upper.starts);
+        dst.ends.extend(upper.ends);
+        self.block_removed(into + 1);
+        Some(into)
     }
 
     /// Move the end of the VMA starting at `start` (the caller guarantees no overlap results).
@@ -300,10 +370,8 @@ impl VmaTree {
         debug_assert!(end > start);
         let (b, i) = p;
         self.blocks[b].vmas[i].end = end;
+        self.blocks[b].ends[i] = end.0;
         self.refresh_block(b);
-        if i + 1 == self.blocks[b].vmas.len() && b + 1 < self.blocks.len() {
-            self.refresh_block(b + 1);
-        }
     }
 
     /// Move the start of the VMA starting at `start` to `new_start` (stack growth, `vma_expand` downwards; the
@@ -316,80 +384,129 @@ impl VmaTree {
         let (b, i) = p;
         debug_assert!(new_start < self.blocks[b].vmas[i].end);
         self.blocks[b].vmas[i].start = new_start;
+        self.blocks[b].starts[i] = new_start.0;
         self.refresh_block(b);
     }
 
     // ---- caches ----
 
-    /// The largest gap before any VMA of block `b`.
+    /// The largest gap before any VMA of block `b`, computed from the keys.
     fn block_max_gap(&self, b: usize) -> u64 {
-        let mut prev_end = if b > 0 { self.last_end[b - 1] } else { 0 };
+        let blk = &self.blocks[b];
+        let mut prev_end = if b > 0 {
+            *self.blocks[b - 1].ends.last().expect("non-empty")
+        } else {
+            0
+        };
         let mut m = 0;
-        for v in &self.blocks[b].vmas {
-            m = m.max(v.start.0 - prev_end);
-            prev_end = v.end.0;
+        for (s, e) in blk.starts.iter().zip(&blk.ends) {
+            m = m.max(s - prev_end);
+            prev_end = *e;
         }
         m
     }
 
-    /// Recompute block `b`'s cached bounds and gap (the blocks themselves did not change in number).
+    /// Block `b`'s contents changed: update its bounds and mark its gap (and its successor's, whose first gap
+    /// depends on `b`'s last end) for recomputation at the next gap search.
     fn refresh_block(&mut self, b: usize) {
-        let blk = &self.blocks[b].vmas;
-        self.first_start[b] = blk[0].start.0;
-        self.last_end[b] = blk[blk.len() - 1].end.0;
-        let g = self.block_max_gap(b);
-        let mut i = self.seg_cap + b;
-        self.seg[i] = g;
-        while i > 1 {
-            i /= 2;
-            self.seg[i] = self.seg[2 * i].max(self.seg[2 * i + 1]);
+        let blk = &self.blocks[b];
+        self.first_start[b] = blk.starts[0];
+        self.last_end[b] = blk.ends[blk.ends.len() - 1];
+        let nb = self.blocks.len();
+        let g = self.gaps.get_mut();
+        g.mark(b);
+        if b + 1 < nb {
+            g.mark(b + 1);
         }
     }
 
-    /// Rebuild the top level after blocks were added, removed or joined.
-    fn rebuild_top(&mut self) {
-        let nb = self.blocks.len();
-        self.first_start.clear();
-        self.last_end.clear();
-        for blk in &self.blocks {
-            self.first_start.push(blk.vmas[0].start.0);
-            self.last_end.push(blk.vmas[blk.vmas.len() - 1].end.0);
+    /// A block was inserted at index `b`.
+    fn block_inserted(&mut self, b: usize) {
+        let blk = &self.blocks[b];
+        self.first_start.insert(b, blk.starts[0]);
+        self.last_end.insert(b, blk.ends[blk.ends.len() - 1]);
+        let g = self.gaps.get_mut();
+        g.block_gap.insert(b, 0);
+        g.dirty.insert(b, false);
+        g.restructured();
+        g.mark(b);
+    }
+
+    /// The block at index `b` was removed; the one now at `b` has a new predecessor.
+    fn block_removed(&mut self, b: usize) {
+        self.first_start.remove(b);
+        self.last_end.remove(b);
+        let g = self.gaps.get_mut();
+        g.block_gap.remove(b);
+        g.dirty.remove(b);
+        g.restructured();
+        if b < self.blocks.len() {
+            g.mark(b);
         }
-        self.seg_cap = nb.next_power_of_two().max(1);
-        self.seg.clear();
-        self.seg.resize(2 * self.seg_cap, 0);
-        for b in 0..nb {
-            self.seg[self.seg_cap + b] = self.block_max_gap(b);
+    }
+
+    /// Bring the gap index up to date (recompute marked blocks, rebuild or update the segment tree).
+    fn gap_index(&self) -> std::cell::Ref<'_, GapIndex> {
+        {
+            let mut g = self.gaps.borrow_mut();
+            let nb = self.blocks.len();
+            if g.stale {
+                for b in 0..nb {
+                    if g.dirty[b] {
+                        g.block_gap[b] = self.block_max_gap(b);
+                        g.dirty[b] = false;
+                    }
+                }
+                g.rebuild_seg();
+            } else {
+                let list = std::mem::take(&mut g.dirty_list);
+                for &b in &list {
+                    let v = self.block_max_gap(b);
+                    g.block_gap[b] = v;
+                    g.dirty[b] = false;
+                    g.update_seg(b, v);
+                }
+                g.dirty_list = list;
+                g.dirty_list.clear();
+            }
         }
-        for i in (1..self.seg_cap).rev() {
-            self.seg[i] = self.seg[2 * i].max(self.seg[2 * i + 1]);
-        }
+        self.gaps.borrow()
     }
 
     /// The highest block in `[lo, hi]` whose largest gap is at least `size`.
-    fn seg_rightmost(&self, node: usize, nl: usize, nr: usize, lo: usize, hi: usize, size: u64) -> Option<usize> {
-        if nr < lo || nl > hi || self.seg[node] < size {
+    #[allow(clippy::too_many_arguments)]
+    fn seg_rightmost(
+        g: &GapIndex,
+        node: usize,
+        nl: usize,
+        nr: usize,
+        lo: usize,
+        hi: usize,
+        size: u64,
+    ) -> Option<usize> {
+        if nr < lo || nl > hi || g.seg[node] < size {
             return None;
         }
         if nl == nr {
             return Some(nl);
         }
         let mid = (nl + nr) / 2;
-        self.seg_rightmost(2 * node + 1, mid + 1, nr, lo, hi, size)
-            .or_else(|| self.seg_rightmost(2 * node, nl, mid, lo, hi, size))
+        Self::seg_rightmost(g, 2 * node + 1, mid + 1, nr, lo, hi, size)
+            .or_else(|| Self::seg_rightmost(g, 2 * node, nl, mid, lo, hi, size))
     }
 
     /// The lowest block in `[lo, hi]` whose largest gap is at least `size`.
-    fn seg_leftmost(&self, node: usize, nl: usize, nr: usize, lo: usize, hi: usize, size: u64) -> Option<usize> {
-        if nr < lo || nl > hi || self.seg[node] < size {
+    #[allow(clippy::too_many_arguments)]
+    fn seg_leftmost(g: &GapIndex, node: usize, nl: usize, nr: usize, lo: usize, hi: usize, size: u64) -> Option<usize> {
+        if nr < lo || nl > hi || g.seg[node] < size {
             return None;
         }
         if nl == nr {
             return Some(nl);
         }
         let mid = (nl + nr) / 2;
-        self.seg_leftmost(2 * node, nl, mid, lo, hi, size)
-            .or_else(|| self.seg_leftmost(2 * node + 1, mid + 1, nr, lo, hi, size))
+        Self::seg_leftmost(g, 2 * node, nl, mid, lo, hi, size)
+            .or_else(|| Self::seg_leftmost(g, 2 * node + 1, mid + 1, nr, lo, hi, size))
     }
 
     /// The highest position in `[a, b]` (inclusive, both real VMAs, `a <= b`) whose gap is at least `size`.
@@ -407,7 +524,8 @@ impl VmaTree {
             return Some(p);
         }
         if a.0 + 1 < b.0 {
-            if let Some(blk) = self.seg_rightmost(1, 0, self.seg_cap - 1, a.0 + 1, b.0 - 1, size) {
+            let g = self.gap_index();
+            if let Some(blk) = Self::seg_rightmost(&g, 1, 0, g.seg_cap - 1, a.0 + 1, b.0 - 1, size) {
                 return scan(blk, 0, self.blocks[blk].vmas.len() - 1);
             }
         }
@@ -429,7 +547,8 @@ impl VmaTree {
             return Some(p);
         }
         if a.0 + 1 < b.0 {
-            if let Some(blk) = self.seg_leftmost(1, 0, self.seg_cap - 1, a.0 + 1, b.0 - 1, size) {
+            let g = self.gap_index();
+            if let Some(blk) = Self::seg_leftmost(&g, 1, 0, g.seg_cap - 1, a.0 + 1, b.0 - 1, size) {
                 return scan(blk, 0, self.blocks[blk].vmas.len() - 1);
             }
         }
@@ -552,12 +671,19 @@ impl VmaTree {
             if blk.vmas.is_empty() || blk.vmas.len() > BLOCK_MAX {
                 return Err(format!("block {b} has {} VMAs", blk.vmas.len()));
             }
-            if self.first_start[b] != blk.vmas[0].start.0 || self.last_end[b] != blk.vmas[blk.vmas.len() - 1].end.0 {
+            let starts: Vec<u64> = blk.vmas.iter().map(|v| v.start.0).collect();
+            let ends: Vec<u64> = blk.vmas.iter().map(|v| v.end.0).collect();
+            if starts != blk.starts || ends != blk.ends {
                 return Err(format!(
-                    "block {b} bounds are stale (a start or end changed behind the tree's back)"
+                    "block {b} keys are stale (a start or end changed behind the tree's back)"
                 ));
             }
-            if self.seg[self.seg_cap + b] != self.block_max_gap(b) {
+            if self.first_start[b] != starts[0] || self.last_end[b] != ends[ends.len() - 1] {
+                return Err(format!("block {b} bounds are stale"));
+            }
+            let g = self.block_max_gap(b);
+            let idx = self.gap_index();
+            if idx.block_gap[b] != g || idx.seg[idx.seg_cap + b] != g {
                 return Err(format!("block {b} gap cache is stale"));
             }
         }
