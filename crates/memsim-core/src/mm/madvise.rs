@@ -12,21 +12,24 @@
 //! per-VMA error stops it with the earlier VMAs already advised.
 //!
 //! Model limits (documented deviations): WILLNEED reads file pages into the page cache but swaps nothing in
-//! (no swap), and COLD/PAGEOUT move no pages (there is no reclaim yet), so they only validate; COLLAPSE is accepted without building huge pages;
+//! (no swap); COLD clears accessed bits but deactivates nothing and PAGEOUT reclaims nothing (there is no
+//! reclaim yet); COLLAPSE is accepted without building huge pages;
 //! FREE cleans the pages and leaves them mapped with their data, as Linux does until reclaim, but never marks
 //! them lazily freeable (see [`Kernel::madvise_free_range`]);
 //! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
 //! markers are not installed in the page tables, so a later access faults memory in instead of raising
-//! SIGSEGV; REMOVE zaps this mapping only, not other mappings of the same shmem object;
+//! SIGSEGV; REMOVE punches a hole in a shmem object (every shared mapping loses the pages) but only zaps the
+//! calling mapping of a host file, which memsim never writes;
 //! HWPOISON/SOFT_OFFLINE are invalid advice (EINVAL), as on a kernel built without CONFIG_MEMORY_FAILURE.
 
-use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK};
+use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK, PAGE_SHIFT};
 use crate::arch::pgtable::{leaf_tables, PteSlot};
 use crate::arch::pte::PteFlags;
 use crate::errno::{Errno, SysResult};
 use crate::filemap::size_pages;
-use crate::fs::InodeKind;
+use crate::fs::{InodeId, InodeKind};
 use crate::kernel::Kernel;
+use crate::mm::memory::put_page;
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::vma_ops::VmaChange;
 use crate::mm::MmId;
@@ -159,8 +162,14 @@ impl Kernel {
                 if !vma.flags.contains(VmFlags::SHARED | VmFlags::MAYWRITE) {
                     return Err(Errno::EACCES);
                 }
-                // vfs_fallocate(PUNCH_HOLE) drops the pages of the object; here only this mapping's PTEs.
-                self.zap_range(mm, start, end);
+                // vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) over the file range this piece maps.
+                let file = vma.file.clone().ok_or(Errno::EINVAL)?;
+                if file.inode.kind == InodeKind::Shmem {
+                    self.shmem_punch_hole(file.inode.id, vma.pgoff_of(start), vma.pgoff_of(end));
+                } else {
+                    // A host file is never written: only this mapping's pages go (a deviation, see above).
+                    self.zap_range(mm, start, end);
+                }
                 return Ok(end);
             }
             MADV_WILLNEED => {
@@ -184,6 +193,9 @@ impl Kernel {
                     .intersects(VmFlags::LOCKED | VmFlags::PFNMAP | VmFlags::HUGETLB)
                 {
                     return Err(Errno::EINVAL);
+                }
+                if advice == MADV_COLD {
+                    self.madvise_cold_range(mm, start, end);
                 }
                 return Ok(end);
             }
@@ -298,6 +310,35 @@ impl Kernel {
         }
     }
 
+    /// `shmem_fallocate(FALLOC_FL_PUNCH_HOLE)`: unmap file pages `[first, last)` of the shmem object from every
+    /// shared mapping of it in every address space (`unmap_mapping_range`), then drop them from the object
+    /// (`shmem_truncate_range`). Private mappings of a shmem file keep their pages (the model zaps only shared
+    /// ones; Linux would also unmap the unCOWed page-cache pages of private mappings).
+    fn shmem_punch_hole(&mut self, inode: InodeId, first: u64, last: u64) {
+        let mut victims = Vec::new();
+        for (&id, m) in &self.mms {
+            for v in m.vmas.iter() {
+                let Some(f) = &v.file else { continue };
+                if f.inode.id != inode || !v.flags.contains(VmFlags::SHARED) {
+                    continue;
+                }
+                let (lo, hi) = (first.max(v.pgoff), last.min(v.pgoff + v.nr_pages()));
+                if lo < hi {
+                    let s = v.start + ((lo - v.pgoff) << PAGE_SHIFT);
+                    victims.push((id, s, s + ((hi - lo) << PAGE_SHIFT)));
+                }
+            }
+        }
+        for (id, s, e) in victims {
+            self.zap_range(id, s, e);
+        }
+        let pages: Vec<(u64, Pfn)> = self.page_cache.range(inode, first, last).collect();
+        for (index, pfn) in pages {
+            self.page_cache.remove(inode, index);
+            put_page(&mut self.phys, pfn);
+        }
+    }
+
     /// `madvise_free_pte_range`: every present anonymous page mapped only here is cleaned (folio dirty flag
     /// and PTE dirty/accessed bits cleared), so smaps shows it clean and unreferenced, and stays mapped with its
     /// data. Linux then queues the folio for `lru_lazyfree` on a per-CPU batch that is drained later (the
@@ -324,6 +365,33 @@ impl Kernel {
                 pg.flags.remove(PageFlags::DIRTY);
                 if pte.young() || pte.dirty() {
                     slot.write(phys, arch, pte.clear(PteFlags::ACCESSED | PteFlags::DIRTY));
+                }
+            }
+        }
+    }
+
+    /// `madvise_cold_or_pageout_pte_range` for MADV_COLD: every present page on an LRU list and mapped only
+    /// here loses its PTE accessed bit and `PG_referenced`, so smaps stops counting it as Referenced. The
+    /// deactivation itself (`folio_deactivate`) goes through a per-CPU batch in Linux and is not modelled.
+    fn madvise_cold_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) {
+        let arch = self.cfg.arch;
+        let Kernel { phys, mms, .. } = self;
+        let Some(m) = mms.get(&mm) else { return };
+        for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
+            for idx in lt.first..=lt.last {
+                let slot = PteSlot { table: lt.table, idx };
+                let pte = slot.read(phys, arch);
+                if !pte.present() || pte.special() {
+                    continue;
+                }
+                let pg = phys.page_mut(Pfn(pte.pfn(arch)));
+                // Do not interfere with other mappings of the page, nor with pages off the LRU.
+                if !pg.flags.contains(PageFlags::LRU) || pg.mapcount != 1 {
+                    continue;
+                }
+                pg.flags.remove(PageFlags::REFERENCED);
+                if pte.young() {
+                    slot.write(phys, arch, pte.clear(PteFlags::ACCESSED));
                 }
             }
         }
