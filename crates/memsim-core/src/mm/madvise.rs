@@ -159,8 +159,15 @@ impl Kernel {
                 if !vma.flags.contains(VmFlags::SHARED | VmFlags::MAYWRITE) {
                     return Err(Errno::EACCES);
                 }
-                // vfs_fallocate(PUNCH_HOLE) drops the pages of the object; here only this mapping's PTEs.
-                self.zap_range(mm, start, end);
+                // vfs_fallocate(PUNCH_HOLE): a shmem object loses the pages (from every mapping and the cache);
+                // a host file is never changed, so there only this mapping's PTEs go.
+                match vma.file.as_ref().filter(|f| f.inode.kind == InodeKind::Shmem) {
+                    Some(f) => {
+                        let ino = f.inode.id;
+                        self.punch_hole(ino, vma.pgoff_of(start), vma.pgoff_of(end));
+                    }
+                    None => self.zap_range(mm, start, end),
+                }
                 return Ok(end);
             }
             MADV_WILLNEED => {
@@ -184,6 +191,9 @@ impl Kernel {
                     .intersects(VmFlags::LOCKED | VmFlags::PFNMAP | VmFlags::HUGETLB)
                 {
                     return Err(Errno::EINVAL);
+                }
+                if advice == MADV_COLD {
+                    self.madvise_cold_range(mm, start, end);
                 }
                 return Ok(end);
             }
