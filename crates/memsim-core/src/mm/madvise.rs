@@ -17,16 +17,18 @@
 //! them lazily freeable (see [`Kernel::madvise_free_range`]);
 //! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
 //! markers are not installed in the page tables, so a later access faults memory in instead of raising
-//! SIGSEGV; REMOVE zaps this mapping only, not other mappings of the same shmem object;
+//! SIGSEGV; REMOVE punches a hole in a shmem object (every shared mapping loses the pages) but only zaps the
+//! calling mapping of a host file, which memsim never writes;
 //! HWPOISON/SOFT_OFFLINE are invalid advice (EINVAL), as on a kernel built without CONFIG_MEMORY_FAILURE.
 
-use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK};
+use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK, PAGE_SHIFT};
 use crate::arch::pgtable::{leaf_tables, PteSlot};
 use crate::arch::pte::PteFlags;
 use crate::errno::{Errno, SysResult};
 use crate::filemap::size_pages;
-use crate::fs::InodeKind;
+use crate::fs::{InodeId, InodeKind};
 use crate::kernel::Kernel;
+use crate::mm::memory::put_page;
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::vma_ops::VmaChange;
 use crate::mm::MmId;
@@ -159,14 +161,13 @@ impl Kernel {
                 if !vma.flags.contains(VmFlags::SHARED | VmFlags::MAYWRITE) {
                     return Err(Errno::EACCES);
                 }
-                // vfs_fallocate(PUNCH_HOLE): a shmem object loses the pages (from every mapping and the cache);
-                // a host file is never changed, so there only this mapping's PTEs go.
-                match vma.file.as_ref().filter(|f| f.inode.kind == InodeKind::Shmem) {
-                    Some(f) => {
-                        let ino = f.inode.id;
-                        self.punch_hole(ino, vma.pgoff_of(start), vma.pgoff_of(end));
-                    }
-                    None => self.zap_range(mm, start, end),
+                // vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) over the file range this piece maps.
+                let file = vma.file.clone().ok_or(Errno::EINVAL)?;
+                if file.inode.kind == InodeKind::Shmem {
+                    self.shmem_punch_hole(file.inode.id, vma.pgoff_of(start), vma.pgoff_of(end));
+                } else {
+                    // A host file is never written: only this mapping's pages go (a deviation, see above).
+                    self.zap_range(mm, start, end);
                 }
                 return Ok(end);
             }
@@ -305,6 +306,35 @@ impl Kernel {
             Ok(s) => Ok(self.mms[&mm].vmas.get(s).map_or(end, |v| v.end)),
             Err(Errno::ENOMEM) => Err(Errno::EAGAIN),
             Err(e) => Err(e),
+        }
+    }
+
+    /// `shmem_fallocate(FALLOC_FL_PUNCH_HOLE)`: unmap file pages `[first, last)` of the shmem object from every
+    /// shared mapping of it in every address space (`unmap_mapping_range`), then drop them from the object
+    /// (`shmem_truncate_range`). Private mappings of a shmem file keep their pages (the model zaps only shared
+    /// ones; Linux would also unmap the unCOWed page-cache pages of private mappings).
+    fn shmem_punch_hole(&mut self, inode: InodeId, first: u64, last: u64) {
+        let mut victims = Vec::new();
+        for (&id, m) in &self.mms {
+            for v in m.vmas.iter() {
+                let Some(f) = &v.file else { continue };
+                if f.inode.id != inode || !v.flags.contains(VmFlags::SHARED) {
+                    continue;
+                }
+                let (lo, hi) = (first.max(v.pgoff), last.min(v.pgoff + v.nr_pages()));
+                if lo < hi {
+                    let s = v.start + ((lo - v.pgoff) << PAGE_SHIFT);
+                    victims.push((id, s, s + ((hi - lo) << PAGE_SHIFT)));
+                }
+            }
+        }
+        for (id, s, e) in victims {
+            self.zap_range(id, s, e);
+        }
+        let pages: Vec<(u64, Pfn)> = self.page_cache.range(inode, first, last).collect();
+        for (index, pfn) in pages {
+            self.page_cache.remove(inode, index);
+            put_page(&mut self.phys, pfn);
         }
     }
 
