@@ -12,7 +12,8 @@
 //! per-VMA error stops it with the earlier VMAs already advised.
 //!
 //! Model limits (documented deviations): WILLNEED reads file pages into the page cache but swaps nothing in
-//! (no swap), and COLD/PAGEOUT move no pages (there is no reclaim yet), so they only validate; COLLAPSE is accepted without building huge pages;
+//! (no swap); COLD clears accessed bits but deactivates nothing and PAGEOUT reclaims nothing (there is no
+//! reclaim yet); COLLAPSE is accepted without building huge pages;
 //! FREE cleans the pages and leaves them mapped with their data, as Linux does until reclaim, but never marks
 //! them lazily freeable (see [`Kernel::madvise_free_range`]);
 //! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
@@ -364,6 +365,33 @@ impl Kernel {
                 pg.flags.remove(PageFlags::DIRTY);
                 if pte.young() || pte.dirty() {
                     slot.write(phys, arch, pte.clear(PteFlags::ACCESSED | PteFlags::DIRTY));
+                }
+            }
+        }
+    }
+
+    /// `madvise_cold_or_pageout_pte_range` for MADV_COLD: every present page on an LRU list and mapped only
+    /// here loses its PTE accessed bit and `PG_referenced`, so smaps stops counting it as Referenced. The
+    /// deactivation itself (`folio_deactivate`) goes through a per-CPU batch in Linux and is not modelled.
+    fn madvise_cold_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) {
+        let arch = self.cfg.arch;
+        let Kernel { phys, mms, .. } = self;
+        let Some(m) = mms.get(&mm) else { return };
+        for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
+            for idx in lt.first..=lt.last {
+                let slot = PteSlot { table: lt.table, idx };
+                let pte = slot.read(phys, arch);
+                if !pte.present() || pte.special() {
+                    continue;
+                }
+                let pg = phys.page_mut(Pfn(pte.pfn(arch)));
+                // Do not interfere with other mappings of the page, nor with pages off the LRU.
+                if !pg.flags.contains(PageFlags::LRU) || pg.mapcount != 1 {
+                    continue;
+                }
+                pg.flags.remove(PageFlags::REFERENCED);
+                if pte.young() {
+                    slot.write(phys, arch, pte.clear(PteFlags::ACCESSED));
                 }
             }
         }
