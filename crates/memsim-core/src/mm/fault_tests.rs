@@ -828,7 +828,7 @@ fn madvise_cold_makes_unshared_pages_old() {
     for i in 0..3 {
         k.access(INIT_PID, BASE + i * 4096, 1, AccessKind::Write).unwrap();
     }
-    k.madvise_cold_range(mm(&k), VirtAddr(BASE), VirtAddr(BASE + 0x2000));
+    k.sys_madvise(INIT_PID, BASE, 0x2000, crate::uapi::MADV_COLD).unwrap();
     let s = stats(&k);
     assert_eq!(s.iter().map(|p| p.young).collect::<Vec<_>>(), vec![false, false, true]);
     // The next access sets the accessed bit again, without a fault.

@@ -404,37 +404,6 @@ impl Kernel {
         m.stack_vm = 0;
     }
 
-    /// `madvise_cold_or_pageout_pte_range` for MADV_COLD: every present page of `[start, end)` that is not
-    /// shared with another mapping is made old (PTE accessed bit and `PG_referenced` cleared) and deactivated
-    /// (moved to the inactive LRU list).
-    pub fn madvise_cold_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) {
-        let arch = self.cfg.arch;
-        let Kernel { phys, mms, .. } = self;
-        let Some(m) = mms.get(&mm) else { return };
-        for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
-            for idx in lt.first..=lt.last {
-                let slot = PteSlot { table: lt.table, idx };
-                let pte = slot.read(phys, arch);
-                if !pte.present() || pte.special() {
-                    continue;
-                }
-                let pfn = Pfn(pte.pfn(arch));
-                // folio_maybe_mapped_shared: do not interfere with other mappings of this folio.
-                if phys.page(pfn).mapcount > 1 {
-                    continue;
-                }
-                if pte.young() {
-                    slot.write(phys, arch, pte.clear(PteFlags::ACCESSED));
-                }
-                phys.page_mut(pfn).flags.remove(PageFlags::REFERENCED);
-                // folio_deactivate
-                if phys.page(pfn).flags.contains(PageFlags::ACTIVE) {
-                    set_lru_flags(phys, pfn, PageFlags::empty(), PageFlags::ACTIVE);
-                }
-            }
-        }
-    }
-
     /// `shmem_fallocate(FALLOC_FL_PUNCH_HOLE)` (MADV_REMOVE): unmap pages `[lo, hi)` of the object from every
     /// mapping (`unmap_mapping_range` without `even_cows`: private COW copies stay) and drop them from the page
     /// cache (`shmem_truncate_range`).
