@@ -12,8 +12,8 @@
 //! per-VMA error stops it with the earlier VMAs already advised.
 //!
 //! Model limits (documented deviations): WILLNEED reads file pages into the page cache but swaps nothing in
-//! (no swap); COLD clears accessed bits but deactivates nothing and PAGEOUT reclaims nothing (there is no
-//! reclaim yet); COLLAPSE is accepted without building huge pages;
+//! (no swap); COLD clears accessed bits but deactivates nothing (an LRU batch Linux drains later), PAGEOUT
+//! reclaims what a kernel without swap can (clean file pages, shmem mappings) but writes nothing back; COLLAPSE is accepted without building huge pages;
 //! FREE cleans the pages and leaves them mapped with their data, as Linux does until reclaim, but never marks
 //! them lazily freeable (see [`Kernel::madvise_free_range`]);
 //! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
@@ -35,6 +35,9 @@ use crate::mm::vma_ops::VmaChange;
 use crate::mm::MmId;
 use crate::phys::PageFlags;
 use crate::task::Pid;
+
+/// `CAP_FOWNER` (`inode_owner_or_capable` for a file the task does not own).
+const CAP_FOWNER: u32 = 3;
 use crate::uapi::*;
 
 /// `madvise_behavior_valid` for a kernel with KSM and THP but without CONFIG_MEMORY_FAILURE, as the reference
@@ -94,11 +97,11 @@ impl Kernel {
                 .madvise_populate(pid, mm, start, end, advice == MADV_POPULATE_WRITE)
                 .map(|_| 0);
         }
-        self.madvise_walk_vmas(mm, start, end, advice).map(|_| 0)
+        self.madvise_walk_vmas(pid, mm, start, end, advice).map(|_| 0)
     }
 
     /// `madvise_walk_vmas`: advise each VMA piece of `[start, end)`; holes give ENOMEM at the end.
-    fn madvise_walk_vmas(&mut self, mm: MmId, start: u64, end: u64, advice: u64) -> Result<(), Errno> {
+    fn madvise_walk_vmas(&mut self, pid: Pid, mm: MmId, start: u64, end: u64, advice: u64) -> Result<(), Errno> {
         let mut unmapped_error = Ok(());
         let mut start = start;
         loop {
@@ -113,7 +116,7 @@ impl Kernel {
                 }
             }
             let piece_end = vma.end.as_u64().min(end);
-            let next = self.madvise_vma_behavior(mm, &vma, VirtAddr(start), VirtAddr(piece_end), advice)?;
+            let next = self.madvise_vma_behavior(pid, mm, &vma, VirtAddr(start), VirtAddr(piece_end), advice)?;
             start = next.as_u64().max(piece_end);
             if start >= end {
                 break;
@@ -126,6 +129,7 @@ impl Kernel {
     /// the VMA that now holds the range).
     fn madvise_vma_behavior(
         &mut self,
+        pid: Pid,
         mm: MmId,
         vma: &Vma,
         start: VirtAddr,
@@ -196,6 +200,13 @@ impl Kernel {
                 }
                 if advice == MADV_COLD {
                     self.madvise_cold_range(mm, start, end);
+                } else {
+                    // can_do_file_pageout: file pages only for the file's owner (here: CAP_FOWNER) or a writer.
+                    let file_ok = match &vma.file {
+                        None => false,
+                        Some(f) => self.task(pid)?.capable(CAP_FOWNER) || f.writable(),
+                    };
+                    self.madvise_pageout_range(mm, start, end, file_ok);
                 }
                 return Ok(end);
             }
@@ -393,6 +404,57 @@ impl Kernel {
                 if pte.young() {
                     slot.write(phys, arch, pte.clear(PteFlags::ACCESSED));
                 }
+            }
+        }
+    }
+
+    /// `madvise_cold_or_pageout_pte_range` for MADV_PAGEOUT, then `reclaim_pages` without a swap device
+    /// (checked on 6.18.44): exclusively mapped LRU pages are isolated and reclaimed where reclaim can succeed.
+    /// Private anonymous pages cannot be swapped out and stay; shmem pages are unmapped but stay in the shmem
+    /// object (their write-out fails); clean page-cache pages of a regular file are unmapped and dropped from
+    /// the cache. File pages are only considered when `file_ok` (`pageout_anon_only_filter`). Model
+    /// difference: a dirty page-cache page would be written back and freed; memsim never writes a host file,
+    /// so it stays mapped.
+    fn madvise_pageout_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr, file_ok: bool) {
+        let arch = self.cfg.arch;
+        let mut unmap = Vec::new();
+        {
+            let Kernel { phys, mms, .. } = &mut *self;
+            let Some(m) = mms.get(&mm) else { return };
+            for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
+                for idx in lt.first..=lt.last {
+                    let pte = PteSlot { table: lt.table, idx }.read(phys, arch);
+                    if !pte.present() || pte.special() {
+                        continue;
+                    }
+                    let pfn = Pfn(pte.pfn(arch));
+                    let pg = phys.page_mut(pfn);
+                    if !pg.flags.contains(PageFlags::LRU) || pg.mapcount != 1 {
+                        continue;
+                    }
+                    let anon = pg.flags.contains(PageFlags::ANON);
+                    if !anon && !file_ok {
+                        continue;
+                    }
+                    pg.flags.remove(PageFlags::REFERENCED);
+                    if anon || pg.flags.contains(PageFlags::UNEVICTABLE) {
+                        continue;
+                    }
+                    let shmem = pg.flags.contains(PageFlags::SWAPBACKED);
+                    if !shmem && (pte.dirty() || pg.flags.contains(PageFlags::DIRTY)) {
+                        continue;
+                    }
+                    let addr = lt.addr(idx);
+                    unmap.push((VirtAddr(addr), pfn, shmem, InodeId(pg.mapping), pg.index));
+                }
+            }
+        }
+        for (addr, pfn, shmem, inode, index) in unmap {
+            self.zap_range(mm, addr, addr + (1 << PAGE_SHIFT));
+            if !shmem && self.page_cache.find(inode, index) == Some(pfn) {
+                // __remove_mapping: the clean page leaves the page cache and is freed.
+                self.page_cache.remove(inode, index);
+                put_page(&mut self.phys, pfn);
             }
         }
     }
