@@ -60,12 +60,29 @@ fn bench_find_vma(c: &mut Criterion) {
     let probes = probe_addrs(1 << 16, NR_VMAS * 2 * PAGE);
     let mut g = c.benchmark_group("find_vma");
     g.throughput(Throughput::Elements(probes.len() as u64));
-    g.bench_function("65530_vmas", |b| {
+    g.bench_function("65530_vmas_random", |b| {
         b.iter_custom(|iters| {
             let t0 = cpu_now();
             for _ in 0..iters {
                 let mut hits = 0u64;
                 for &a in &probes {
+                    if let Some(v) = t.find(black_box(a)) {
+                        hits = hits.wrapping_add(v.start.0);
+                    }
+                }
+                black_box(hits);
+            }
+            cpu_now() - t0
+        })
+    });
+    // Lookups with locality, as a program's faults have: a walk through the address space page by page.
+    let walk: Vec<VirtAddr> = (0..1u64 << 16).map(|i| VirtAddr(WINDOW + i * PAGE)).collect();
+    g.bench_function("65530_vmas_sequential", |b| {
+        b.iter_custom(|iters| {
+            let t0 = cpu_now();
+            for _ in 0..iters {
+                let mut hits = 0u64;
+                for &a in &walk {
                     if let Some(v) = t.find(black_box(a)) {
                         hits = hits.wrapping_add(v.start.0);
                     }

@@ -558,6 +558,16 @@ fn i386_pads_names_to_column_49_and_has_no_gate() {
         assert_eq!(l.find('['), Some(49), "{l}");
     }
     check_golden("i386_maps.txt", maps.as_bytes());
+    // A 32-bit pmap: 8-digit addresses, narrower address columns and totals.
+    for (fmt, name) in [
+        (PmapFormat::Default, "i386_pmap.txt"),
+        (PmapFormat::Extended, "i386_pmap_x.txt"),
+        (PmapFormat::Device, "i386_pmap_d.txt"),
+    ] {
+        let out = String::from_utf8(k.pmap(pid1(), fmt).unwrap()).unwrap();
+        assert!(out.lines().nth(1).unwrap().len() < 60, "{out}");
+        check_golden(name, out.as_bytes());
+    }
 }
 
 #[test]

@@ -820,3 +820,40 @@ proptest! {
         prop_assert_eq!(k.mms[&id].pgtables_bytes, 0);
     }
 }
+
+#[test]
+fn madvise_cold_makes_unshared_pages_old() {
+    let mut k = kernel();
+    anon(&mut k, BASE, 3, RW);
+    for i in 0..3 {
+        k.access(INIT_PID, BASE + i * 4096, 1, AccessKind::Write).unwrap();
+    }
+    k.sys_madvise(INIT_PID, BASE, 0x2000, crate::uapi::MADV_COLD).unwrap();
+    let s = stats(&k);
+    assert_eq!(s.iter().map(|p| p.young).collect::<Vec<_>>(), vec![false, false, true]);
+    // The next access sets the accessed bit again, without a fault.
+    let f = flt(&k);
+    k.access(INIT_PID, BASE, 1, AccessKind::Read).unwrap();
+    assert!(stats(&k)[0].young);
+    assert_eq!(flt(&k), f);
+}
+
+#[test]
+fn punch_hole_drops_shmem_pages_from_every_mapping() {
+    let mut fs = MemFs::new();
+    fs.add_file("/dev/zero (deleted)", vec![0; 4 * 4096]);
+    let mut k = kernel_with(KernelConfig::default(), fs);
+    let sh = RW | VmFlags::SHARED | VmFlags::MAYSHARE;
+    let f = file_vma(&mut k, "/dev/zero (deleted)", InodeKind::Shmem, BASE, 4, 0, sh);
+    share_file(&mut k, &f, BASE + 0x10_0000, 4, 0, sh);
+    k.poke(INIT_PID, BASE, b"a").unwrap();
+    k.poke(INIT_PID, BASE + 4096, b"b").unwrap();
+    assert_eq!(k.peek(INIT_PID, BASE + 0x10_1000, 1).unwrap(), b"b");
+    k.punch_hole(f.inode.id, 1, 2);
+    check(&k);
+    assert_eq!(k.sys_mincore(INIT_PID, BASE, 0x2000).unwrap(), vec![1, 0]);
+    // The second mapping's read of page 1 had faulted page 0 in around it.
+    assert_eq!(k.sys_mincore(INIT_PID, BASE + 0x10_0000, 0x2000).unwrap(), vec![1, 0]);
+    assert_eq!(k.peek(INIT_PID, BASE + 4096, 1).unwrap(), b"\0", "the hole reads zeros");
+    assert_eq!(k.peek(INIT_PID, BASE + 0x10_0000, 1).unwrap(), b"a");
+}

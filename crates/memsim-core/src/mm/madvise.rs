@@ -12,26 +12,32 @@
 //! per-VMA error stops it with the earlier VMAs already advised.
 //!
 //! Model limits (documented deviations): WILLNEED reads file pages into the page cache but swaps nothing in
-//! (no swap), and COLD/PAGEOUT move no pages (there is no reclaim yet), so they only validate; COLLAPSE is accepted without building huge pages;
+//! (no swap); COLD clears accessed bits but deactivates nothing (an LRU batch Linux drains later), PAGEOUT
+//! reclaims what a kernel without swap can (clean file pages, shmem mappings) but writes nothing back; COLLAPSE is accepted without building huge pages;
 //! FREE cleans the pages and leaves them mapped with their data, as Linux does until reclaim, but never marks
 //! them lazily freeable (see [`Kernel::madvise_free_range`]);
 //! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
 //! markers are not installed in the page tables, so a later access faults memory in instead of raising
-//! SIGSEGV; REMOVE zaps this mapping only, not other mappings of the same shmem object;
+//! SIGSEGV; REMOVE punches a hole in a shmem object (every shared mapping loses the pages) but only zaps the
+//! calling mapping of a host file, which memsim never writes;
 //! HWPOISON/SOFT_OFFLINE are invalid advice (EINVAL), as on a kernel built without CONFIG_MEMORY_FAILURE.
 
-use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK};
+use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK, PAGE_SHIFT};
 use crate::arch::pgtable::{leaf_tables, PteSlot};
 use crate::arch::pte::PteFlags;
 use crate::errno::{Errno, SysResult};
 use crate::filemap::size_pages;
-use crate::fs::InodeKind;
+use crate::fs::{InodeId, InodeKind};
 use crate::kernel::Kernel;
+use crate::mm::memory::put_page;
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::vma_ops::VmaChange;
 use crate::mm::MmId;
 use crate::phys::PageFlags;
 use crate::task::Pid;
+
+/// `CAP_FOWNER` (`inode_owner_or_capable` for a file the task does not own).
+const CAP_FOWNER: u32 = 3;
 use crate::uapi::*;
 
 /// `madvise_behavior_valid` for a kernel with KSM and THP but without CONFIG_MEMORY_FAILURE, as the reference
@@ -91,11 +97,11 @@ impl Kernel {
                 .madvise_populate(pid, mm, start, end, advice == MADV_POPULATE_WRITE)
                 .map(|_| 0);
         }
-        self.madvise_walk_vmas(mm, start, end, advice).map(|_| 0)
+        self.madvise_walk_vmas(pid, mm, start, end, advice).map(|_| 0)
     }
 
     /// `madvise_walk_vmas`: advise each VMA piece of `[start, end)`; holes give ENOMEM at the end.
-    fn madvise_walk_vmas(&mut self, mm: MmId, start: u64, end: u64, advice: u64) -> Result<(), Errno> {
+    fn madvise_walk_vmas(&mut self, pid: Pid, mm: MmId, start: u64, end: u64, advice: u64) -> Result<(), Errno> {
         let mut unmapped_error = Ok(());
         let mut start = start;
         loop {
@@ -110,7 +116,7 @@ impl Kernel {
                 }
             }
             let piece_end = vma.end.as_u64().min(end);
-            let next = self.madvise_vma_behavior(mm, &vma, VirtAddr(start), VirtAddr(piece_end), advice)?;
+            let next = self.madvise_vma_behavior(pid, mm, &vma, VirtAddr(start), VirtAddr(piece_end), advice)?;
             start = next.as_u64().max(piece_end);
             if start >= end {
                 break;
@@ -123,6 +129,7 @@ impl Kernel {
     /// the VMA that now holds the range).
     fn madvise_vma_behavior(
         &mut self,
+        pid: Pid,
         mm: MmId,
         vma: &Vma,
         start: VirtAddr,
@@ -159,8 +166,14 @@ impl Kernel {
                 if !vma.flags.contains(VmFlags::SHARED | VmFlags::MAYWRITE) {
                     return Err(Errno::EACCES);
                 }
-                // vfs_fallocate(PUNCH_HOLE) drops the pages of the object; here only this mapping's PTEs.
-                self.zap_range(mm, start, end);
+                // vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) over the file range this piece maps.
+                let file = vma.file.clone().ok_or(Errno::EINVAL)?;
+                if file.inode.kind == InodeKind::Shmem {
+                    self.shmem_punch_hole(file.inode.id, vma.pgoff_of(start), vma.pgoff_of(end));
+                } else {
+                    // A host file is never written: only this mapping's pages go (a deviation, see above).
+                    self.zap_range(mm, start, end);
+                }
                 return Ok(end);
             }
             MADV_WILLNEED => {
@@ -184,6 +197,16 @@ impl Kernel {
                     .intersects(VmFlags::LOCKED | VmFlags::PFNMAP | VmFlags::HUGETLB)
                 {
                     return Err(Errno::EINVAL);
+                }
+                if advice == MADV_COLD {
+                    self.madvise_cold_range(mm, start, end);
+                } else {
+                    // can_do_file_pageout: file pages only for the file's owner (here: CAP_FOWNER) or a writer.
+                    let file_ok = match &vma.file {
+                        None => false,
+                        Some(f) => self.task(pid)?.capable(CAP_FOWNER) || f.writable(),
+                    };
+                    self.madvise_pageout_range(mm, start, end, file_ok);
                 }
                 return Ok(end);
             }
@@ -298,6 +321,35 @@ impl Kernel {
         }
     }
 
+    /// `shmem_fallocate(FALLOC_FL_PUNCH_HOLE)`: unmap file pages `[first, last)` of the shmem object from every
+    /// shared mapping of it in every address space (`unmap_mapping_range`), then drop them from the object
+    /// (`shmem_truncate_range`). Private mappings of a shmem file keep their pages (the model zaps only shared
+    /// ones; Linux would also unmap the unCOWed page-cache pages of private mappings).
+    fn shmem_punch_hole(&mut self, inode: InodeId, first: u64, last: u64) {
+        let mut victims = Vec::new();
+        for (&id, m) in &self.mms {
+            for v in m.vmas.iter() {
+                let Some(f) = &v.file else { continue };
+                if f.inode.id != inode || !v.flags.contains(VmFlags::SHARED) {
+                    continue;
+                }
+                let (lo, hi) = (first.max(v.pgoff), last.min(v.pgoff + v.nr_pages()));
+                if lo < hi {
+                    let s = v.start + ((lo - v.pgoff) << PAGE_SHIFT);
+                    victims.push((id, s, s + ((hi - lo) << PAGE_SHIFT)));
+                }
+            }
+        }
+        for (id, s, e) in victims {
+            self.zap_range(id, s, e);
+        }
+        let pages: Vec<(u64, Pfn)> = self.page_cache.range(inode, first, last).collect();
+        for (index, pfn) in pages {
+            self.page_cache.remove(inode, index);
+            put_page(&mut self.phys, pfn);
+        }
+    }
+
     /// `madvise_free_pte_range`: every present anonymous page mapped only here is cleaned (folio dirty flag
     /// and PTE dirty/accessed bits cleared), so smaps shows it clean and unreferenced, and stays mapped with its
     /// data. Linux then queues the folio for `lru_lazyfree` on a per-CPU batch that is drained later (the
@@ -325,6 +377,84 @@ impl Kernel {
                 if pte.young() || pte.dirty() {
                     slot.write(phys, arch, pte.clear(PteFlags::ACCESSED | PteFlags::DIRTY));
                 }
+            }
+        }
+    }
+
+    /// `madvise_cold_or_pageout_pte_range` for MADV_COLD: every present page on an LRU list and mapped only
+    /// here loses its PTE accessed bit and `PG_referenced`, so smaps stops counting it as Referenced. The
+    /// deactivation itself (`folio_deactivate`) goes through a per-CPU batch in Linux and is not modelled.
+    fn madvise_cold_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) {
+        let arch = self.cfg.arch;
+        let Kernel { phys, mms, .. } = self;
+        let Some(m) = mms.get(&mm) else { return };
+        for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
+            for idx in lt.first..=lt.last {
+                let slot = PteSlot { table: lt.table, idx };
+                let pte = slot.read(phys, arch);
+                if !pte.present() || pte.special() {
+                    continue;
+                }
+                let pg = phys.page_mut(Pfn(pte.pfn(arch)));
+                // Do not interfere with other mappings of the page, nor with pages off the LRU.
+                if !pg.flags.contains(PageFlags::LRU) || pg.mapcount != 1 {
+                    continue;
+                }
+                pg.flags.remove(PageFlags::REFERENCED);
+                if pte.young() {
+                    slot.write(phys, arch, pte.clear(PteFlags::ACCESSED));
+                }
+            }
+        }
+    }
+
+    /// `madvise_cold_or_pageout_pte_range` for MADV_PAGEOUT, then `reclaim_pages` without a swap device
+    /// (checked on 6.18.44): exclusively mapped LRU pages are isolated and reclaimed where reclaim can succeed.
+    /// Private anonymous pages cannot be swapped out and stay; shmem pages are unmapped but stay in the shmem
+    /// object (their write-out fails); clean page-cache pages of a regular file are unmapped and dropped from
+    /// the cache. File pages are only considered when `file_ok` (`pageout_anon_only_filter`). Model
+    /// difference: a dirty page-cache page would be written back and freed; memsim never writes a host file,
+    /// so it stays mapped.
+    fn madvise_pageout_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr, file_ok: bool) {
+        let arch = self.cfg.arch;
+        let mut unmap = Vec::new();
+        {
+            let Kernel { phys, mms, .. } = &mut *self;
+            let Some(m) = mms.get(&mm) else { return };
+            for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
+                for idx in lt.first..=lt.last {
+                    let pte = PteSlot { table: lt.table, idx }.read(phys, arch);
+                    if !pte.present() || pte.special() {
+                        continue;
+                    }
+                    let pfn = Pfn(pte.pfn(arch));
+                    let pg = phys.page_mut(pfn);
+                    if !pg.flags.contains(PageFlags::LRU) || pg.mapcount != 1 {
+                        continue;
+                    }
+                    let anon = pg.flags.contains(PageFlags::ANON);
+                    if !anon && !file_ok {
+                        continue;
+                    }
+                    pg.flags.remove(PageFlags::REFERENCED);
+                    if anon || pg.flags.contains(PageFlags::UNEVICTABLE) {
+                        continue;
+                    }
+                    let shmem = pg.flags.contains(PageFlags::SWAPBACKED);
+                    if !shmem && (pte.dirty() || pg.flags.contains(PageFlags::DIRTY)) {
+                        continue;
+                    }
+                    let addr = lt.addr(idx);
+                    unmap.push((VirtAddr(addr), pfn, shmem, InodeId(pg.mapping), pg.index));
+                }
+            }
+        }
+        for (addr, pfn, shmem, inode, index) in unmap {
+            self.zap_range(mm, addr, addr + (1 << PAGE_SHIFT));
+            if !shmem && self.page_cache.find(inode, index) == Some(pfn) {
+                // __remove_mapping: the clean page leaves the page cache and is freed.
+                self.page_cache.remove(inode, index);
+                put_page(&mut self.phys, pfn);
             }
         }
     }

@@ -404,6 +404,64 @@ impl Kernel {
         m.stack_vm = 0;
     }
 
+    /// `shmem_fallocate(FALLOC_FL_PUNCH_HOLE)` (MADV_REMOVE): unmap pages `[lo, hi)` of the object from every
+    /// mapping (`unmap_mapping_range` without `even_cows`: private COW copies stay) and drop them from the page
+    /// cache (`shmem_truncate_range`).
+    pub fn punch_hole(&mut self, inode: crate::fs::InodeId, lo: u64, hi: u64) {
+        let arch = self.cfg.arch;
+        let Kernel {
+            phys, mms, page_cache, ..
+        } = self;
+        for m in mms.values_mut() {
+            let ranges: Vec<(u64, u64)> = m
+                .vmas
+                .iter()
+                .filter(|v| v.file.as_ref().is_some_and(|f| f.inode.id == inode))
+                .filter_map(|v| {
+                    let (vlo, vhi) = (v.pgoff, v.pgoff + v.nr_pages());
+                    let (a, b) = (lo.max(vlo), hi.min(vhi));
+                    (a < b).then(|| (v.start.0 + ((a - vlo) << 12), v.start.0 + ((b - vlo) << 12)))
+                })
+                .collect();
+            m.update_hiwater_rss();
+            for (s, e) in ranges {
+                for lt in leaf_tables(phys, arch, m.pgd, s, e) {
+                    for idx in lt.first..=lt.last {
+                        let slot = PteSlot { table: lt.table, idx };
+                        let pte = slot.read(phys, arch);
+                        if !pte.present() || pte.special() {
+                            continue;
+                        }
+                        if phys.page(Pfn(pte.pfn(arch))).flags.contains(PageFlags::ANON) {
+                            continue;
+                        }
+                        slot.write(phys, arch, Pte(0));
+                        unmap_present(phys, arch, m, pte);
+                    }
+                }
+            }
+        }
+        let pages: Vec<(u64, Pfn)> = page_cache.range(inode, lo, hi.saturating_sub(1)).collect();
+        for (i, pfn) in pages {
+            page_cache.remove(inode, i);
+            put_page(phys, pfn);
+        }
+    }
+
+    /// Read every page of a regular file into the page cache (`force_page_cache_readahead` over the whole
+    /// file), as if it had been read before: later faults on it are minor. For scenario runners that mirror a
+    /// host whose page cache already holds the file. Read errors are ignored.
+    pub fn page_cache_read_all(&mut self, inode: &crate::fs::Inode) {
+        if inode.kind != InodeKind::Regular {
+            return;
+        }
+        for index in 0..crate::filemap::size_pages(inode) {
+            if self.page_cache.find(inode.id, index).is_none() && self.filemap_get_page(inode, index, true).is_err() {
+                break;
+            }
+        }
+    }
+
     /// Install a swap entry at `addr` (for reclaim and tests): the PTE must be none. Counts MM_SWAPENTS.
     pub fn set_swap_pte(&mut self, mm: MmId, addr: VirtAddr, entry: SwapEntry, exclusive: bool) -> Result<(), Errno> {
         let arch = self.cfg.arch;

@@ -344,6 +344,27 @@ fn thp_alignment() {
 }
 
 #[test]
+fn thp_alignment_of_file_mappings() {
+    let mut fs = MemFs::new();
+    fs.add_file("/big", vec![0; 8 << 20]);
+    let mut k = Kernel::new(KernelConfig::default(), Box::new(fs));
+    let fd = k.sys_openat(P, AT_FDCWD, "/big", O_RDONLY, 0).unwrap() as i64;
+    let two = 2u64 << 20;
+    // Not aligned: a first small mapping moves the top below mmap_base off 2 MiB alignment.
+    let small = k.sys_mmap(P, 0, 4096, PROT_READ, PA, -1, 0).unwrap();
+    assert_ne!(small % two, 0);
+    // The file range [0, 2 MiB + 4 KiB) covers the 2 MiB block at offset 0: the start is 2 MiB aligned.
+    let a = k.sys_mmap(P, 0, two + 4096, PROT_READ, MAP_PRIVATE, fd, 0).unwrap();
+    assert_eq!(a % two, 0);
+    // Offset 4 KiB, length 2 MiB: no whole aligned block of offsets, no alignment (placed right below).
+    let b = k.sys_mmap(P, 0, two, PROT_READ, MAP_PRIVATE, fd, 0x1000).unwrap();
+    assert_eq!(b + two, a);
+    // Offset 4 KiB, length 4 MiB: the block at offset 2 MiB is covered; address ≡ offset (mod 2 MiB).
+    let c = k.sys_mmap(P, 0, 2 * two, PROT_READ, MAP_PRIVATE, fd, 0x1000).unwrap();
+    assert_eq!((c + two - 0x1000) % two, 0);
+}
+
+#[test]
 fn map_32bit_and_legacy_layout() {
     let mut k = kernel();
     let a = k.sys_mmap(P, 0, 4096, RW, PA | MAP_32BIT, -1, 0).unwrap();
@@ -659,4 +680,172 @@ fn populate_flags_do_not_change_layout() {
         .unwrap();
     assert_eq!(b + 8192, a);
     assert_eq!(mm(&k).map_count(), 1);
+}
+
+#[test]
+fn counters_match_the_kernel_for_a_sequence() {
+    // /proc/self/status deltas (kB) printed by a C program doing the same calls on Linux 6.18:
+    // (VmPeak, VmSize, VmLck, VmData, VmStk, VmExe + VmLib) after each step.
+    let expected: [(&str, [u64; 6]); 10] = [
+        ("rw10", [40, 40, 0, 40, 0, 0]),
+        ("rx4", [56, 56, 0, 40, 0, 16]),
+        ("gd2", [64, 64, 0, 40, 8, 16]),
+        ("shared3", [76, 76, 0, 40, 8, 16]),
+        ("rwx5", [96, 96, 0, 60, 8, 16]),
+        ("locked2", [104, 104, 8, 68, 8, 16]),
+        ("mprotect_ro3", [104, 104, 8, 56, 8, 16]),
+        ("munmap2", [104, 96, 8, 52, 8, 16]),
+        ("fixed_over_rx", [112, 112, 8, 84, 8, 0]),
+        ("munmap_all", [112, 0, 0, 0, 0, 0]),
+    ];
+    let mut k = kernel();
+    let w = 0x1_0000_0000u64;
+    let fx = PA | MAP_FIXED;
+    type Step = Box<dyn Fn(&mut Kernel) -> SysResult>;
+    let steps: Vec<Step> = vec![
+        Box::new(move |k| k.sys_mmap(P, w, 10 << 12, RW, fx, -1, 0)),
+        Box::new(move |k| k.sys_mmap(P, w + 0x20000, 4 << 12, PROT_READ | PROT_EXEC, fx, -1, 0)),
+        Box::new(move |k| k.sys_mmap(P, w + 0x40000, 2 << 12, RW, fx | MAP_GROWSDOWN, -1, 0)),
+        Box::new(move |k| {
+            k.sys_mmap(
+                P,
+                w + 0x50000,
+                3 << 12,
+                RW,
+                MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED,
+                -1,
+                0,
+            )
+        }),
+        Box::new(move |k| k.sys_mmap(P, w + 0x60000, 5 << 12, RW | PROT_EXEC, fx, -1, 0)),
+        Box::new(move |k| k.sys_mmap(P, w + 0x70000, 2 << 12, RW, fx | MAP_LOCKED, -1, 0)),
+        Box::new(move |k| k.sys_mprotect(P, w + 0x2000, 3 << 12, PROT_READ)),
+        Box::new(move |k| k.sys_munmap(P, w + 0x1000, 2 << 12)),
+        Box::new(move |k| k.sys_mmap(P, w + 0x20000, 8 << 12, RW, fx, -1, 0)),
+        Box::new(move |k| k.sys_munmap(P, w, 0x80000)),
+    ];
+    for ((name, want), step) in expected.iter().zip(steps) {
+        step(&mut k).unwrap();
+        let m = mm(&k);
+        let got = [
+            m.hiwater_vm.max(m.total_vm),
+            m.total_vm,
+            m.locked_vm,
+            m.data_vm,
+            m.stack_vm,
+            m.exec_vm,
+        ]
+        .map(|p| p * 4);
+        assert_eq!(&got, want, "after {name}");
+        check_counters(&k);
+    }
+}
+
+mod random_ops {
+    //! Random operation sequences with the invariants of ARCHITECTURE.md checked after every step: sorted,
+    //! non-overlapping VMAs; counters equal to their recomputation from the VMAs; Committed_AS equal to the
+    //! accounted VMAs plus shmem objects; and, after every successful operation, no two neighbours that could
+    //! merge (failures may leave splits behind, as in Linux).
+    use super::*;
+    use proptest::prelude::*;
+
+    const WIN: u64 = 0x1_0000_0000;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        MmapFixed {
+            page: u64,
+            pages: u64,
+            prot: u64,
+            shared: bool,
+            noreserve: bool,
+        },
+        Mmap {
+            pages: u64,
+            prot: u64,
+        },
+        Munmap {
+            page: u64,
+            pages: u64,
+        },
+        Mprotect {
+            page: u64,
+            pages: u64,
+            prot: u64,
+        },
+        Write {
+            page: u64,
+        },
+        Brk {
+            pages: u64,
+        },
+    }
+
+    fn prot() -> impl Strategy<Value = u64> {
+        prop_oneof![Just(PROT_NONE), Just(PROT_READ), Just(RW), Just(PROT_READ | PROT_EXEC)]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u64..48, 1u64..8, prot(), proptest::bool::weighted(0.15), proptest::bool::weighted(0.2))
+                .prop_map(|(page, pages, prot, shared, noreserve)| Op::MmapFixed { page, pages, prot, shared, noreserve }),
+            1 => (1u64..4, prot()).prop_map(|(pages, prot)| Op::Mmap { pages, prot }),
+            3 => (0u64..48, 1u64..8).prop_map(|(page, pages)| Op::Munmap { page, pages }),
+            3 => (0u64..48, 1u64..8, prot()).prop_map(|(page, pages, prot)| Op::Mprotect { page, pages, prot }),
+            2 => (0u64..56).prop_map(|page| Op::Write { page }),
+            1 => (0u64..12).prop_map(|pages| Op::Brk { pages }),
+        ]
+    }
+
+    fn no_mergeable_neighbours(k: &Kernel) -> Result<(), String> {
+        let m = mm(k);
+        let v: Vec<&Vma> = m.vmas.iter().collect();
+        for w in v.windows(2) {
+            if Kernel::vmas_mergeable(w[0], w[1]) {
+                return Err(format!("mergeable neighbours {:?} and {:?}", w[0], w[1]));
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        #[test]
+        fn invariants_hold_after_every_step(ops in proptest::collection::vec(op(), 1..80)) {
+            let mut k = kernel();
+            let heap = WIN + (64 << 12);
+            k.set_brk_base(P, heap).unwrap();
+            for op in &ops {
+                let ok = match *op {
+                    Op::MmapFixed { page, pages, prot, shared, noreserve } => {
+                        let mut flags = MAP_ANONYMOUS | MAP_FIXED | if shared { MAP_SHARED } else { MAP_PRIVATE };
+                        if noreserve {
+                            flags |= MAP_NORESERVE;
+                        }
+                        k.sys_mmap(P, WIN + (page << 12), pages << 12, prot, flags, -1, 0).is_ok()
+                    }
+                    Op::Mmap { pages, prot } => k.sys_mmap(P, 0, pages << 12, prot, PA, -1, 0).is_ok(),
+                    Op::Munmap { page, pages } => k.sys_munmap(P, WIN + (page << 12), pages << 12).is_ok(),
+                    Op::Mprotect { page, pages, prot } => k.sys_mprotect(P, WIN + (page << 12), pages << 12, prot).is_ok(),
+                    Op::Write { page } => {
+                        // Only writes that do not kill the process (a fatal SIGSEGV ends the scenario).
+                        let a = WIN + (page << 12);
+                        if mm(&k).vmas.lookup(VirtAddr(a)).is_some_and(|v| v.flags.contains(VmFlags::WRITE)) {
+                            prop_assert!(k.access(P, a, 1, crate::kernel::AccessKind::Write).is_ok());
+                        }
+                        true
+                    }
+                    Op::Brk { pages } => {
+                        let want = heap + (pages << 12);
+                        k.sys_brk(P, want) == Ok(want)
+                    }
+                };
+                check_counters(&k);
+                if ok {
+                    let r = no_mergeable_neighbours(&k);
+                    prop_assert!(r.is_ok(), "after {:?}: {:?}", op, r);
+                }
+            }
+        }
+    }
 }

@@ -109,6 +109,9 @@ pub struct VmaTree {
     /// Each block's largest gap and a segment tree over them, brought up to date lazily by gap searches (so
     /// that MAP_FIXED-only workloads never pay for it).
     gaps: std::cell::RefCell<GapIndex>,
+    /// The block the last search ended in (a lookup cache in the spirit of the old `vmacache`); any value is
+    /// safe, a stale one only costs the binary search it would have saved.
+    hint: std::cell::Cell<usize>,
     len: usize,
 }
 
@@ -161,10 +164,37 @@ impl VmaTree {
         p.0 >= self.blocks.len()
     }
 
+    /// The first block whose last VMA ends above `addr`. Tries the block of the previous lookup first
+    /// (operations cluster: an mmap, the fault, the mprotect and the munmap that follow touch one place).
+    #[inline]
+    fn block_end_above(&self, addr: u64) -> usize {
+        let h = self.hint.get();
+        if h < self.last_end.len() && self.last_end[h] > addr && (h == 0 || self.last_end[h - 1] <= addr) {
+            return h;
+        }
+        let b = self.last_end.partition_point(|&e| e <= addr);
+        self.hint.set(b);
+        b
+    }
+
+    /// The first block whose first VMA starts at or above `addr` (with the same hint).
+    #[inline]
+    fn block_start_at_or_above(&self, addr: u64) -> usize {
+        let h = self.hint.get();
+        let n = self.first_start.len();
+        // Block h+1 is the answer when block h starts below addr and block h+1 does not.
+        if h < n && self.first_start[h] < addr && (h + 1 == n || self.first_start[h + 1] >= addr) {
+            return h + 1;
+        }
+        let b = self.first_start.partition_point(|&s| s < addr);
+        self.hint.set(b.saturating_sub(1));
+        b
+    }
+
     /// First position whose VMA ends above `addr` (the end position if none).
     #[inline]
     fn pos_end_above(&self, addr: u64) -> Pos {
-        let b = self.last_end.partition_point(|&e| e <= addr);
+        let b = self.block_end_above(addr);
         if b == self.blocks.len() {
             return (b, 0);
         }
@@ -174,7 +204,7 @@ impl VmaTree {
 
     /// First position whose VMA starts at or above `addr`.
     fn pos_start_at_or_above(&self, addr: u64) -> Pos {
-        let b = self.first_start.partition_point(|&s| s < addr);
+        let b = self.block_start_at_or_above(addr);
         // The answer is in block b-1 (after its first element) or at the start of block b.
         if b > 0 {
             let blk = &self.blocks[b - 1].starts;
@@ -306,9 +336,17 @@ impl VmaTree {
         blk.ends.insert(i, vma.end.0);
         blk.vmas.insert(i, vma);
         if blk.vmas.len() > BLOCK_MAX {
-            let upper = Block::from_vmas(blk.vmas.split_off(BLOCK_MAX / 2));
-            blk.starts.truncate(BLOCK_MAX / 2);
-            blk.ends.truncate(BLOCK_MAX / 2);
+            // Split in halves, except when growing at an edge (sequential mapping, top-down or bottom-up):
+            // then the full block stays full and the new VMA starts a block of its own, which keeps blocks
+            // dense and the top level small.
+            let at = match i {
+                0 => 1,
+                i if i == BLOCK_MAX => BLOCK_MAX,
+                _ => BLOCK_MAX / 2,
+            };
+            let upper = Block::from_vmas(blk.vmas.split_off(at));
+            blk.starts.truncate(at);
+            blk.ends.truncate(at);
             self.blocks.insert(b + 1, upper);
             self.block_inserted(b + 1);
             self.refresh_block(b + 1);
