@@ -23,6 +23,7 @@
 
 use crate::addr::{page_align, VirtAddr, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::{Errno, SysResult};
+use crate::fs::InodeKind;
 use crate::kernel::Kernel;
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::MmId;
@@ -227,6 +228,15 @@ impl Kernel {
             let addr = vma.start.as_u64().max(start);
             let len = end.min(vma.end.as_u64()) - addr;
             if !seen_vma && start < vma.start.as_u64() {
+                return Err(Errno::EFAULT);
+            }
+            // vma_multi_allowed: a file whose own get_unmapped_area might not honour MREMAP_FIXED (here
+            // /dev/zero, `get_unmapped_area_zero`) may only be moved alone (checked on 6.18.44: EFAULT).
+            let multi_allowed = match &vma.file {
+                None => true,
+                Some(f) => matches!(f.inode.kind, InodeKind::Regular | InodeKind::Shmem),
+            };
+            if !multi_allowed && (seen_vma || vma.end.as_u64() < end) {
                 return Err(Errno::EFAULT);
             }
             let offset = if seen_vma { vma.start.as_u64() - last_end } else { 0 };
