@@ -28,6 +28,16 @@ fn fd_arg(fd: i64) -> u32 {
 impl Kernel {
     /// `openat(dirfd, path, flags, mode)`.
     pub fn sys_openat(&mut self, pid: Pid, dirfd: i64, path: &str, flags: u64, _mode: u64) -> SysResult {
+        // build_open_how: O_PATH keeps only the flags that make sense for it.
+        let flags = if flags & O_PATH != 0 {
+            flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        } else {
+            flags
+        };
+        // build_open_flags: O_CREAT with O_DIRECTORY is refused (since 6.4).
+        if flags & (O_CREAT | O_DIRECTORY) == O_CREAT | O_DIRECTORY {
+            return Err(Errno::EINVAL);
+        }
         // build_open_flags: O_TMPFILE needs write access; the model cannot create files at all.
         if flags & O_TMPFILE == O_TMPFILE {
             if flags & O_ACCMODE == O_RDONLY {
@@ -247,6 +257,17 @@ mod tests {
         assert_eq!(
             k.task(P).unwrap().files.get(d as i32).unwrap().file.inode.kind,
             InodeKind::Other
+        );
+        assert_eq!(
+            k.sys_openat(P, AT_FDCWD, "/bin", O_CREAT | O_DIRECTORY, 0),
+            Err(Errno::EINVAL)
+        );
+        // O_PATH drops the access mode: a directory opens "for writing" without EISDIR.
+        assert_eq!(k.sys_openat(P, AT_FDCWD, "/bin", O_PATH | O_RDWR, 0), Ok(5));
+        assert_eq!(
+            k.fget(P, 5).map(|f| f.id),
+            Err(Errno::EBADF),
+            "O_PATH descriptors cannot be mapped"
         );
     }
 

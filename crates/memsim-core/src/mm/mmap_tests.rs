@@ -672,6 +672,33 @@ fn hugetlb_with_empty_pool() {
 }
 
 #[test]
+fn failed_fixed_mappings_leave_what_linux_leaves() {
+    // Checked with a C program on 6.18: RLIMIT_AS refusing a MAP_FIXED mapping that starts inside a VMA keeps
+    // the split done while gathering the old VMAs.
+    let mut k = kernel();
+    fixed(&mut k, 0, 3, RW).unwrap();
+    k.task_mut(P).unwrap().rlimits[RLIMIT_AS] = Rlimit::new(8 << 12, RLIM_INFINITY);
+    assert_eq!(
+        k.sys_mmap(P, pg(1), 60 << 12, PROT_READ, PA | MAP_FIXED, -1, 0),
+        Err(Errno::ENOMEM)
+    );
+    assert_eq!(pic(&k), "Aaa");
+    check_counters(&k);
+    // A hugetlb MAP_FIXED failure (empty pool) leaves the old range unmapped; an unaligned one is EINVAL.
+    let mut k = kernel();
+    let h = 0x1_4000_0000u64;
+    k.sys_mmap(P, h, 4 << 12, RW, PA | MAP_FIXED, -1, 0).unwrap();
+    k.sys_mmap(P, h + (2 << 20), 4 << 12, PROT_READ, PA | MAP_FIXED, -1, 0)
+        .unwrap();
+    let hf = PA | MAP_FIXED | MAP_HUGETLB;
+    assert_eq!(k.sys_mmap(P, h, 2 << 20, RW, hf, -1, 0), Err(Errno::ENOMEM));
+    assert_eq!(k.sys_mmap(P, h + 0x1000, 2 << 20, RW, hf, -1, 0), Err(Errno::EINVAL));
+    let left: Vec<u64> = mm(&k).vmas.iter().map(|v| v.start.0).collect();
+    assert_eq!(left, vec![h + (2 << 20)]);
+    check_counters(&k);
+}
+
+#[test]
 fn populate_flags_do_not_change_layout() {
     let mut k = kernel();
     let a = k.sys_mmap(P, 0, 8192, RW, PA | MAP_POPULATE, -1, 0).unwrap();
