@@ -65,6 +65,9 @@ bitflags! {
         const HEAD = 1 << 17;
         /// `PageBuddy`: the frame is free.
         const BUDDY = 1 << 18;
+        /// A page of an anonymous THP that is still mapped as a whole by one PMD-sized block (see
+        /// `mm/fault.rs`: the model keeps the block's 512 PTEs instead of a PMD leaf). Cleared by a split.
+        const PMD_MAPPED = 1 << 19;
     }
 }
 

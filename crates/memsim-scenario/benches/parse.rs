@@ -26,21 +26,17 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.sample_size(20);
+    // The parser's own stage: every line scanned, system call arguments borrowed from the text.
     g.bench_function("strace_syntax", |b| {
+        b.iter(|| memsim_scenario::parse::scan_str("bench", &text).expect("parses").len())
+    });
+    // The owned AST (`parse_str`): every name and string copied out.
+    g.bench_function("strace_syntax_owned_ast", |b| {
         b.iter(|| memsim_scenario::parse_str("bench", &text).expect("parses").len())
     });
-    // What a streaming consumer sees: each line is dropped before the next is parsed.
-    g.bench_function("strace_syntax_streaming", |b| {
-        b.iter(|| {
-            let mut p = memsim_scenario::Parser::new("bench");
-            let mut n = 0usize;
-            for (i, l) in text.lines().enumerate() {
-                if p.parse_line(i + 1, l).expect("parses").is_some() {
-                    n += 1;
-                }
-            }
-            n
-        })
+    // `memsim run`'s first pass: parse and decode every modeled call.
+    g.bench_function("prepare", |b| {
+        b.iter(|| memsim_scenario::prepare("bench", &text).expect("parses").len())
     });
     g.finish();
 }

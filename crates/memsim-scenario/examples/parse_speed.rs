@@ -1,6 +1,6 @@
 //! Parse the benchmark corpus N times (default 10) and print the throughput against wall-clock time. Run
 //! under `perf stat -e task-clock` to get CPU time on a busy machine:
-//! `cargo run --release -p memsim-scenario --example parse_speed -- 20`.
+//! `cargo run --release -p memsim-scenario --example parse_speed -- 20 [scan|stream|owned|prepare]`.
 
 fn main() {
     let iters: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
@@ -16,10 +16,26 @@ fn main() {
     while text.len() < (8 << 20) {
         text += &one;
     }
+    let mode = std::env::args().nth(2).unwrap_or_default();
     let t = std::time::Instant::now();
     let mut lines = 0;
     for _ in 0..iters {
-        lines += memsim_scenario::parse_str("bench", &text).expect("parses").len();
+        lines += match mode.as_str() {
+            "owned" => memsim_scenario::parse_str("bench", &text).expect("parses").len(),
+            "prepare" => memsim_scenario::prepare("bench", &text).expect("parses").len(),
+            "stream" => {
+                // Each line is scanned and dropped before the next: what a streaming consumer pays.
+                let mut p = memsim_scenario::Parser::new("bench");
+                let mut n = 0;
+                for (i, l) in text.lines().enumerate() {
+                    if p.scan_line(i + 1, l).expect("parses").is_some() {
+                        n += 1;
+                    }
+                }
+                n
+            }
+            _ => memsim_scenario::parse::scan_str("bench", &text).expect("parses").len(),
+        };
     }
     let secs = t.elapsed().as_secs_f64();
     let bytes = (text.len() * iters) as f64;

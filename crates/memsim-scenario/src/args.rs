@@ -2,11 +2,13 @@
 //! tables of `memsim_core::uapi` for symbolic flags. Shared by the model runner and `memsim-shadow`, so both
 //! give a call exactly the same numbers.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use memsim_core::uapi::{self, NameTable};
 
 use crate::ast::{Arg, FlagAtom, Pos, SyscallLine};
+use crate::parse::{flag_atoms, unescape, ArgRef, AtomRef};
 
 /// A value that does not fit the argument it is given for. `index` is the 0-based argument number when known.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,11 +56,135 @@ impl std::error::Error for ArgError {}
 pub const MISC_NAMES: NameTable = &[("AT_FDCWD", uapi::AT_FDCWD as u64)];
 
 /// Look a name up in the given tables, then in [`MISC_NAMES`].
-fn lookup(tables: &[NameTable], name: &str) -> Option<u64> {
+fn lookup(tables: &[NameTable], name: &[u8]) -> Option<u64> {
     tables
         .iter()
         .chain(std::iter::once(&MISC_NAMES))
-        .find_map(|t| uapi::lookup(t, name))
+        .find_map(|t| t.iter().find(|(n, _)| n.as_bytes() == name).map(|&(_, v)| v))
+}
+
+fn unknown_name(tables: &[NameTable], name: &[u8]) -> ArgError {
+    let name = String::from_utf8_lossy(name);
+    let expected: Vec<&str> = tables.iter().filter_map(|t| t.first().map(|e| e.0)).collect();
+    if expected.is_empty() {
+        ArgError::new(format!("unknown name `{name}`: expected a number"))
+    } else {
+        ArgError::new(format!(
+            "unknown name `{name}` (expected names like {})",
+            expected.join(", ")
+        ))
+    }
+}
+
+/// An argument in either form (owned [`Arg`] or borrowed [`ArgRef`]), as the decoder needs it.
+pub trait ArgValue {
+    /// The raw 64-bit register value of a number, flags expression or descriptor.
+    fn to_u64(&self, tables: &[NameTable]) -> Result<u64, ArgError>;
+    /// The bytes of a complete string.
+    fn to_bytes(&self) -> Result<Cow<'_, [u8]>, ArgError>;
+    /// A printed byte vector (`[1, 0, ...]`): its bytes and whether it was complete; `None` for an address.
+    fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError>;
+}
+
+impl ArgValue for Arg {
+    fn to_u64(&self, tables: &[NameTable]) -> Result<u64, ArgError> {
+        arg_u64(self, tables)
+    }
+    fn to_bytes(&self) -> Result<Cow<'_, [u8]>, ArgError> {
+        arg_bytes(self).map(Cow::Borrowed)
+    }
+    fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError> {
+        match self {
+            Arg::Array(items) => byte_vector(items.iter().map(|it| match it {
+                Arg::Int(n) => Item::Int(*n),
+                Arg::Other(t) if t == "..." => Item::More,
+                _ => Item::Bad,
+            })),
+            Arg::Int(_) => Ok((None, true)),
+            _ => Err(ArgError::new("expected a vector `[0, 1, ...]` or an address")),
+        }
+    }
+}
+
+impl ArgValue for ArgRef<'_> {
+    fn to_u64(&self, tables: &[NameTable]) -> Result<u64, ArgError> {
+        match self {
+            ArgRef::Int(n) => reg(*n),
+            ArgRef::Flags(t) | ArgRef::Fd { fd: t, .. } => {
+                let mut v = 0u64;
+                for a in flag_atoms(t) {
+                    v |= match a {
+                        AtomRef::Num(n) => reg(n)?,
+                        AtomRef::Name(name) => lookup(tables, name).ok_or_else(|| unknown_name(tables, name))?,
+                    };
+                }
+                Ok(v)
+            }
+            ArgRef::Str { .. } => Err(ArgError::new("expected a number, found a string")),
+            ArgRef::Array(_) => Err(ArgError::new("expected a number, found an array")),
+            ArgRef::Struct(_) => Err(ArgError::new("expected a number, found a structure")),
+            ArgRef::Other(t) => Err(ArgError::new(format!(
+                "expected a number, found `{}`",
+                String::from_utf8_lossy(t)
+            ))),
+        }
+    }
+    fn to_bytes(&self) -> Result<Cow<'_, [u8]>, ArgError> {
+        match self {
+            ArgRef::Str { raw, truncated: false } => Ok(if raw.contains(&b'\\') {
+                Cow::Owned(unescape(raw))
+            } else {
+                Cow::Borrowed(*raw)
+            }),
+            ArgRef::Str { truncated: true, .. } => {
+                Err(ArgError::new("the string is truncated (`...`): rerun strace with -s"))
+            }
+            _ => Err(ArgError::new("expected a string")),
+        }
+    }
+    fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError> {
+        match self {
+            ArgRef::Array(items) => byte_vector(items.iter().map(|it| match it {
+                ArgRef::Int(n) => Item::Int(*n),
+                ArgRef::Other(t) if *t == b"..." => Item::More,
+                _ => Item::Bad,
+            })),
+            ArgRef::Int(_) => Ok((None, true)),
+            _ => Err(ArgError::new("expected a vector `[0, 1, ...]` or an address")),
+        }
+    }
+}
+
+impl<T: ArgValue> ArgValue for (Pos, T) {
+    fn to_u64(&self, tables: &[NameTable]) -> Result<u64, ArgError> {
+        self.1.to_u64(tables)
+    }
+    fn to_bytes(&self) -> Result<Cow<'_, [u8]>, ArgError> {
+        self.1.to_bytes()
+    }
+    fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError> {
+        self.1.to_byte_vector()
+    }
+}
+
+enum Item {
+    Int(i128),
+    More,
+    Bad,
+}
+
+fn byte_vector(items: impl ExactSizeIterator<Item = Item>) -> Result<(Option<Vec<u8>>, bool), ArgError> {
+    let n = items.len();
+    let mut v = Vec::with_capacity(n);
+    let mut complete = true;
+    for (i, it) in items.enumerate() {
+        match it {
+            Item::More if i + 1 == n => complete = false,
+            Item::Int(x) => v.push(u8::try_from(x).map_err(|_| ArgError::new(format!("{x} is not a byte")))?),
+            _ => return Err(ArgError::new("the vector holds numbers")),
+        }
+    }
+    Ok((Some(v), complete))
 }
 
 /// An integer that fits a 64-bit register: `-2^63 ..= 2^64-1` (negatives are two's complement).
@@ -79,17 +205,9 @@ pub fn arg_u64(arg: &Arg, tables: &[NameTable]) -> Result<u64, ArgError> {
             for a in atoms {
                 v |= match a {
                     FlagAtom::Num(n) => reg(*n)?,
-                    FlagAtom::Name(name) => lookup(tables, name).ok_or_else(|| {
-                        let expected: Vec<&str> = tables.iter().filter_map(|t| t.first().map(|e| e.0)).collect();
-                        if expected.is_empty() {
-                            ArgError::new(format!("unknown name `{name}`: expected a number"))
-                        } else {
-                            ArgError::new(format!(
-                                "unknown name `{name}` (expected names like {})",
-                                expected.join(", ")
-                            ))
-                        }
-                    })?,
+                    FlagAtom::Name(name) => {
+                        lookup(tables, name.as_bytes()).ok_or_else(|| unknown_name(tables, name.as_bytes()))?
+                    }
                 };
             }
             Ok(v)
@@ -135,16 +253,16 @@ pub fn arg_path(arg: &Arg) -> Result<String, ArgError> {
 
 /// Typed access to the arguments of one call, attaching argument numbers to errors.
 #[derive(Clone, Copy, Debug)]
-pub struct Args<'a> {
-    pub args: &'a [Arg],
+pub struct Args<'a, A> {
+    pub args: &'a [A],
 }
 
-impl<'a> Args<'a> {
-    pub fn new(call: &'a SyscallLine) -> Args<'a> {
-        Args { args: &call.args }
+impl<'a, A: ArgValue> Args<'a, A> {
+    pub fn new(args: &'a [A]) -> Args<'a, A> {
+        Args { args }
     }
 
-    pub fn get(&self, i: usize) -> Result<&'a Arg, ArgError> {
+    pub fn get(&self, i: usize) -> Result<&'a A, ArgError> {
         self.args
             .get(i)
             .ok_or_else(|| ArgError::new(format!("missing argument {} (of {})", i + 1, self.args.len())).at(i))
@@ -165,7 +283,7 @@ impl<'a> Args<'a> {
     }
 
     pub fn u64(&self, i: usize, tables: &[NameTable]) -> Result<u64, ArgError> {
-        arg_u64(self.get(i)?, tables).map_err(|e| e.at(i))
+        self.get(i)?.to_u64(tables).map_err(|e| e.at(i))
     }
 
     /// Like [`Args::u64`], but 0 when the argument is absent.
@@ -176,12 +294,22 @@ impl<'a> Args<'a> {
         self.u64(i, tables)
     }
 
+    /// A descriptor: `3`, `-1`, `3</path>`, `AT_FDCWD`.
     pub fn fd(&self, i: usize) -> Result<i64, ArgError> {
-        arg_fd(self.get(i)?).map_err(|e| e.at(i))
+        self.u64(i, &[]).map(|v| v as i64)
     }
 
+    /// A path: a complete string without NUL bytes, as UTF-8.
     pub fn path(&self, i: usize) -> Result<String, ArgError> {
-        arg_path(self.get(i)?).map_err(|e| e.at(i))
+        let b = self.get(i)?.to_bytes().map_err(|e| e.at(i))?;
+        if b.contains(&0) {
+            return Err(ArgError::new("a path cannot contain a NUL byte").at(i));
+        }
+        String::from_utf8(b.into_owned()).map_err(|_| ArgError::new("the path is not valid UTF-8").at(i))
+    }
+
+    pub fn byte_vector(&self, i: usize) -> Result<(Option<Vec<u8>>, bool), ArgError> {
+        self.get(i)?.to_byte_vector().map_err(|e| e.at(i))
     }
 }
 

@@ -5,8 +5,8 @@
 use memsim_core::uapi::*;
 use memsim_core::{Errno, Kernel, Pid, SysResult};
 
-use crate::args::{ArgError, Args};
-use crate::ast::{Arg, SyscallLine};
+use crate::args::{ArgError, ArgValue, Args};
+use crate::ast::SyscallLine;
 
 /// One modeled system call with its arguments as the kernel receives them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,9 +129,14 @@ pub const MODELED: &[&str] = &[
 
 /// Decode a system call line. `Ok(None)` for calls memsim does not model (they are counted, not run).
 pub fn decode(line: &SyscallLine) -> Result<Option<Call>, ArgError> {
-    let a = Args::new(line);
+    decode_args(&line.name, &line.args)
+}
+
+/// Decode a call from its name and arguments, owned or borrowed.
+pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, ArgError> {
+    let a = Args::new(args);
     let mmap_flags: &[NameTable] = &[MAP_TYPE_NAMES, MAP_FLAG_NAMES];
-    let call = match line.name.as_str() {
+    let call = match name {
         "mmap" => {
             a.count(6, 6)?;
             Call::Mmap {
@@ -215,7 +220,7 @@ pub fn decode(line: &SyscallLine) -> Result<Option<Call>, ArgError> {
         }
         "mincore" => {
             a.count(3, 3)?;
-            let (vec, vec_complete) = residency_vector(a.get(2)?).map_err(|e| e.at(2))?;
+            let (vec, vec_complete) = a.byte_vector(2)?;
             Call::Mincore {
                 start: a.u64(0, &[])?,
                 len: a.u64(1, &[])?,
@@ -276,26 +281,6 @@ pub fn decode(line: &SyscallLine) -> Result<Option<Call>, ArgError> {
         _ => return Ok(None),
     };
     Ok(Some(call))
-}
-
-/// mincore's third argument: `[1, 0, ...]` (an output to compare) or an address (nothing to compare).
-fn residency_vector(arg: &Arg) -> Result<(Option<Vec<u8>>, bool), ArgError> {
-    match arg {
-        Arg::Array(items) => {
-            let mut v = Vec::with_capacity(items.len());
-            let mut complete = true;
-            for (i, it) in items.iter().enumerate() {
-                match it {
-                    Arg::Other(t) if t == "..." && i + 1 == items.len() => complete = false,
-                    Arg::Int(n) => v.push(u8::try_from(*n).map_err(|_| ArgError::new(format!("{n} is not a byte")))?),
-                    _ => return Err(ArgError::new("mincore's vector holds numbers")),
-                }
-            }
-            Ok((Some(v), complete))
-        }
-        Arg::Int(_) => Ok((None, true)),
-        _ => Err(ArgError::new("expected a vector `[0, 1, ...]` or an address")),
-    }
 }
 
 /// What a call did in the model.

@@ -75,6 +75,16 @@ impl PosMap {
             second: (line, base),
         }
     }
+    /// The inverse of [`PosMap::pos`] (for positions it produced).
+    fn offset(&self, p: Pos) -> usize {
+        let col0 = p.col.saturating_sub(1);
+        if self.split != usize::MAX && p.line == self.second.0 && col0 >= self.second.1 {
+            self.split + (col0 - self.second.1)
+        } else {
+            col0.saturating_sub(self.first.1)
+        }
+    }
+
     fn pos(&self, off: usize) -> Pos {
         if off < self.split {
             Pos {
@@ -86,6 +96,166 @@ impl PosMap {
                 line: self.second.0,
                 col: self.second.1 + (off - self.split) + 1,
             }
+        }
+    }
+}
+
+/// An argument as it appears in the line, borrowed: the parser's first stage, which allocates nothing for
+/// numbers, flags, strings and descriptors. [`ArgRef::to_arg`] gives the owned [`Arg`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArgRef<'a> {
+    Int(i128),
+    /// The text of a `|`-joined flags expression or a single name, e.g. `PROT_READ|PROT_WRITE`,
+    /// `MAP_PRIVATE | 0x40000`, `AT_FDCWD` (validated: atoms are names or whole numbers).
+    Flags(&'a [u8]),
+    /// A decorated descriptor: the descriptor atom (`3`, `AT_FDCWD`) and the raw, still escaped, path.
+    Fd {
+        fd: &'a [u8],
+        path: &'a [u8],
+    },
+    /// A string's raw text between its quotes (escapes validated, not yet decoded).
+    Str {
+        raw: &'a [u8],
+        truncated: bool,
+    },
+    Array(Vec<ArgRef<'a>>),
+    Struct(Vec<(Option<&'a [u8]>, ArgRef<'a>)>),
+    Other(&'a [u8]),
+}
+
+impl ArgRef<'_> {
+    /// The owned form.
+    pub fn to_arg(&self) -> Arg {
+        match self {
+            ArgRef::Int(n) => Arg::Int(*n),
+            ArgRef::Flags(t) => Arg::Flags(flag_atoms(t).map(|a| a.to_atom()).collect()),
+            ArgRef::Fd { fd, path } => Arg::Fd {
+                fd: Box::new(match flag_atoms(fd).next() {
+                    Some(AtomRef::Num(n)) => Arg::Int(n),
+                    Some(AtomRef::Name(n)) => Arg::Flags(vec![FlagAtom::Name(lossy(n))]),
+                    None => Arg::Other(lossy(fd)),
+                }),
+                path: unescape_lenient(path),
+            },
+            ArgRef::Str { raw, truncated } => Arg::Str {
+                bytes: unescape(raw),
+                truncated: *truncated,
+            },
+            ArgRef::Array(v) => Arg::Array(v.iter().map(ArgRef::to_arg).collect()),
+            ArgRef::Struct(v) => Arg::Struct(v.iter().map(|(k, v)| (k.map(lossy), v.to_arg())).collect()),
+            ArgRef::Other(t) => Arg::Other(lossy(t)),
+        }
+    }
+}
+
+/// One atom of a flags expression, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtomRef<'a> {
+    Name(&'a [u8]),
+    Num(i128),
+}
+
+impl AtomRef<'_> {
+    pub fn to_atom(self) -> FlagAtom {
+        match self {
+            AtomRef::Name(n) => FlagAtom::Name(lossy(n)),
+            AtomRef::Num(n) => FlagAtom::Num(n),
+        }
+    }
+}
+
+/// The atoms of a validated flags text (`NULL` is the number 0).
+pub fn flag_atoms(text: &[u8]) -> impl Iterator<Item = AtomRef<'_>> + '_ {
+    text.split(|&b| b == b'|').filter_map(|part| {
+        let t = trim_end(part);
+        let t = &t[t.iter().take_while(|&&b| b == b' ' || b == b'\t').count()..];
+        let mut c = Cur::new(t);
+        match atom(&mut c) {
+            Some(a) if c.i == t.len() => Some(a),
+            _ => None,
+        }
+    })
+}
+
+/// A system call line, borrowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRef<'a> {
+    pub name: &'a [u8],
+    /// Each argument with the position where it starts.
+    pub args: Vec<(Pos, ArgRef<'a>)>,
+    pub expect: ExpectRef<'a>,
+}
+
+impl CallRef<'_> {
+    /// The name as text (system call names are ASCII identifiers).
+    pub fn name(&self) -> &str {
+        std::str::from_utf8(self.name).unwrap_or("?")
+    }
+
+    pub fn to_syscall_line(&self) -> SyscallLine {
+        SyscallLine {
+            name: lossy(self.name),
+            args: self.args.iter().map(|(_, a)| a.to_arg()).collect(),
+            expect: self.expect.to_expect(),
+            arg_pos: self.args.iter().map(|(p, _)| *p).collect(),
+        }
+    }
+}
+
+/// A stated result, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectRef<'a> {
+    Value(i128),
+    Error(&'a [u8]),
+    Unchecked,
+}
+
+impl ExpectRef<'_> {
+    pub fn to_expect(self) -> Expect {
+        match self {
+            ExpectRef::Value(v) => Expect::Value(v),
+            ExpectRef::Error(e) => Expect::Error(lossy(e)),
+            ExpectRef::Unchecked => Expect::Unchecked,
+        }
+    }
+}
+
+/// A scanned line: system calls borrow the line's text; everything else (and calls joined from
+/// `<unfinished ...>` halves, whose text the parser owns) is already owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scanned<'a> {
+    Call {
+        line: usize,
+        pid: Option<u32>,
+        call: CallRef<'a>,
+    },
+    Line(Line),
+}
+
+impl Scanned<'_> {
+    pub fn into_line(self) -> Line {
+        match self {
+            Scanned::Call { line, pid, call } => Line {
+                line,
+                pid,
+                kind: LineKind::Syscall(call.to_syscall_line()),
+            },
+            Scanned::Line(l) => l,
+        }
+    }
+}
+
+/// What `call_line` found.
+enum CallOut<'a> {
+    Call(CallRef<'a>),
+    Kind(LineKind),
+}
+
+impl CallOut<'_> {
+    fn owned(self) -> LineKind {
+        match self {
+            CallOut::Call(c) => LineKind::Syscall(c.to_syscall_line()),
+            CallOut::Kind(k) => k,
         }
     }
 }
@@ -124,6 +294,19 @@ pub fn parse_str(file_name: &str, text: &str) -> Result<Vec<Line>, ParseError> {
     Ok(out)
 }
 
+/// Scan a whole scenario text: system call arguments borrow `text` (see [`Scanned`]).
+pub fn scan_str<'a>(file_name: &str, text: &'a str) -> Result<Vec<Scanned<'a>>, ParseError> {
+    let mut p = Parser::new(file_name);
+    // strace lines average 60-120 bytes.
+    let mut out = Vec::with_capacity(text.len() / 64);
+    for (i, l) in text.lines().enumerate() {
+        if let Some(line) = p.scan_line(i + 1, l)? {
+            out.push(line);
+        }
+    }
+    Ok(out)
+}
+
 impl Parser {
     pub fn new(file_name: &str) -> Parser {
         Parser {
@@ -141,14 +324,22 @@ impl Parser {
     /// Parse one line (`line_no` is 1-based). `Ok(None)` for lines that carry nothing to do: blank lines,
     /// comments, banners, attach notices, the first half of an unfinished call.
     pub fn parse_line(&mut self, line_no: usize, text: &str) -> Result<Option<Line>, ParseError> {
-        let joined;
-        let text = match self.carry.take() {
-            Some(head) => {
-                joined = head + text;
-                joined.as_str()
-            }
-            None => text,
-        };
+        Ok(self.scan_line(line_no, text)?.map(Scanned::into_line))
+    }
+
+    /// Like [`Parser::parse_line`], but a system call's arguments borrow `text` instead of being copied.
+    pub fn scan_line<'a>(&mut self, line_no: usize, text: &'a str) -> Result<Option<Scanned<'a>>, ParseError> {
+        if let Some(head) = self.carry.take() {
+            let joined = head + text;
+            return Ok(self
+                .scan_inner(line_no, &joined)?
+                .map(Scanned::into_line)
+                .map(Scanned::Line));
+        }
+        self.scan_inner(line_no, text)
+    }
+
+    fn scan_inner<'a>(&mut self, line_no: usize, text: &'a str) -> Result<Option<Scanned<'a>>, ParseError> {
         match self.line_inner(line_no, text) {
             Ok(l) => Ok(l),
             Err((pos, msg)) => {
@@ -169,7 +360,7 @@ impl Parser {
         }
     }
 
-    fn line_inner(&mut self, line_no: usize, text: &str) -> Result<Option<Line>, (Pos, String)> {
+    fn line_inner<'a>(&mut self, line_no: usize, text: &'a str) -> Result<Option<Scanned<'a>>, (Pos, String)> {
         let s = trim_end(text.as_bytes());
         let here = PosMap::single(line_no, 0);
         let at = |r: Fail| (here.pos(r.0), r.1);
@@ -179,11 +370,11 @@ impl Parser {
             return Ok(None);
         }
         if let Some(kind) = lackey(s, first).map_err(at)? {
-            return Ok(Some(Line {
+            return Ok(Some(Scanned::Line(Line {
                 line: line_no,
                 pid: None,
                 kind,
-            }));
+            })));
         }
         let mut c = Cur::new(s);
         let pid = prefix(&mut c).map_err(at)?;
@@ -194,33 +385,37 @@ impl Parser {
         }
         if body.starts_with(b"---") {
             return signal_line(&mut c).map_err(at).map(|k| {
-                k.map(|kind| Line {
-                    line: line_no,
-                    pid,
-                    kind,
+                k.map(|kind| {
+                    Scanned::Line(Line {
+                        line: line_no,
+                        pid,
+                        kind,
+                    })
                 })
             });
         }
         if body.starts_with(b"+++") {
             self.pending.remove(&pid);
             return end_line(&mut c).map_err(at).map(|k| {
-                k.map(|kind| Line {
-                    line: line_no,
-                    pid,
-                    kind,
+                k.map(|kind| {
+                    Scanned::Line(Line {
+                        line: line_no,
+                        pid,
+                        kind,
+                    })
                 })
             });
         }
         if body.starts_with(b"<...") {
-            return self.resumed(line_no, s, body_start, pid);
+            return Ok(self.resumed(line_no, s, body_start, pid)?.map(Scanned::Line));
         }
         if body.starts_with(b"cat ") {
             let kind = cat_line(&mut c).map_err(at)?;
-            return Ok(Some(Line {
+            return Ok(Some(Scanned::Line(Line {
                 line: line_no,
                 pid,
                 kind,
-            }));
+            })));
         }
         if let Some(head) = body.strip_suffix(b"<unfinished ...>") {
             let name_end = body.iter().position(|&b| !is_ident(b)).unwrap_or(body.len());
@@ -246,11 +441,17 @@ impl Parser {
             // strace let go of the process mid-call: the call's outcome is unknown.
             return Ok(None);
         }
-        let kind = call_line(&mut c, &here).map_err(at)?;
-        Ok(Some(Line {
-            line: line_no,
-            pid,
-            kind,
+        Ok(Some(match call_line(&mut c, &here).map_err(at)? {
+            CallOut::Call(call) => Scanned::Call {
+                line: line_no,
+                pid,
+                call,
+            },
+            CallOut::Kind(kind) => Scanned::Line(Line {
+                line: line_no,
+                pid,
+                kind,
+            }),
         }))
     }
 
@@ -320,7 +521,7 @@ impl Parser {
             second: (line_no, rest_start),
         };
         let mut jc = Cur::new(&joined);
-        let kind = call_line(&mut jc, &map).map_err(|(off, m)| (map.pos(off), m))?;
+        let kind = call_line(&mut jc, &map).map_err(|(off, m)| (map.pos(off), m))?.owned();
         Ok(Some(Line {
             line: line_no,
             pid: pid.or(pending.pid),
@@ -494,12 +695,12 @@ fn signal_line(c: &mut Cur) -> PResult<Option<LineKind>> {
     let mut code = None;
     let mut addr = None;
     if c.peek() == Some(b'{') {
-        if let Some(Arg::Struct(fields)) = primary(c, 0)? {
+        if let Some(ArgRef::Struct(fields)) = primary(c, 0)? {
             for (k, v) in &fields {
-                match k.as_deref() {
-                    Some("si_code") => code = si_code(signo, v).map_err(|m| (name_at, m))?,
-                    Some("si_addr") => match v {
-                        Arg::Int(n) => addr = Some(*n as u64),
+                match k {
+                    Some(b"si_code") => code = si_code(signo, v).map_err(|m| (name_at, m))?,
+                    Some(b"si_addr") => match v {
+                        ArgRef::Int(n) => addr = Some(*n as u64),
                         _ => return fail(name_at, "`si_addr` must be an address"),
                     },
                     _ => {}
@@ -520,7 +721,7 @@ fn signal_line(c: &mut Cur) -> PResult<Option<LineKind>> {
 
 /// `si_code` names strace prints (`include/uapi/asm-generic/siginfo.h`). Unknown names are an error for the
 /// fault signals memsim checks, and ignored for others.
-fn si_code(signo: u32, v: &Arg) -> Result<Option<u32>, String> {
+fn si_code(signo: u32, v: &ArgRef) -> Result<Option<u32>, String> {
     const GENERIC: uapi::NameTable = &[
         ("SI_USER", 0),
         ("SI_KERNEL", 0x80),
@@ -546,16 +747,22 @@ fn si_code(signo: u32, v: &Arg) -> Result<Option<u32>, String> {
         _ => &[],
     };
     let checked = matches!(signo, uapi::SIGSEGV | uapi::SIGBUS);
-    match v {
-        Arg::Int(n) => Ok(Some(*n as u32)),
-        Arg::Flags(atoms) if atoms.len() == 1 => match &atoms[0] {
-            FlagAtom::Num(n) => Ok(Some(*n as u32)),
-            FlagAtom::Name(name) => match uapi::lookup(table, name).or_else(|| uapi::lookup(GENERIC, name)) {
+    let mut atoms = match v {
+        ArgRef::Int(n) => return Ok(Some(*n as u32)),
+        ArgRef::Flags(t) => flag_atoms(t),
+        _ if checked => return Err("`si_code` must be a name or a number".into()),
+        _ => return Ok(None),
+    };
+    match (atoms.next(), atoms.next()) {
+        (Some(AtomRef::Num(n)), None) => Ok(Some(n as u32)),
+        (Some(AtomRef::Name(name)), None) => {
+            let name = std::str::from_utf8(name).unwrap_or("");
+            match uapi::lookup(table, name).or_else(|| uapi::lookup(GENERIC, name)) {
                 Some(v) => Ok(Some(v as u32)),
                 None if checked => Err(format!("unknown si_code `{name}`")),
                 None => Ok(None),
-            },
-        },
+            }
+        }
         _ if checked => Err("`si_code` must be a name or a number".into()),
         _ => Ok(None),
     }
@@ -651,7 +858,7 @@ fn cat_line(c: &mut Cur) -> PResult<LineKind> {
 }
 
 /// A system call line, or `poke`/`peek`.
-fn call_line(c: &mut Cur, map: &PosMap) -> PResult<LineKind> {
+fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap) -> PResult<CallOut<'a>> {
     let name_at = c.i;
     let name = c.ident();
     if name.is_empty() {
@@ -666,8 +873,7 @@ fn call_line(c: &mut Cur, map: &PosMap) -> PResult<LineKind> {
     }
     let open = c.i;
     c.i += 1;
-    let mut args = Vec::with_capacity(6);
-    let mut arg_pos = Vec::with_capacity(6);
+    let mut args = Vec::with_capacity(4);
     c.skip_ws()?;
     if c.peek() == Some(b')') {
         c.i += 1;
@@ -677,8 +883,7 @@ fn call_line(c: &mut Cur, map: &PosMap) -> PResult<LineKind> {
             let at = c.i;
             // Top-level `key=value` (clone's `child_stack=NULL, flags=...`): the key is dropped.
             key(c);
-            args.push(value(c, 1)?);
-            arg_pos.push(at);
+            args.push((map.pos(at), value(c, 1)?));
             c.skip_ws()?;
             match c.peek() {
                 Some(b',') => c.i += 1,
@@ -692,50 +897,44 @@ fn call_line(c: &mut Cur, map: &PosMap) -> PResult<LineKind> {
         }
     }
     match name {
-        b"poke" => return poke(c, name_at, args, &arg_pos),
-        b"peek" => return peek(c, name_at, args, &arg_pos),
+        b"poke" => return poke(c, name_at, &args, map).map(CallOut::Kind),
+        b"peek" => return peek(c, name_at, &args, map).map(CallOut::Kind),
         _ => {}
     }
     let expect = result(c)?;
-    Ok(LineKind::Syscall(SyscallLine {
-        name: lossy(name),
-        args,
-        expect,
-        arg_pos: arg_pos.into_iter().map(|o| map.pos(o)).collect(),
-    }))
+    Ok(CallOut::Call(CallRef { name, args, expect }))
 }
 
 /// `poke(ADDR, "bytes") = N`.
-fn poke(c: &mut Cur, name_at: usize, args: Vec<Arg>, pos: &[usize]) -> PResult<LineKind> {
+fn poke(c: &mut Cur, name_at: usize, args: &[(Pos, ArgRef)], map: &PosMap) -> PResult<LineKind> {
     if args.len() != 2 {
         return fail(name_at, "`poke` takes two arguments: `poke(ADDR, \"bytes\")`");
     }
-    let addr = match &args[0] {
-        Arg::Int(n) => u64::try_from(*n).map_err(|_| (pos[0], "address out of range".to_string()))?,
+    let pos = [map.offset(args[0].0), map.offset(args[1].0)];
+    let addr = match &args[0].1 {
+        ArgRef::Int(n) => u64::try_from(*n).map_err(|_| (pos[0], "address out of range".to_string()))?,
         _ => return fail(pos[0], "expected an address"),
     };
-    let bytes = match &args[1] {
-        Arg::Str {
-            bytes,
-            truncated: false,
-        } => bytes.clone(),
+    let bytes = match &args[1].1 {
+        ArgRef::Str { raw, truncated: false } => unescape(raw),
         _ => return fail(pos[1], "expected a complete string (`\"...\"`)"),
     };
     let expect = match result(c)? {
-        Expect::Unchecked => None,
-        Expect::Value(n) => Some(u64::try_from(n).map_err(|_| (c.i, "byte count out of range".to_string()))?),
-        Expect::Error(_) => return fail(name_at, "`poke` returns a byte count, not an error"),
+        ExpectRef::Unchecked => None,
+        ExpectRef::Value(n) => Some(u64::try_from(n).map_err(|_| (c.i, "byte count out of range".to_string()))?),
+        ExpectRef::Error(_) => return fail(name_at, "`poke` returns a byte count, not an error"),
     };
     Ok(LineKind::Poke { addr, bytes, expect })
 }
 
 /// `peek(ADDR, LEN) = "bytes"`.
-fn peek(c: &mut Cur, name_at: usize, args: Vec<Arg>, pos: &[usize]) -> PResult<LineKind> {
+fn peek(c: &mut Cur, name_at: usize, args: &[(Pos, ArgRef)], map: &PosMap) -> PResult<LineKind> {
     if args.len() != 2 {
         return fail(name_at, "`peek` takes two arguments: `peek(ADDR, LEN)`");
     }
-    let num = |i: usize, what: &str| match &args[i] {
-        Arg::Int(n) => u64::try_from(*n).map_err(|_| (pos[i], format!("{what} out of range"))),
+    let pos = [map.offset(args[0].0), map.offset(args[1].0)];
+    let num = |i: usize, what: &str| match &args[i].1 {
+        ArgRef::Int(n) => u64::try_from(*n).map_err(|_| (pos[i], format!("{what} out of range"))),
         _ => Err((pos[i], format!("expected {what}"))),
     };
     let addr = num(0, "an address")?;
@@ -747,11 +946,11 @@ fn peek(c: &mut Cur, name_at: usize, args: Vec<Arg>, pos: &[usize]) -> PResult<L
             None
         } else if c.peek() == Some(b'"') {
             let at = c.i;
-            let bytes = c.string()?;
+            let raw = c.string()?;
             if c.rest().starts_with(b"...") {
                 return fail(at, "the expected bytes of `peek` must be complete, not truncated");
             }
-            Some(bytes)
+            Some(unescape(raw))
         } else {
             return fail(c.i, "expected a string (`\"...\"`) or `?` after `=`");
         }
@@ -767,17 +966,17 @@ fn peek(c: &mut Cur, name_at: usize, args: Vec<Arg>, pos: &[usize]) -> PResult<L
 
 /// The result after `)`: nothing, `= ?`, `= N`, `= N<decoration>`, or `= -1 ERRNO (message)`. Whatever
 /// follows the result after white space (`-T` durations, strace's parenthesized notes) is ignored.
-fn result(c: &mut Cur) -> PResult<Expect> {
+fn result<'a>(c: &mut Cur<'a>) -> PResult<ExpectRef<'a>> {
     c.skip_ws()?;
     if c.i == c.s.len() {
-        return Ok(Expect::Unchecked);
+        return Ok(ExpectRef::Unchecked);
     }
     if !c.eat(b"=") {
         return fail(c.i, "expected ` = RESULT` or the end of the line after `)`");
     }
     c.skip_spaces();
     match c.peek() {
-        Some(b'?') => Ok(Expect::Unchecked),
+        Some(b'?') => Ok(ExpectRef::Unchecked),
         Some(b'-' | b'0'..=b'9') => {
             let at = c.i;
             let n = c.number().ok_or((at, "expected a number as the result".to_string()))?;
@@ -786,7 +985,7 @@ fn result(c: &mut Cur) -> PResult<Expect> {
                 c.skip_spaces();
                 if c.peek() == Some(b'E') {
                     let e = c.ident();
-                    return Ok(Expect::Error(lossy(e)));
+                    return Ok(ExpectRef::Error(e));
                 }
                 c.i = save;
             }
@@ -794,7 +993,7 @@ fn result(c: &mut Cur) -> PResult<Expect> {
                 c.decoration()?;
             }
             match c.peek() {
-                None | Some(b' ' | b'\t') => Ok(Expect::Value(n)),
+                None | Some(b' ' | b'\t') => Ok(ExpectRef::Value(n)),
                 Some(_) => fail(c.i, "unexpected text after the result"),
             }
         }
@@ -804,19 +1003,20 @@ fn result(c: &mut Cur) -> PResult<Expect> {
 }
 
 /// If the cursor is at `ident=` (not `==`), consume it and return the key.
-fn key(c: &mut Cur) -> Option<String> {
+#[inline]
+fn key<'a>(c: &mut Cur<'a>) -> Option<&'a [u8]> {
     let save = c.i;
     let k = c.ident();
     if !k.is_empty() && c.peek() == Some(b'=') && c.s.get(c.i + 1) != Some(&b'=') {
         c.i += 1;
-        return Some(lossy(k));
+        return Some(k);
     }
     c.i = save;
     None
 }
 
 /// One value; stops before `,` or a closing bracket.
-fn value(c: &mut Cur, depth: usize) -> PResult<Arg> {
+fn value<'a>(c: &mut Cur<'a>, depth: usize) -> PResult<ArgRef<'a>> {
     if depth > MAX_DEPTH {
         return fail(c.i, "brackets nest too deeply");
     }
@@ -832,12 +1032,13 @@ fn value(c: &mut Cur, depth: usize) -> PResult<Arg> {
 }
 
 /// The forms strace prints that memsim understands. `None` when the text is something else.
-fn primary(c: &mut Cur, depth: usize) -> PResult<Option<Arg>> {
+#[inline]
+fn primary<'a>(c: &mut Cur<'a>, depth: usize) -> PResult<Option<ArgRef<'a>>> {
     match c.peek() {
         Some(b'"') => {
-            let bytes = c.string()?;
+            let raw = c.string()?;
             let truncated = c.eat(b"...");
-            Ok(Some(Arg::Str { bytes, truncated }))
+            Ok(Some(ArgRef::Str { raw, truncated }))
         }
         Some(b'[') => {
             let open = c.i;
@@ -862,7 +1063,7 @@ fn primary(c: &mut Cur, depth: usize) -> PResult<Option<Arg>> {
                     Some(_) => return fail(c.i, "expected `,` or `]`"),
                 }
             }
-            Ok(Some(Arg::Array(items)))
+            Ok(Some(ArgRef::Array(items)))
         }
         Some(b'{') => {
             let open = c.i;
@@ -888,11 +1089,11 @@ fn primary(c: &mut Cur, depth: usize) -> PResult<Option<Arg>> {
                     Some(_) => return fail(c.i, "expected `,` or `}`"),
                 }
             }
-            Ok(Some(Arg::Struct(fields)))
+            Ok(Some(ArgRef::Struct(fields)))
         }
         Some(b'.') if c.rest().starts_with(b"...") => {
             c.i += 3;
-            Ok(Some(Arg::Other("...".into())))
+            Ok(Some(ArgRef::Other(b"...")))
         }
         Some(b) if b == b'-' || b.is_ascii_digit() || is_ident_start(b) => flags(c),
         _ => Ok(None),
@@ -900,59 +1101,55 @@ fn primary(c: &mut Cur, depth: usize) -> PResult<Option<Arg>> {
 }
 
 /// A number or name, possibly `|`-joined with more, or a descriptor with a `-y` decoration.
-fn flags(c: &mut Cur) -> PResult<Option<Arg>> {
+#[inline]
+fn flags<'a>(c: &mut Cur<'a>) -> PResult<Option<ArgRef<'a>>> {
+    let start = c.i;
     let Some(first) = atom(c) else { return Ok(None) };
     if c.peek() == Some(b'<') && c.s.get(c.i + 1) != Some(&b'<') {
+        let fd = &c.s[start..c.i];
         let path = c.decoration()?;
-        let fd = Box::new(single(first));
-        return Ok(Some(Arg::Fd { fd, path }));
+        return Ok(Some(ArgRef::Fd { fd, path }));
     }
     let mut save = c.i;
     c.skip_spaces();
     if c.peek() != Some(b'|') {
         c.i = save;
-        return Ok(Some(single(first)));
+        return Ok(Some(match first {
+            AtomRef::Num(n) => ArgRef::Int(n),
+            AtomRef::Name(_) => ArgRef::Flags(&c.s[start..save]),
+        }));
     }
-    let mut atoms = Vec::with_capacity(4);
-    atoms.push(first);
     while c.peek() == Some(b'|') {
         c.i += 1;
         c.skip_spaces();
-        match atom(c) {
-            Some(a) => atoms.push(a),
-            None => return Ok(None),
+        if atom(c).is_none() {
+            return Ok(None);
         }
         save = c.i;
         c.skip_spaces();
     }
     c.i = save;
-    Ok(Some(Arg::Flags(atoms)))
-}
-
-fn single(a: FlagAtom) -> Arg {
-    match a {
-        FlagAtom::Num(n) => Arg::Int(n),
-        a => Arg::Flags(vec![a]),
-    }
+    Ok(Some(ArgRef::Flags(&c.s[start..save])))
 }
 
 /// A number or a name; `NULL` is the number 0.
-fn atom(c: &mut Cur) -> Option<FlagAtom> {
+#[inline]
+fn atom<'a>(c: &mut Cur<'a>) -> Option<AtomRef<'a>> {
     match c.peek() {
-        Some(b) if b == b'-' || b.is_ascii_digit() => c.number().map(FlagAtom::Num),
+        Some(b) if b == b'-' || b.is_ascii_digit() => c.number().map(AtomRef::Num),
         Some(b) if is_ident_start(b) => {
             let id = c.ident();
             if id == b"NULL" {
-                return Some(FlagAtom::Num(0));
+                return Some(AtomRef::Num(0));
             }
-            Some(FlagAtom::Name(lossy(id)))
+            Some(AtomRef::Name(id))
         }
         _ => None,
     }
 }
 
 /// Anything else with balanced brackets and quotes, up to a `,` or closing bracket at its own level.
-fn fallback(c: &mut Cur) -> PResult<Arg> {
+fn fallback<'a>(c: &mut Cur<'a>) -> PResult<ArgRef<'a>> {
     let start = c.i;
     let mut stack: Vec<(u8, usize)> = Vec::new();
     loop {
@@ -996,7 +1193,7 @@ fn fallback(c: &mut Cur) -> PResult<Arg> {
     if text.is_empty() {
         return fail(start, "expected a value");
     }
-    Ok(Arg::Other(lossy(text)))
+    Ok(ArgRef::Other(text))
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -1045,6 +1242,7 @@ impl<'a> Cur<'a> {
     }
 
     /// Spaces and `/* comments */`.
+    #[inline]
     fn skip_ws(&mut self) -> PResult<()> {
         loop {
             self.skip_spaces();
@@ -1060,6 +1258,7 @@ impl<'a> Cur<'a> {
         }
     }
 
+    #[inline]
     fn ident(&mut self) -> &'a [u8] {
         let start = self.i;
         if matches!(self.peek(), Some(b) if is_ident_start(b)) {
@@ -1082,28 +1281,41 @@ impl<'a> Cur<'a> {
 
     /// `-`? then `0x` hex, `0` octal, or decimal. `None` (cursor unspecified) if it is not a whole number:
     /// no digits, a bad digit, overflow, or letters glued to it.
+    #[inline]
     fn number(&mut self) -> Option<i128> {
         let neg = self.eat(b"-");
         let start = self.i;
-        let mut v: i128 = 0;
+        // u64 covers everything strace prints; i128 takes over only past it.
+        let mut v: u64 = 0;
+        let mut wide: Option<i128> = None;
         if self.rest().starts_with(b"0x") || self.rest().starts_with(b"0X") {
             self.i += 2;
             let d0 = self.i;
             while let Some(d) = self.peek().and_then(hex_val) {
-                v = v.checked_mul(16)?.checked_add(d as i128)?;
+                match wide {
+                    None if v >> 60 == 0 => v = v << 4 | d as u64,
+                    None => wide = (v as i128).checked_mul(16)?.checked_add(d as i128),
+                    Some(w) => wide = w.checked_mul(16)?.checked_add(d as i128),
+                }
                 self.i += 1;
             }
             if self.i == d0 {
                 return None;
             }
         } else {
-            let radix = if self.peek() == Some(b'0') { 8 } else { 10 };
+            let radix: u64 = if self.peek() == Some(b'0') { 8 } else { 10 };
             while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
-                let d = (d - b'0') as i128;
+                let d = (d - b'0') as u64;
                 if d >= radix {
                     return None;
                 }
-                v = v.checked_mul(radix)?.checked_add(d)?;
+                match wide {
+                    None => match v.checked_mul(radix).and_then(|x| x.checked_add(d)) {
+                        Some(x) => v = x,
+                        None => wide = (v as i128).checked_mul(radix as i128)?.checked_add(d as i128),
+                    },
+                    Some(w) => wide = w.checked_mul(radix as i128)?.checked_add(d as i128),
+                }
                 self.i += 1;
             }
             if self.i == start {
@@ -1113,24 +1325,25 @@ impl<'a> Cur<'a> {
         if matches!(self.peek(), Some(b) if is_ident(b)) {
             return None;
         }
+        let v = wide.unwrap_or(v as i128);
         Some(if neg { -v } else { v })
     }
 
-    /// A C string literal; the cursor is at the opening quote.
-    fn string(&mut self) -> PResult<Vec<u8>> {
+    /// A C string literal; the cursor is at the opening quote. Returns the raw text between the quotes,
+    /// with every escape checked (decode it with [`unescape`]).
+    fn string(&mut self) -> PResult<&'a [u8]> {
         let open = self.i;
         self.i += 1;
-        let mut out = Vec::new();
+        let start = self.i;
         loop {
             let rest = self.rest();
             let k = rest.iter().position(|&b| b == b'"' || b == b'\\').unwrap_or(rest.len());
-            out.extend_from_slice(&rest[..k]);
             self.i += k;
             match self.peek() {
                 None => return fail(open, "unterminated string"),
                 Some(b'"') => {
                     self.i += 1;
-                    return Ok(out);
+                    return Ok(&self.s[start..self.i - 1]);
                 }
                 _ => {
                     let esc = self.i;
@@ -1139,30 +1352,16 @@ impl<'a> Cur<'a> {
                         return fail(open, "unterminated string");
                     };
                     self.i += 1;
-                    let byte = match e {
-                        b'n' => b'\n',
-                        b't' => b'\t',
-                        b'r' => b'\r',
-                        b'v' => 0x0b,
-                        b'f' => 0x0c,
-                        b'a' => 0x07,
-                        b'b' => 0x08,
-                        b'e' => 0x1b,
-                        b'\\' | b'"' | b'\'' | b'?' => e,
+                    match e {
+                        b'n' | b't' | b'r' | b'v' | b'f' | b'a' | b'b' | b'e' | b'\\' | b'"' | b'\'' | b'?' => {}
                         b'x' => {
-                            let mut v: u32 = 0;
-                            let d0 = self.i;
-                            while self.i < d0 + 2 {
-                                match self.peek().and_then(hex_val) {
-                                    Some(d) => v = v * 16 + d as u32,
-                                    None => break,
-                                }
-                                self.i += 1;
-                            }
-                            if self.i == d0 {
+                            if self.peek().and_then(hex_val).is_none() {
                                 return fail(esc, "`\\x` needs hexadecimal digits");
                             }
-                            v as u8
+                            self.i += 1;
+                            if self.peek().and_then(hex_val).is_some() {
+                                self.i += 1;
+                            }
                         }
                         b'0'..=b'7' => {
                             let mut v: u32 = (e - b'0') as u32;
@@ -1174,16 +1373,14 @@ impl<'a> Cur<'a> {
                                 }
                                 self.i += 1;
                             }
-                            match u8::try_from(v) {
-                                Ok(b) => b,
-                                Err(_) => return fail(esc, "octal escape above \\377"),
+                            if v > 0xff {
+                                return fail(esc, "octal escape above \\377");
                             }
                         }
                         other => {
                             return fail(esc, format!("unknown escape `\\{}`", other.escape_ascii()));
                         }
-                    };
-                    out.push(byte);
+                    }
                 }
             }
         }
@@ -1191,7 +1388,7 @@ impl<'a> Cur<'a> {
 
     /// A `-y` decoration `<...>`; the cursor is at `<`. Nested `<...>` (`-yy` devices) and `[...]` (sockets,
     /// `TCP:[1.2.3.4:22->5.6.7.8:9]`) are kept whole. strace escapes `<`, `>` and non-printables in paths.
-    fn decoration(&mut self) -> PResult<String> {
+    fn decoration(&mut self) -> PResult<&'a [u8]> {
         let open = self.i;
         self.i += 1;
         let start = self.i;
@@ -1216,12 +1413,69 @@ impl<'a> Cur<'a> {
         }
         let raw = &self.s[start..self.i.min(self.s.len())];
         self.i += 1;
-        Ok(unescape_lenient(raw))
+        Ok(raw)
     }
 }
 
+/// Decode a string literal's raw text (as `Cur::string` checked it): C escapes, `\xNN`, octal.
+pub fn unescape(raw: &[u8]) -> Vec<u8> {
+    if !raw.contains(&b'\\') {
+        return raw.to_vec();
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        i += 1;
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        let Some(&e) = raw.get(i) else { break };
+        i += 1;
+        out.push(match e {
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'v' => 0x0b,
+            b'f' => 0x0c,
+            b'a' => 0x07,
+            b'b' => 0x08,
+            b'e' => 0x1b,
+            b'x' => {
+                let mut v = 0u8;
+                let mut n = 0;
+                while n < 2 {
+                    match raw.get(i).copied().and_then(hex_val) {
+                        Some(d) => v = v.wrapping_mul(16).wrapping_add(d),
+                        None => break,
+                    }
+                    i += 1;
+                    n += 1;
+                }
+                v
+            }
+            b'0'..=b'7' => {
+                let mut v = (e - b'0') as u32;
+                let mut n = 0;
+                while n < 2 {
+                    match raw.get(i) {
+                        Some(&d @ b'0'..=b'7') => v = v * 8 + (d - b'0') as u32,
+                        _ => break,
+                    }
+                    i += 1;
+                    n += 1;
+                }
+                v as u8
+            }
+            other => other,
+        });
+    }
+    out
+}
+
 /// Decode the escapes strace puts in `-y` paths; anything unrecognised is kept as written.
-fn unescape_lenient(raw: &[u8]) -> String {
+pub fn unescape_lenient(raw: &[u8]) -> String {
     if !raw.contains(&b'\\') {
         return lossy(raw);
     }

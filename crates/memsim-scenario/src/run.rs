@@ -23,43 +23,88 @@ use memsim_core::task::{ExitStatus, Rlimit, TaskState};
 use memsim_core::uapi::{self, RLIMIT_CORE, RLIMIT_STACK};
 use memsim_core::{AccessKind, Errno, Kernel, Pid, SigInfo};
 
-use crate::ast::{AccessOp, Expect, Line, LineKind, ProcPid, SyscallLine};
+use crate::args::{ArgError, ArgValue};
+use crate::ast::{AccessOp, Expect, Line, LineKind, Pos, ProcPid};
 use crate::call::{self, Call, Outcome};
-use crate::parse::{ParseError, Parser};
+use crate::parse::{ParseError, Parser, Scanned};
 
-/// One prepared line: the parsed line and, for a modeled system call, its decoded form.
-#[derive(Clone, Debug)]
+/// One prepared line.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
-    pub line: Line,
-    pub call: Option<Call>,
+    /// 1-based line number.
+    pub line: usize,
+    /// The PID prefix, if any.
+    pub pid: Option<u32>,
+    pub op: Op,
 }
 
-/// Parse a scenario and decode its modeled calls. Errors are positioned.
+/// What a prepared line does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// A modeled system call, decoded, and its expected result.
+    Call { call: Call, expect: Expect },
+    /// A system call memsim does not model: counted. `exit_code` is the first argument of `exit`/`exit_group`.
+    Unmodeled { name: String, exit_code: Option<i64> },
+    /// Everything else: accesses, poke/peek, signal and exit lines, `cat`.
+    Line(LineKind),
+}
+
+/// Parse a scenario and decode its modeled calls. Errors are positioned. System call lines are decoded
+/// straight from the borrowed scan, so a modeled call costs no allocation beyond its argument list.
 pub fn prepare(file: &str, text: &str) -> Result<Vec<Step>, ParseError> {
     let mut parser = Parser::new(file);
-    let mut steps = Vec::new();
+    let mut steps = Vec::with_capacity(text.len() / 64);
     for (i, l) in text.lines().enumerate() {
-        let Some(line) = parser.parse_line(i + 1, l)? else {
+        let Some(scanned) = parser.scan_line(i + 1, l)? else {
             continue;
         };
-        let call = match &line.kind {
-            LineKind::Syscall(sc) => call::decode(sc).map_err(|e| {
-                let pos = e.pos(sc).unwrap_or(crate::ast::Pos {
-                    line: line.line,
-                    col: 1,
-                });
-                ParseError {
-                    file: file.to_string(),
-                    line: pos.line,
-                    col: pos.col,
-                    msg: format!("{}: {}", sc.name, e),
-                }
-            })?,
-            _ => None,
+        let step = match scanned {
+            Scanned::Call { line, pid, call } => {
+                let op = op_of(call.name(), &call.args, || call.expect.to_expect()).map_err(|e| {
+                    let pos = e
+                        .index
+                        .and_then(|i| call.args.get(i))
+                        .or(call.args.first())
+                        .map(|a| a.0);
+                    arg_error(file, line, call.name(), pos, &e)
+                })?;
+                Step { line, pid, op }
+            }
+            Scanned::Line(Line { line, pid, kind }) => {
+                let op = match kind {
+                    LineKind::Syscall(sc) => op_of(&sc.name, &sc.args, || sc.expect.clone())
+                        .map_err(|e| arg_error(file, line, &sc.name, e.pos(&sc), &e))?,
+                    k => Op::Line(k),
+                };
+                Step { line, pid, op }
+            }
         };
-        steps.push(Step { line, call });
+        steps.push(step);
     }
     Ok(steps)
+}
+
+fn op_of<A: ArgValue>(name: &str, args: &[A], expect: impl FnOnce() -> Expect) -> Result<Op, ArgError> {
+    Ok(match call::decode_args(name, args)? {
+        Some(call) => Op::Call { call, expect: expect() },
+        None => Op::Unmodeled {
+            name: name.to_string(),
+            exit_code: match name {
+                "exit" | "exit_group" => args.first().and_then(|a| a.to_u64(&[]).ok()).map(|v| v as i64),
+                _ => None,
+            },
+        },
+    })
+}
+
+fn arg_error(file: &str, line: usize, name: &str, pos: Option<Pos>, e: &ArgError) -> ParseError {
+    let pos = pos.unwrap_or(Pos { line, col: 1 });
+    ParseError {
+        file: file.to_string(),
+        line: pos.line,
+        col: pos.col,
+        msg: format!("{name}: {e}"),
+    }
 }
 
 /// A stated result the model did not give.
@@ -276,21 +321,22 @@ impl Runner {
     /// Run one prepared line. Returns what happened, as strace would print it (a call's result, a raised
     /// signal, bytes read), for narrating callers such as `memsim tour`.
     pub fn step(&mut self, step: &Step, out: &mut dyn Write, misses: &mut Vec<Miss>) -> io::Result<Option<String>> {
-        let line = &step.line;
-        let n = line.line;
-        let pid = self.model_pid(line.pid);
+        let n = step.line;
+        let pid = self.model_pid(step.pid);
         self.stats.lines += 1;
         let st = self.procs.entry(pid).or_default();
         if let Some((at, sig)) = st.pending_fault {
-            if !matches!(line.kind, LineKind::Signal { .. } | LineKind::Killed { .. }) {
+            if !matches!(step.op, Op::Line(LineKind::Signal { .. } | LineKind::Killed { .. })) {
                 st.pending_fault = None;
                 misses.push((at, "no signal".into(), fmt_siginfo(&sig)));
             }
         }
         let alive = self.kernel.task(pid).map(|t| t.is_alive()).unwrap_or(false);
         let needs_life = !matches!(
-            line.kind,
-            LineKind::Signal { .. } | LineKind::Killed { .. } | LineKind::Exited { .. } | LineKind::Cat { .. }
+            step.op,
+            Op::Line(
+                LineKind::Signal { .. } | LineKind::Killed { .. } | LineKind::Exited { .. } | LineKind::Cat { .. }
+            )
         );
         if needs_life && !alive {
             let st = self.procs.entry(pid).or_default();
@@ -301,8 +347,36 @@ impl Runner {
             return Ok(None);
         }
         let mut effect = None;
-        match &line.kind {
-            LineKind::Syscall(sc) => effect = self.syscall(pid, n, sc, step.call.as_ref(), misses),
+        let kind = match &step.op {
+            Op::Call { call, expect } => {
+                self.stats.calls += 1;
+                let out = call::execute(&mut self.kernel, pid, call);
+                if let Some((want, got)) = check(call, expect, &out) {
+                    misses.push((n, want, got));
+                }
+                let mut text = call::format_result(&out.result, call.returns_address());
+                if let Some(v) = &out.vec {
+                    text = format!("{text}, vector {}", fmt_vec(v, false));
+                }
+                return Ok(Some(text));
+            }
+            Op::Unmodeled { name, exit_code } => {
+                if matches!(name.as_str(), "exit_group" | "exit") {
+                    self.exit(pid, ExitStatus::Exited(exit_code.unwrap_or(0) as i32));
+                    return Ok(Some("?".into()));
+                }
+                match self.stats.unmodeled.get_mut(name) {
+                    Some(c) => *c += 1,
+                    None => {
+                        self.stats.unmodeled.insert(name.clone(), 1);
+                    }
+                }
+                return Ok(None);
+            }
+            Op::Line(k) => k,
+        };
+        match kind {
+            LineKind::Syscall(_) => {}
             LineKind::Access { op, addr, size } => {
                 self.stats.accesses += 1;
                 let r = match op {
@@ -406,39 +480,6 @@ impl Runner {
             }
         }
         Ok(effect)
-    }
-
-    fn syscall(
-        &mut self,
-        pid: Pid,
-        n: usize,
-        sc: &SyscallLine,
-        call: Option<&Call>,
-        misses: &mut Vec<Miss>,
-    ) -> Option<String> {
-        let Some(call) = call else {
-            if matches!(sc.name.as_str(), "exit_group" | "exit") {
-                let code = sc
-                    .args
-                    .first()
-                    .and_then(|a| crate::args::arg_i64(a, &[]).ok())
-                    .unwrap_or(0);
-                self.exit(pid, ExitStatus::Exited(code as i32));
-                return Some("?".into());
-            }
-            *self.stats.unmodeled.entry(sc.name.clone()).or_default() += 1;
-            return None;
-        };
-        self.stats.calls += 1;
-        let out = call::execute(&mut self.kernel, pid, call);
-        if let Some((want, got)) = check(call, &sc.expect, &out) {
-            misses.push((n, want, got));
-        }
-        let mut text = call::format_result(&out.result, call.returns_address());
-        if let Some(v) = &out.vec {
-            text = format!("{text}, vector {}", fmt_vec(v, false));
-        }
-        Some(text)
     }
 
     /// An access faulted: the signal is pending for the next line to check, and with no handler it kills the

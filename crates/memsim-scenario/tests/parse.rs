@@ -638,3 +638,39 @@ fn examples_and_readme_scenarios_prepare() {
     let steps = memsim_scenario::prepare("README.md", block).unwrap_or_else(|e| panic!("{e}"));
     assert!(steps.len() >= 10);
 }
+
+/// The borrowed scan and the owned AST decode every call of the recorded logs to the same `Call` (or the same
+/// error), so `memsim run` (borrowed) and `memsim-shadow` (owned) run identical operations.
+#[test]
+fn borrowed_and_owned_decoding_agree() {
+    use memsim_scenario::call::{decode, decode_args};
+    use memsim_scenario::parse::{scan_str, Scanned};
+    let dir = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
+    let mut texts: Vec<String> = ["strace-f-y-tt-T.txt", "strace-memory.txt"]
+        .iter()
+        .map(|f| std::fs::read_to_string(format!("{dir}/{f}")).unwrap())
+        .collect();
+    for e in std::fs::read_dir(format!("{dir}/real")).unwrap() {
+        texts.push(String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned());
+    }
+    texts.push(
+        "mmap(0x1000, 4096, PROT_READ|0x8, MAP_SHARED|MAP_FIXED, 3</a\\x3eb>, 0x2000)\n\
+         openat(AT_FDCWD</>, \"/a\\tb\", O_RDONLY|O_CLOEXEC) = 3\nmincore(0x1000, 8192, [1, 0, ...]) = 0\n\
+         mprotect(0x1000, 4096, PROT_BOGUS)\nopen(\"/x\"..., O_RDONLY)\nmremap(1, 2, 3, MREMAP_MAYMOVE|MREMAP_FIXED, 4)"
+            .to_string(),
+    );
+    let mut n = 0;
+    for text in &texts {
+        for s in scan_str("t", text).unwrap() {
+            let Scanned::Call { call, .. } = &s else { continue };
+            let borrowed = decode_args(call.name(), &call.args);
+            let line = s.clone().into_line();
+            let memsim_scenario::ast::LineKind::Syscall(sc) = &line.kind else {
+                panic!()
+            };
+            assert_eq!(borrowed, decode(sc), "{sc:?}");
+            n += 1;
+        }
+    }
+    assert!(n > 500, "{n}");
+}

@@ -21,7 +21,7 @@ use crate::errno::Errno;
 use crate::filemap::FilemapError;
 use crate::fs::{File, InodeKind};
 use crate::kernel::{AccessKind, Kernel, SigInfo};
-use crate::mm::memory::{mm_counter, put_page, vma_prot, vma_wants_writenotify};
+use crate::mm::memory::{mm_counter, put_page, vma_prot, vma_wants_writenotify, HPAGE_SIZE};
 use crate::mm::vma::{AnonVmaId, AnonVmaRef, VmFlags, Vma};
 use crate::mm::{MmId, RssCounter};
 use crate::phys::{PageFlags, ZERO_PFN};
@@ -94,6 +94,22 @@ pub fn access_error(code: PfError, flags: VmFlags) -> bool {
         return true; // read, present
     }
     !flags.intersects(VmFlags::ACCESS) // read, not present: vma_is_accessible
+}
+
+/// `thp_vma_allowable_order(vma, TVA_PAGEFAULT, PMD_ORDER)` + `thp_vma_suitable_order` for the reference
+/// settings (THP `madvise` mode): a private anonymous VMA with MADV_HUGEPAGE (and not NOHUGEPAGE) whose
+/// aligned 2 MiB block around `addr` lies inside it, on x86-64 (a non-PAE i386 kernel has no THP).
+fn thp_eligible(arch: crate::arch::Arch, vma: &FaultVma, addr: u64) -> bool {
+    let haddr = addr & !(HPAGE_SIZE - 1);
+    arch.is_64bit()
+        && vma.anonymous
+        && !vma.flags.contains(VmFlags::SHARED)
+        && vma.flags.contains(VmFlags::HUGEPAGE)
+        && !vma
+            .flags
+            .intersects(VmFlags::NOHUGEPAGE | VmFlags::SPECIAL | VmFlags::HUGETLB)
+        && haddr >= vma.start
+        && haddr + HPAGE_SIZE <= vma.end
 }
 
 /// `anon_vma_compatible(a, b)` (`mm/rmap.c`): `a` directly below `b`, same file and policy, flags equal but
@@ -429,9 +445,19 @@ impl Kernel {
         let slot = match slot {
             Some(s) => s,
             None => {
+                // __handle_mm_fault: the directory levels first; then, with no PTE table under the PMD, a
+                // THP-eligible VMA gets a huge page (create_huge_pmd) unless that falls back.
+                let pmd = {
+                    let Kernel { phys, mms, .. } = self;
+                    let m = mms.get_mut(&mm).expect("mm exists");
+                    pgtable::pmd_alloc(phys, arch, m, addr).ok_or(FaultError::Oom)?
+                };
+                if thp_eligible(arch, vma, addr) && self.do_huge_pmd_anonymous_page(mm, vma, addr, write)? {
+                    return Ok(());
+                }
                 let Kernel { phys, mms, .. } = self;
                 let m = mms.get_mut(&mm).expect("mm exists");
-                pte_alloc(phys, arch, m, addr).ok_or(FaultError::Oom)?
+                pgtable::pte_table_alloc(phys, arch, m, pmd, addr).ok_or(FaultError::Oom)?
             }
         };
         if !write {
@@ -454,6 +480,84 @@ impl Kernel {
             .get_mut(&mm)
             .expect("mm exists")
             .add_counter(RssCounter::AnonPages, 1);
+        Ok(())
+    }
+
+    /// `do_huge_pmd_anonymous_page`: a read maps the huge zero page, a write a new 2 MiB THP, over the whole
+    /// aligned block (one fault). Returns false for `VM_FAULT_FALLBACK` (no 512 free frames).
+    ///
+    /// Model representation: instead of a PMD leaf over 512 physically contiguous frames, the block's PTE
+    /// table (the table Linux deposits, counted in VmPTE the same way) holds 512 PTEs, and the pages carry
+    /// `PMD_MAPPED` until a split. Everything /proc shows (Rss, AnonHugePages, VmPTE, faults, mincore) is the
+    /// same; `memsim translate` and physical contiguity are not.
+    fn do_huge_pmd_anonymous_page(
+        &mut self,
+        mm: MmId,
+        vma: &FaultVma,
+        addr: u64,
+        write: bool,
+    ) -> Result<bool, FaultError> {
+        let arch = self.cfg.arch;
+        let haddr = addr & !(HPAGE_SIZE - 1);
+        let nr = arch.ptrs_per_table() as u64;
+        if write && self.phys.nr_free() < nr + 1 {
+            return Ok(false);
+        }
+        // vmf_anon_prepare: even the huge zero page gets an anon_vma.
+        let anon_vma = match vma.anon_vma {
+            Some(a) => a,
+            None => self.anon_vma_prepare(mm, vma.start),
+        };
+        let table = {
+            let Kernel { phys, mms, .. } = self;
+            let m = mms.get_mut(&mm).expect("mm exists");
+            pte_alloc(phys, arch, m, haddr).ok_or(FaultError::Oom)?
+        };
+        if !write {
+            let e = Pte::new(arch, ZERO_PFN.0, vma.prot | PteFlags::SPECIAL.bits());
+            for idx in 0..nr as usize {
+                PteSlot {
+                    table: table.table,
+                    idx,
+                }
+                .write(&mut self.phys, arch, e);
+            }
+            return Ok(true);
+        }
+        self.map_new_thp(mm, vma, haddr, table.table, anon_vma)?;
+        Ok(true)
+    }
+
+    /// `__do_huge_pmd_anonymous_page` / `map_anon_folio_pmd`: 512 new exclusive anonymous pages, dirty and
+    /// (with VM_WRITE) writable, over the block at `haddr` whose PTE table is `table`.
+    fn map_new_thp(
+        &mut self,
+        mm: MmId,
+        vma: &FaultVma,
+        haddr: u64,
+        table: Pfn,
+        anon_vma: AnonVmaId,
+    ) -> Result<(), FaultError> {
+        let arch = self.cfg.arch;
+        let nr = arch.ptrs_per_table();
+        for idx in 0..nr {
+            let a = haddr + ((idx as u64) << 12);
+            let pfn = self.phys.alloc().ok_or(FaultError::Oom)?;
+            self.new_anon_page(pfn, anon_vma, vma.pgoff_of(a), vma.flags);
+            self.phys.page_mut(pfn).flags |= PageFlags::PMD_MAPPED;
+            let mut e = Pte::new(arch, pfn.0, vma.prot).set(PteFlags::DIRTY);
+            if vma.flags.contains(VmFlags::WRITE) {
+                e = e.set(PteFlags::RW);
+            }
+            let slot = PteSlot { table, idx };
+            let old = slot.read(&self.phys, arch);
+            slot.write(&mut self.phys, arch, e);
+            let m = self.mms.get_mut(&mm).expect("mm exists");
+            m.add_counter(RssCounter::AnonPages, 1);
+            if old.present() && !old.special() {
+                crate::mm::memory::unmap_old(&mut self.phys, arch, m, old);
+            }
+        }
         Ok(())
     }
 
@@ -685,6 +789,22 @@ impl Kernel {
                 }
                 slot.write(&mut self.phys, arch, e);
                 return Ok(());
+            }
+        }
+        // do_huge_zero_wp_pmd: a write to the huge zero page allocates a THP for the whole block (the model
+        // recognises the huge zero mapping as a THP-eligible block of 512 zero-page PTEs).
+        if old.is_none() && thp_eligible(arch, vma, addr) && self.phys.nr_free() > arch.ptrs_per_table() as u64 {
+            let haddr = addr & !(HPAGE_SIZE - 1);
+            let all_zero = (0..arch.ptrs_per_table()).all(|idx| {
+                let p = PteSlot { table: slot.table, idx }.read(&self.phys, arch);
+                p.special() && p.pfn(arch) == ZERO_PFN.0
+            });
+            if all_zero {
+                let anon_vma = match vma.anon_vma {
+                    Some(a) => a,
+                    None => self.anon_vma_prepare(mm, vma.start),
+                };
+                return self.map_new_thp(mm, vma, haddr, slot.table, anon_vma);
             }
         }
         // wp_page_copy

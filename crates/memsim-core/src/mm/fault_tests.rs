@@ -857,3 +857,101 @@ fn punch_hole_drops_shmem_pages_from_every_mapping() {
     assert_eq!(k.peek(INIT_PID, BASE + 4096, 1).unwrap(), b"\0", "the hole reads zeros");
     assert_eq!(k.peek(INIT_PID, BASE + 0x10_0000, 1).unwrap(), b"a");
 }
+
+const HUGE: VmFlags = RW.union(VmFlags::HUGEPAGE);
+const TWO_M: u64 = 2 << 20;
+
+#[test]
+fn thp_write_fault_maps_a_whole_block_with_one_fault() {
+    // (v) a write in a MADV_HUGEPAGE 2 MiB-aligned range: 1 minor fault, RssAnon and AnonHugePages 2048 kB,
+    // VmPTE +4 kB for the deposited table.
+    let mut k = kernel();
+    anon(&mut k, BASE, 1024, HUGE);
+    k.access(INIT_PID, BASE + TWO_M + 0x1234, 1, AccessKind::Write).unwrap();
+    assert_eq!(flt(&k), (1, 0));
+    assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 512);
+    assert_eq!(k.mms[&mm(&k)].pgtables_bytes, 12 << 10);
+    let s = stats(&k);
+    assert_eq!(s.len(), 512);
+    assert!(s
+        .iter()
+        .all(|p| p.thp && p.anon && p.dirty && p.writable && p.addr.0 >= BASE + TWO_M));
+    k.access(INIT_PID, BASE + TWO_M + 0x1f_f000, 1, AccessKind::Write)
+        .unwrap();
+    assert_eq!(flt(&k), (1, 0), "the whole block is mapped");
+    check(&k);
+    // A partial unmap splits it: the rest stays mapped, no longer as a THP.
+    k.zap_range(mm(&k), VirtAddr(BASE + TWO_M), VirtAddr(BASE + TWO_M + 0x1000));
+    let s = stats(&k);
+    assert_eq!(s.len(), 511);
+    assert!(s.iter().all(|p| !p.thp));
+    check(&k);
+}
+
+#[test]
+fn thp_needs_madvise_alignment_and_an_empty_pmd() {
+    // Without MADV_HUGEPAGE: 4 KiB pages.
+    let mut k = kernel();
+    anon(&mut k, BASE, 1024, RW);
+    k.access(INIT_PID, BASE, 1, AccessKind::Write).unwrap();
+    assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 1);
+    // A block not wholly inside the VMA: 4 KiB pages.
+    let mut k = kernel();
+    anon(&mut k, BASE + 0x1000, 600, HUGE);
+    k.access(INIT_PID, BASE + 0x1000, 1, AccessKind::Write).unwrap();
+    assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 1);
+    // A PTE table already under the PMD: 4 KiB pages.
+    let mut k = kernel();
+    anon(&mut k, BASE, 512, RW);
+    k.access(INIT_PID, BASE, 1, AccessKind::Write).unwrap();
+    k.mms
+        .get_mut(&mm(&k))
+        .unwrap()
+        .vmas
+        .get_mut(VirtAddr(BASE))
+        .unwrap()
+        .flags = HUGE;
+    k.access(INIT_PID, BASE + 0x1000, 1, AccessKind::Write).unwrap();
+    assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 2);
+    // i386 (non-PAE) has no THP.
+    let cfg = KernelConfig {
+        arch: crate::arch::Arch::I386,
+        ..KernelConfig::default()
+    };
+    let mut k = kernel_with(cfg, MemFs::new());
+    anon(&mut k, 0x4000_0000, 1024, HUGE);
+    k.access(INIT_PID, 0x4000_0000, 1, AccessKind::Write).unwrap();
+    assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 1);
+}
+
+#[test]
+fn thp_read_maps_the_huge_zero_page_then_a_write_allocates_the_thp() {
+    let mut k = kernel();
+    anon(&mut k, BASE, 512, HUGE);
+    k.access(INIT_PID, BASE + 0x5000, 1, AccessKind::Read).unwrap();
+    assert_eq!(flt(&k), (1, 0));
+    assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 0);
+    assert!(k.mms[&mm(&k)].vmas.get(VirtAddr(BASE)).unwrap().anon_vma.is_some());
+    assert_eq!(
+        k.sys_mincore(INIT_PID, BASE, TWO_M)
+            .unwrap()
+            .iter()
+            .filter(|&&b| b == 1)
+            .count(),
+        512
+    );
+    k.access(INIT_PID, BASE + 0x7000, 1, AccessKind::Read).unwrap();
+    assert_eq!(flt(&k), (1, 0));
+    k.access(INIT_PID, BASE + 0x7000, 1, AccessKind::Write).unwrap();
+    assert_eq!(flt(&k), (2, 0));
+    assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 512);
+    assert!(stats(&k).iter().all(|p| p.thp));
+    check(&k);
+    // mprotect of part of it splits the block.
+    let id = mm(&k);
+    k.split_vma(id, VirtAddr(BASE + 0x10_0000)).unwrap();
+    assert!(stats(&k).iter().all(|p| !p.thp));
+    check(&k);
+    k.exit_mmap(id);
+    assert_eq!(k.phys.nr_used(), 1);
+}

@@ -49,6 +49,8 @@ pub struct PageStat {
     pub mlocked: bool,
     /// A page-cache page of a regular file.
     pub file: bool,
+    /// Part of an anonymous transparent huge page mapped by a PMD (smaps `AnonHugePages`).
+    pub thp: bool,
 }
 
 /// The RSS counter a mapped page is charged to (`mm_counter`): anon, shmem (swap-backed file) or file.
@@ -97,6 +99,11 @@ pub(crate) fn set_lru_flags(phys: &mut PhysMem, pfn: Pfn, set: PageFlags, clear:
     if on_lru {
         phys.lru_add(pfn);
     }
+}
+
+/// Drop the mapping an overwritten present PTE held (the page it mapped loses one map and one reference).
+pub(crate) fn unmap_old(phys: &mut PhysMem, arch: Arch, mm: &mut Mm, pte: Pte) {
+    unmap_present(phys, arch, mm, pte);
 }
 
 /// Remove one mapping of the page a present PTE maps (`zap_present_pte` → `folio_remove_rmap_pte`).
@@ -179,6 +186,7 @@ impl Kernel {
             s.lazyfree = s.anon && !fl.contains(PageFlags::SWAPBACKED) && !s.dirty;
             s.anon_exclusive = fl.contains(PageFlags::ANON_EXCLUSIVE);
             s.mlocked = fl.contains(PageFlags::MLOCKED);
+            s.thp = fl.contains(PageFlags::PMD_MAPPED);
         }
         s
     }
@@ -190,6 +198,7 @@ impl Kernel {
         let Kernel { phys, mms, .. } = self;
         let Some(m) = mms.get_mut(&mm) else { return };
         m.update_hiwater_rss();
+        split_huge_partial(phys, arch, m.pgd, start.0, end.0);
         for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
             for idx in lt.first..=lt.last {
                 let slot = PteSlot { table: lt.table, idx };
@@ -250,6 +259,8 @@ impl Kernel {
             .collect();
         let root = m.pgd;
         for (s, e, prot, try_writable, shared) in ranges {
+            // change_pmd_range: a huge PMD only partly covered is split first.
+            split_huge_partial(phys, arch, root, s, e);
             for lt in leaf_tables(phys, arch, root, s, e) {
                 for idx in lt.first..=lt.last {
                     let slot = PteSlot { table: lt.table, idx };
@@ -280,6 +291,12 @@ impl Kernel {
         let Some(m) = mms.get_mut(&mm) else { return 0 };
         let pmd_shift = arch.level_shift(arch.paging_levels()[arch.paging_levels().len() - 2]);
         let old_end = old.0 + len;
+        // move_huge_pmd needs both sides PMD aligned; otherwise the huge PMDs are split and moved as PTEs.
+        if (old.0 | new.0) & (HPAGE_SIZE - 1) != 0 {
+            split_huge_range(phys, arch, m.pgd, old.0, old_end);
+        } else {
+            split_huge_partial(phys, arch, m.pgd, old.0, old_end);
+        }
         let mut moved = 0;
         let mut o = old.0;
         while o < old_end {
@@ -622,6 +639,66 @@ impl Kernel {
             ));
         }
         Ok(())
+    }
+}
+
+/// `HPAGE_PMD_SIZE` on x86-64.
+pub const HPAGE_SIZE: u64 = 2 << 20;
+
+/// `split_huge_pmd` of the blocks containing `start` and `end` when the range only partly covers them.
+pub(crate) fn split_huge_partial(phys: &mut PhysMem, arch: Arch, root: Option<Pfn>, start: u64, end: u64) {
+    if start & (HPAGE_SIZE - 1) != 0 {
+        split_huge_block(phys, arch, root, start & !(HPAGE_SIZE - 1));
+    }
+    if end & (HPAGE_SIZE - 1) != 0 {
+        split_huge_block(phys, arch, root, end & !(HPAGE_SIZE - 1));
+    }
+}
+
+/// Split every huge block that intersects `[start, end)`.
+fn split_huge_range(phys: &mut PhysMem, arch: Arch, root: Option<Pfn>, start: u64, end: u64) {
+    let mut b = start & !(HPAGE_SIZE - 1);
+    while b < end {
+        split_huge_block(phys, arch, root, b);
+        b += HPAGE_SIZE;
+    }
+}
+
+/// `__split_huge_pmd` for the model's representation: the block's pages stop being PMD-mapped (the PTEs
+/// stay: they are what the deposited table holds after a split).
+pub(crate) fn split_huge_block(phys: &mut PhysMem, arch: Arch, root: Option<Pfn>, block: u64) {
+    if !arch.is_64bit() {
+        return;
+    }
+    let Some(first) = pte_lookup(phys, arch, root, block) else {
+        return;
+    };
+    let p0 = first.read(phys, arch);
+    if !p0.present() || p0.special() || !phys.page(Pfn(p0.pfn(arch))).flags.contains(PageFlags::PMD_MAPPED) {
+        return;
+    }
+    for idx in 0..arch.ptrs_per_table() {
+        let pte = PteSlot {
+            table: first.table,
+            idx,
+        }
+        .read(phys, arch);
+        if pte.present() && !pte.special() {
+            phys.page_mut(Pfn(pte.pfn(arch))).flags.remove(PageFlags::PMD_MAPPED);
+        }
+    }
+}
+
+impl Kernel {
+    /// `vma_adjust_trans_huge`: a VMA boundary at `addr` inside a huge block splits it (call after splitting or
+    /// resizing a VMA).
+    pub fn vma_adjust_trans_huge(&mut self, mm: MmId, addr: VirtAddr) {
+        let arch = self.cfg.arch;
+        if addr.0 & (HPAGE_SIZE - 1) == 0 {
+            return;
+        }
+        let Some(m) = self.mms.get(&mm) else { return };
+        split_huge_block(&mut self.phys, arch, m.pgd, addr.0 & !(HPAGE_SIZE - 1));
     }
 }
 

@@ -161,6 +161,8 @@ impl Kernel {
         upper.start = at;
         m.vmas.set_end(start, at);
         m.vmas.insert(upper);
+        // vma_adjust_trans_huge: a huge PMD straddling the new boundary is split.
+        self.vma_adjust_trans_huge(mm, at);
         Ok(())
     }
 

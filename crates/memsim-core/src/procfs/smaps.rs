@@ -6,7 +6,8 @@
 //! fixed point (`<< PSS_SHIFT`) and only truncated when printed, so the rollup, which sums across VMAs before
 //! the shift, can exceed the sum of the per-VMA values.
 //!
-//! Not modelled (always 0): KSM, PMD-mapped THPs (`AnonHugePages`, `ShmemPmdMapped`, `FilePmdMapped`),
+//! `AnonHugePages` counts pages the walk reports as PMD-mapped anonymous THP ([`PageStat::thp`]).
+//! Not modelled (always 0): KSM, shmem and file THPs (`ShmemPmdMapped`, `FilePmdMapped`),
 //! hugetlb pages (the hugetlb pool is empty), and swapped-out shmem pages (`shmem_partial_swap_usage`).
 //! A swap entry counts as mapped once for `SwapPss` (`swp_swapcount` 1): the model has no swap-count table.
 
@@ -90,6 +91,10 @@ impl MemSizeStats {
         let size = PAGE_SIZE;
         if ps.anon {
             self.anonymous += size;
+            // smaps_pmd_entry: a PMD-mapped anonymous THP (the model keeps its 512 PTEs, see PageStat::thp).
+            if ps.thp {
+                self.anonymous_thp += size;
+            }
             // A MADV_FREE'd folio loses its swap-backing until written again; only clean ones are lazy.
             if ps.lazyfree && !ps.dirty {
                 self.lazyfree += size;
