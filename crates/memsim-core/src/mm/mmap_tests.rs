@@ -569,6 +569,19 @@ fn dev_zero() {
     let v = vma(&k, b);
     assert_eq!(v.file.as_ref().unwrap().inode.kind, InodeKind::Shmem);
     assert_eq!(v.pgoff, 5);
+    // Read-only descriptor, MAP_SHARED: VM_SHARED is dropped, so /dev/zero stays (checked on 6.18).
+    let ro = k.sys_openat(P, AT_FDCWD, "/dev/zero", O_RDONLY, 0).unwrap() as i64;
+    let c = k
+        .sys_mmap(P, pg(8), 8192, PROT_READ, MAP_SHARED | MAP_FIXED, ro, 0x3000)
+        .unwrap();
+    let v = vma(&k, c);
+    assert_eq!(v.file.as_ref().unwrap().inode.kind, InodeKind::DevZero);
+    assert_eq!(v.flags.mnemonics(), "rd mr ms ");
+    assert_eq!(v.pgoff, 3);
+    // Adjacent private mappings of one description with linear offsets merge (v).
+    k.sys_mmap(P, pg(2), 8192, RW, MAP_PRIVATE | MAP_FIXED, fd, 0x5000)
+        .unwrap();
+    assert_eq!(vma(&k, pg(3)).start.0, pg(0));
     check_counters(&k);
 }
 
