@@ -382,6 +382,28 @@ fn map_32bit_and_legacy_layout() {
 }
 
 #[test]
+fn i386_layout() {
+    let cfg = KernelConfig {
+        arch: crate::arch::Arch::I386,
+        ..KernelConfig::default()
+    };
+    let mut k = Kernel::new(cfg, Box::new(MemFs::new()));
+    let base = mm(&k).mmap_base;
+    assert_eq!(base, 0xb800_0000, "3 GiB user space, 128 MiB minimum gap");
+    // No THP alignment and no MAP_32BIT window on a 32-bit kernel.
+    let two = 2 << 20;
+    let a = k.sys_mmap(P, 0, 4096, RW, PA, -1, 0).unwrap();
+    assert_eq!(a, base - 4096);
+    let b = k.sys_mmap(P, 0, two, RW, PA | MAP_32BIT, -1, 0).unwrap();
+    assert_eq!(b, a - two);
+    assert_eq!(
+        k.sys_mmap(P, 0xbfff_f000, 8192, RW, PA | MAP_FIXED, -1, 0),
+        Err(Errno::ENOMEM)
+    );
+    assert_eq!(k.sys_mmap(P, 0, 0xc000_1000, RW, PA, -1, 0), Err(Errno::ENOMEM));
+}
+
+#[test]
 fn above4g() {
     let mut k = kernel();
     // Fill nothing; MAP_ABOVE4G only raises the floor, the top-down result is the same.
