@@ -218,14 +218,26 @@ pub fn diff(a: &str, b: &str) -> String {
     };
     let mut out = String::new();
     let mut skipped = false;
+    // The maps line of the VMA (smaps block) the next printed line belongs to, so a hunk says where it is.
+    let mut header: Option<&str> = None;
     for (k, (c, l)) in ops.iter().enumerate() {
+        let is_header = crate::window::parse_range(l).is_some();
         if *c == ' ' && !near_change(k) {
             skipped = true;
+            if is_header {
+                header = Some(l);
+            }
             continue;
         }
         if skipped {
             out.push_str("  ...\n");
+            if let Some(h) = header.take().filter(|_| !is_header) {
+                out.push_str(&format!("  {h}\n"));
+            }
             skipped = false;
+        }
+        if is_header {
+            header = None;
         }
         out.push_str(&format!("{c} {l}\n"));
     }
@@ -245,6 +257,13 @@ mod tests {
         let b = "1\n2\n3\n4\nfive\n6\n7\n";
         assert_eq!(diff(a, b), "  ...\n  3\n  4\n- 5\n+ five\n  6\n  7\n");
         assert_eq!(diff("x\n", ""), "- x\n");
+        // A hunk inside an smaps block names the block's VMA.
+        let a = "100000000-100001000 rw-p 00000000 00:00 0 \nSize: 4\nA: 1\nB: 2\nC: 3\nRss: 0\n";
+        let b = "100000000-100001000 rw-p 00000000 00:00 0 \nSize: 4\nA: 1\nB: 2\nC: 3\nRss: 4\n";
+        assert_eq!(
+            diff(a, b),
+            "  ...\n  100000000-100001000 rw-p 00000000 00:00 0 \n  B: 2\n  C: 3\n- Rss: 0\n+ Rss: 4\n"
+        );
         assert_eq!(diff("", "y\n"), "+ y\n");
     }
 }

@@ -54,6 +54,14 @@ impl CaseReport {
 
     /// The first disagreement on one line, for a `KNOWN_FAILURES` entry.
     pub fn summary(&self) -> String {
+        // A panic of the model explains everything after it.
+        let panic = self
+            .mismatches
+            .iter()
+            .find(|m| m.detail.starts_with("the model panicked"));
+        if let Some(p) = panic {
+            return p.detail.lines().next().unwrap_or("").to_string();
+        }
         let Some(m) = self.mismatches.first() else {
             return "agrees".to_string();
         };

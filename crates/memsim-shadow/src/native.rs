@@ -25,7 +25,9 @@
 //! `fork`: every buffer is made before, and reports are written with `write(2)` only.
 
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicUsize, Ordering};
+
+use memsim_core::uapi::{MADV_COLD, MADV_FREE, MADV_PAGEOUT};
 
 use memsim_scenario::ast::AccessOp;
 
@@ -35,6 +37,8 @@ use crate::window::{parse_range, WINDOW_END, WINDOW_START};
 
 /// The descriptor the child reports on. Scenarios must not use it.
 pub const REPORT_FD: i32 = 999;
+/// The child's descriptor of its own executable, used to drain the LRU batches ([`drain_lru_batches`]).
+pub const DRAIN_FD: i32 = 998;
 /// How long a child may run before it is killed.
 const CHILD_TIMEOUT_MS: i32 = 20_000;
 /// Room for `/proc/self/smaps` of the whole test process.
@@ -72,6 +76,8 @@ pub struct NativeRun {
 static REPORT: AtomicI32 = AtomicI32::new(-1);
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static SNAP_BUF: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+/// Set once a call that leaves pages in per-CPU LRU batches has run.
+static DRAIN_SNAPSHOTS: AtomicBool = AtomicBool::new(false);
 
 /// Buffers the child uses, allocated before fork.
 struct ChildBufs {
@@ -320,7 +326,24 @@ fn read_proc(path: &CStr) -> &'static [u8] {
     unsafe { std::slice::from_raw_parts(buf, len) }
 }
 
+/// Drain every CPU's LRU batches (`lru_add_drain_all`), so that what `/proc` shows does not depend on
+/// which CPU ran what. Pages MADV_FREE marks lazily freeable sit in a per-CPU batch until it is drained (when
+/// full, or when any task on that CPU drains it), and only then count as `LazyFree`; likewise fresh pages
+/// wait in a batch before they are on an LRU list, which decides what MADV_FREE can mark. The drain is a
+/// `POSIX_FADV_DONTNEED` of the test binary, whose mapped pages cannot be dropped: that makes the kernel call
+/// `lru_add_drain_all()` (`mm/fadvise.c: generic_fadvise`). It is slow (it waits for every CPU), so it runs
+/// only where batches show: before `madvise` with MADV_FREE, MADV_COLD or MADV_PAGEOUT (which act on pages
+/// on an LRU list), and before every snapshot after such a call. Its only side effect is dropping unmapped
+/// cached pages of the test binary.
+fn drain_lru_batches() {
+    // SAFETY: fadvise on a descriptor the child owns; it changes no memory of the process.
+    unsafe { libc::posix_fadvise(DRAIN_FD, 0, 0, libc::POSIX_FADV_DONTNEED) };
+}
+
 fn snapshot(idx: u64, which: u64) {
+    if DRAIN_SNAPSHOTS.load(Ordering::Relaxed) {
+        drain_lru_batches();
+    }
     let path = if which == SNAP_SMAPS {
         c"/proc/self/smaps"
     } else {
@@ -445,7 +468,12 @@ unsafe fn child_main(plan: &Plan, bufs: &mut ChildBufs, wr: i32) -> ! {
         }
         REPORT.store(REPORT_FD, Ordering::Relaxed);
         SNAP_BUF.store(bufs.snap.as_mut_ptr(), Ordering::Relaxed);
-        libc::syscall(libc::SYS_close_range, 3u32, (REPORT_FD - 1) as u32, 0u32);
+        let exe = libc::open(c"/proc/self/exe".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if exe >= 0 && exe != DRAIN_FD {
+            libc::dup2(exe, DRAIN_FD);
+            libc::close(exe);
+        }
+        libc::syscall(libc::SYS_close_range, 3u32, (DRAIN_FD - 1) as u32, 0u32);
         libc::syscall(libc::SYS_close_range, (REPORT_FD + 1) as u32, u32::MAX, 0u32);
         if libc::chdir(c"/".as_ptr()) != 0 {
             send_error(b"chdir(\"/\") failed in the child");
@@ -490,6 +518,11 @@ unsafe fn child_main(plan: &Plan, bufs: &mut ChildBufs, wr: i32) -> ! {
         let idx = i as u64;
         match &pl.step {
             Step::Syscall(sc) => {
+                let batched = [MADV_FREE, MADV_COLD, MADV_PAGEOUT];
+                if sc.nr == libc::SYS_madvise && batched.contains(&sc.args[2]) {
+                    drain_lru_batches();
+                    DRAIN_SNAPSHOTS.store(true, Ordering::Relaxed);
+                }
                 let (tag, v, vec) = do_syscall(sc, &mut bufs.mincore);
                 send(tag, idx, v, 0, 0, vec);
             }

@@ -65,7 +65,8 @@ impl Kernel {
             self.mms.get_mut(&mm).expect("mm").brk = brk;
             return Ok(brk);
         }
-        let len = newbrk - oldbrk;
+        // Wraps like the kernel's unsigned arithmetic for absurd values; get_unmapped_area then refuses it.
+        let len = newbrk.wrapping_sub(oldbrk);
         // check_brk_limits: get_unmapped_area(NULL, oldbrk, len, 0, MAP_FIXED), then mlock_future_ok.
         if self
             .get_unmapped_area(pid, mm, None, oldbrk, len, 0, MAP_FIXED)

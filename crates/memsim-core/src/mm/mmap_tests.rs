@@ -876,3 +876,43 @@ mod random_ops {
         }
     }
 }
+
+mod garbage_in {
+    //! Any argument values: the calls return an errno or succeed, they never panic.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn word() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            any::<u64>(),
+            Just(0u64),
+            Just(u64::MAX),
+            Just(u64::MAX - 4095),
+            Just(u64::MAX - 4096),
+            Just(0x7fff_ffff_f000u64),
+            Just(0x7fff_ffff_e000u64),
+            (0u64..64).prop_map(|p| 0x1_0000_0000 + (p << 12)),
+            (1u64..16).prop_map(|p| p << 12),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn syscalls_never_panic(calls in proptest::collection::vec((0u8..5, word(), word(), word(), word(), -2i64..5), 1..30)) {
+            let mut k = kernel();
+            let _ = k.sys_openat(P, AT_FDCWD, "/file", O_RDWR, 0);
+            k.set_brk_base(P, 0x5555_0000_0000).unwrap();
+            for (which, a, b, c, d, fd) in calls {
+                let _ = match which {
+                    0 => k.sys_mmap(P, a, b, c & 7, d, fd, a & 0xf000),
+                    1 => k.sys_mmap(P, a, b, c, d | MAP_FIXED, fd, c),
+                    2 => k.sys_munmap(P, a, b),
+                    3 => k.sys_brk(P, a),
+                    _ => k.sys_dup3(P, fd, a as i64, d),
+                };
+                check_counters(&k);
+            }
+        }
+    }
+}
