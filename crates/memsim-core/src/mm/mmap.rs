@@ -290,8 +290,10 @@ impl Kernel {
         let mut vma = Vma::new_anon(VirtAddr(addr), VirtAddr(end), vm_flags);
         vma.pgoff = pgoff;
         match file {
-            Some(f) if f.inode.kind == InodeKind::DevZero && vm_flags.contains(VmFlags::MAYSHARE) => {
+            Some(f) if f.inode.kind == InodeKind::DevZero && vm_flags.contains(VmFlags::SHARED) => {
                 // mmap_zero → shmem_zero_setup: a fresh shmem object replaces /dev/zero; pgoff as requested.
+                // Only with VM_SHARED: a MAP_SHARED mapping of a read-only /dev/zero descriptor lost VM_SHARED
+                // above and stays a `/dev/zero` mapping with anonymous faults (v: `r--s ... 00:06 4 /dev/zero`).
                 let shm = self
                     .shmem_zero_setup(pid, len, vm_flags)
                     .inspect_err(|_| self.vm_unacct_memory(charged))?;

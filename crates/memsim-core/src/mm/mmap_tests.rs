@@ -382,6 +382,28 @@ fn map_32bit_and_legacy_layout() {
 }
 
 #[test]
+fn i386_layout() {
+    let cfg = KernelConfig {
+        arch: crate::arch::Arch::I386,
+        ..KernelConfig::default()
+    };
+    let mut k = Kernel::new(cfg, Box::new(MemFs::new()));
+    let base = mm(&k).mmap_base;
+    assert_eq!(base, 0xb800_0000, "3 GiB user space, 128 MiB minimum gap");
+    // No THP alignment and no MAP_32BIT window on a 32-bit kernel.
+    let two = 2 << 20;
+    let a = k.sys_mmap(P, 0, 4096, RW, PA, -1, 0).unwrap();
+    assert_eq!(a, base - 4096);
+    let b = k.sys_mmap(P, 0, two, RW, PA | MAP_32BIT, -1, 0).unwrap();
+    assert_eq!(b, a - two);
+    assert_eq!(
+        k.sys_mmap(P, 0xbfff_f000, 8192, RW, PA | MAP_FIXED, -1, 0),
+        Err(Errno::ENOMEM)
+    );
+    assert_eq!(k.sys_mmap(P, 0, 0xc000_1000, RW, PA, -1, 0), Err(Errno::ENOMEM));
+}
+
+#[test]
 fn above4g() {
     let mut k = kernel();
     // Fill nothing; MAP_ABOVE4G only raises the floor, the top-down result is the same.
@@ -569,6 +591,19 @@ fn dev_zero() {
     let v = vma(&k, b);
     assert_eq!(v.file.as_ref().unwrap().inode.kind, InodeKind::Shmem);
     assert_eq!(v.pgoff, 5);
+    // Read-only descriptor, MAP_SHARED: VM_SHARED is dropped, so /dev/zero stays (checked on 6.18).
+    let ro = k.sys_openat(P, AT_FDCWD, "/dev/zero", O_RDONLY, 0).unwrap() as i64;
+    let c = k
+        .sys_mmap(P, pg(8), 8192, PROT_READ, MAP_SHARED | MAP_FIXED, ro, 0x3000)
+        .unwrap();
+    let v = vma(&k, c);
+    assert_eq!(v.file.as_ref().unwrap().inode.kind, InodeKind::DevZero);
+    assert_eq!(v.flags.mnemonics(), "rd mr ms ");
+    assert_eq!(v.pgoff, 3);
+    // Adjacent private mappings of one description with linear offsets merge (v).
+    k.sys_mmap(P, pg(2), 8192, RW, MAP_PRIVATE | MAP_FIXED, fd, 0x5000)
+        .unwrap();
+    assert_eq!(vma(&k, pg(3)).start.0, pg(0));
     check_counters(&k);
 }
 
