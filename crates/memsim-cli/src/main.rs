@@ -5,6 +5,7 @@
 
 mod machine;
 mod tour;
+mod translate;
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
@@ -24,7 +25,9 @@ Examples:
   strace -f -y -o log ls / && memsim run --keep-going log
                                                 replay a real strace log, reporting every difference
   memsim run --arch i386 --ram 512M --rlimit STACK=16M:unlimited -
-                                                read the scenario from standard input";
+                                                read the scenario from standard input
+  memsim translate --arch i386 --map 0x1234F000=0xAAAAA000 0x1234FFFF
+                                                one address translation, level by level";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,6 +48,8 @@ enum Command {
     Run(RunArgs),
     /// A guided walk through one address space: mappings, faults, splits and merges, with /proc text.
     Tour(TourArgs),
+    /// Show one virtual-to-physical translation step by step: each page-table level's index, entry and flags.
+    Translate(translate::TranslateArgs),
 }
 
 const RUN_HELP: &str = "\
@@ -99,6 +104,7 @@ fn main() -> ExitCode {
             Ok(m) => tour::tour(&m),
             Err(e) => usage_error(&e),
         },
+        Command::Translate(a) => translate::run(&a),
     }
 }
 

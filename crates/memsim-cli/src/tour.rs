@@ -41,7 +41,12 @@ impl Tour {
         for s in &steps {
             effect = self.runner.step(s, &mut io::sink(), &mut misses).ok().flatten();
         }
-        let shown = effect.clone().unwrap_or_default();
+        // Signal and exit lines are expectations: say whether they held.
+        let shown = match (&effect, misses.first()) {
+            (_, Some((_, want, got))) => format!("expected {want}, got {got}"),
+            (Some(e), None) => e.clone(),
+            (None, None) => "as expected".to_string(),
+        };
         let _ = writeln!(self.out, "  {line:<78} → {shown}");
         let e = effect?;
         if let Some(h) = e.strip_prefix("0x") {
@@ -117,8 +122,9 @@ pub fn tour(machine: &Machine) -> ExitCode {
 
     t.step(
         "An empty address space",
-        "PID 1 starts with no mappings at all (no program has been loaded). Its descriptors 0, 1 and 2\n\
-         are open on /dev/null, like a real process's, so the first file opened gets descriptor 3.",
+        "PID 1 starts with no mappings of its own (no program has been loaded): maps shows only the\n\
+         [vsyscall] page every x86-64 process has. Its descriptors 0, 1 and 2 are open on /dev/null, like a\n\
+         real process's, so the first file opened gets descriptor 3.",
     );
     t.maps();
     t.status();
@@ -185,8 +191,9 @@ pub fn tour(machine: &Machine) -> ExitCode {
         t.step(
             "A file mapping",
             "Opening a real file and mapping it privately: the VMA names the file, its device and inode.\n\
-             A read fault brings the file's first page into the page cache (shared by every mapping of the\n\
-             file) and maps it read-only: it counts as Rss but not as Anonymous.",
+             A read fault reads the file's page into the page cache (shared by every mapping of the file) and\n\
+             maps it read-only; fault-around maps the neighbouring cached pages too. File pages count in Rss\n\
+             but not in Anonymous.",
         );
         t.run(&format!("openat(AT_FDCWD, \"{cat}\", O_RDONLY) = 3"));
         file_map = t.run("mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, 3, 0)");
