@@ -423,7 +423,14 @@ impl Kernel {
             vma.pgoff_of(VirtAddr(vrm.addr))
         };
         let new_start = self.vma_insert_merge(mm, new_vma);
-        self.move_page_tables(mm, VirtAddr(vrm.addr), VirtAddr(vrm.new_addr), vrm.old_len);
+        let moved = self.move_page_tables(mm, VirtAddr(vrm.addr), VirtAddr(vrm.new_addr), vrm.old_len);
+        let failed = moved < vrm.old_len;
+        if failed {
+            // Out of memory for page tables: move the entries back and unmap the new area instead.
+            self.move_page_tables(mm, VirtAddr(vrm.new_addr), VirtAddr(vrm.addr), moved);
+            vrm.addr = vrm.new_addr;
+            vrm.old_len = vrm.new_len;
+        }
 
         let hiwater_vm = self.mms[&mm].hiwater_vm;
         // vrm_stat_account(vrm, new_len)
@@ -434,13 +441,16 @@ impl Kernel {
                 m.locked_vm += vrm.new_len >> PAGE_SHIFT;
             }
         }
-        if vrm.flags & MREMAP_DONTUNMAP != 0 {
+        if !failed && vrm.flags & MREMAP_DONTUNMAP != 0 {
             self.dontunmap_complete(mm, vrm, new_start);
         } else {
             self.unmap_source_vma(mm, vrm);
         }
         if let Some(m) = self.mms.get_mut(&mm) {
             m.hiwater_vm = hiwater_vm;
+        }
+        if failed {
+            return Err(Errno::ENOMEM);
         }
         Ok(vrm.new_addr)
     }
