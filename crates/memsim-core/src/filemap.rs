@@ -56,12 +56,12 @@ impl PageCache {
 
     /// Cached pages of `inode` with index in `[lo, hi]`, in index order.
     pub fn range(&self, inode: InodeId, lo: u64, hi: u64) -> impl Iterator<Item = (u64, Pfn)> + '_ {
-        let r = if lo <= hi {
-            (inode, lo)..=(inode, hi)
-        } else {
-            (inode, 1)..=(inode, 0)
-        };
-        self.pages.range(r).map(|(&(_, i), &p)| (i, p))
+        // An empty range (lo > hi) must not reach BTreeMap::range, which panics on it.
+        (lo <= hi)
+            .then(|| self.pages.range((inode, lo)..=(inode, hi)))
+            .into_iter()
+            .flatten()
+            .map(|(&(_, i), &p)| (i, p))
     }
 
     /// Number of cached pages of an inode.

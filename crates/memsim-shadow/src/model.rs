@@ -46,6 +46,18 @@ fn signal(si: SigInfo) -> Outcome {
 /// One system call, as the scenario crate's runner executes it.
 fn syscall(k: &mut Kernel, pid: Pid, sc: &SyscallStep) -> Outcome {
     let out = memsim_scenario::execute(k, pid, &sc.call);
+    // The harness reads every file a case opens before the real run (`warm_page_cache`): mirror that warm
+    // page cache in the model, so faults on it are minor and mincore sees unmapped cached pages.
+    if let (memsim_scenario::Call::Openat { .. }, Ok(fd)) = (&sc.call, &out.result) {
+        let inode = k
+            .task(pid)
+            .ok()
+            .and_then(|t| t.files.get(*fd as i32))
+            .map(|e| e.file.inode.clone());
+        if let Some(inode) = inode {
+            k.page_cache_read_all(&inode);
+        }
+    }
     match (out.result, out.vec) {
         (Ok(v), Some(vec)) => Outcome::ValueWith(v, vec),
         (Ok(v), None) => Outcome::Value(v),

@@ -367,6 +367,37 @@ fn sigbus_beyond_end_of_file() {
 }
 
 #[test]
+fn mapping_wholly_past_eof_raises_sigbus_without_panicking() {
+    let mut fs = MemFs::new();
+    fs.add_file("/data/p", file_bytes(17));
+    let mut k = kernel_with(KernelConfig::default(), fs);
+    file_vma(
+        &mut k,
+        "/data/p",
+        InodeKind::Regular,
+        BASE,
+        2,
+        0x20,
+        VmFlags::READ | VmFlags::MAYREAD,
+    );
+    // Cache the file first, so fault-around runs with a window that ends before it starts.
+    let ino = k.mms[&mm(&k)]
+        .vmas
+        .get(VirtAddr(BASE))
+        .unwrap()
+        .file
+        .as_ref()
+        .unwrap()
+        .inode
+        .clone();
+    k.page_cache_read_all(&ino);
+    assert_eq!(k.page_cache.nr_pages(ino.id), 17);
+    let e = k.access(INIT_PID, BASE, 1, AccessKind::Read).unwrap_err();
+    assert_eq!((e.signo, e.code, e.addr), (SIGBUS, BUS_ADRERR, BASE));
+    assert_eq!(k.page_cache.range(ino.id, 5, 4).count(), 0);
+}
+
+#[test]
 fn shared_file_pages_are_shared_between_mappings_and_write_notify_faults() {
     let mut fs = MemFs::new();
     fs.add_file("/data/s", file_bytes(4));

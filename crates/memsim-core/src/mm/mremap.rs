@@ -423,7 +423,14 @@ impl Kernel {
             vma.pgoff_of(VirtAddr(vrm.addr))
         };
         let new_start = self.vma_insert_merge(mm, new_vma);
-        self.move_page_tables(mm, VirtAddr(vrm.addr), VirtAddr(vrm.new_addr), vrm.old_len);
+        let moved = self.move_page_tables(mm, VirtAddr(vrm.addr), VirtAddr(vrm.new_addr), vrm.old_len);
+        let failed = moved < vrm.old_len;
+        if failed {
+            // Out of memory for page tables: move the entries back and unmap the new area instead.
+            self.move_page_tables(mm, VirtAddr(vrm.new_addr), VirtAddr(vrm.addr), moved);
+            vrm.addr = vrm.new_addr;
+            vrm.old_len = vrm.new_len;
+        }
 
         let hiwater_vm = self.mms[&mm].hiwater_vm;
         // vrm_stat_account(vrm, new_len)
@@ -434,13 +441,16 @@ impl Kernel {
                 m.locked_vm += vrm.new_len >> PAGE_SHIFT;
             }
         }
-        if vrm.flags & MREMAP_DONTUNMAP != 0 {
+        if !failed && vrm.flags & MREMAP_DONTUNMAP != 0 {
             self.dontunmap_complete(mm, vrm, new_start);
         } else {
             self.unmap_source_vma(mm, vrm);
         }
         if let Some(m) = self.mms.get_mut(&mm) {
             m.hiwater_vm = hiwater_vm;
+        }
+        if failed {
+            return Err(Errno::ENOMEM);
         }
         Ok(vrm.new_addr)
     }
@@ -1017,6 +1027,39 @@ mod tests {
                     if !cq {
                         prop_assert_eq!(k.committed_pages, acct as i64, "committed after {:?}", op);
                     }
+                }
+            }
+        }
+
+        /// Arguments that are mostly garbage: any value, or one near the mapped window, or a small length.
+        fn arg() -> impl Strategy<Value = u64> {
+            prop_oneof![
+                any::<u64>(),
+                (0u64..80).prop_map(page),
+                (0u64..80, 0u64..4096).prop_map(|(p, o)| page(p) + o),
+                (0u64..40).prop_map(|n| n * P),
+                (1u64..20000).prop_map(|n| 0u64.wrapping_sub(n)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn garbage_arguments_never_panic(calls in proptest::collection::vec((0u8..8, arg(), arg(), arg(), arg(), arg()), 1..30)) {
+                let mut k = build("WWRR XX  NN LL WW");
+                for (which, a, b, c, d, e) in calls {
+                    let _ = match which {
+                        0 => k.sys_mprotect(INIT_PID, a, b, c),
+                        1 => k.sys_mremap(INIT_PID, a, b, c, d, e),
+                        2 => k.sys_mlock2(INIT_PID, a, b, c),
+                        3 => k.sys_munlock(INIT_PID, a, b),
+                        4 => k.sys_mlockall(INIT_PID, c),
+                        5 => k.sys_munlockall(INIT_PID),
+                        6 => k.sys_madvise(INIT_PID, a, b, c),
+                        _ => k.sys_msync(INIT_PID, a, b, c),
+                    };
+                    prop_assert!(mm(&k).vmas.check().is_ok());
+                    prop_assert!(k.check_all_page_invariants().is_ok(), "{:?}", k.check_all_page_invariants());
                 }
             }
         }
