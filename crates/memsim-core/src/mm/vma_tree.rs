@@ -112,6 +112,8 @@ pub struct VmaTree {
     /// The block the last search ended in (a lookup cache in the spirit of the old `vmacache`); any value is
     /// safe, a stale one only costs the binary search it would have saved.
     hint: std::cell::Cell<usize>,
+    /// The position the last search ended at (same idea, one level down).
+    pos_hint: std::cell::Cell<Pos>,
     len: usize,
 }
 
@@ -194,16 +196,61 @@ impl VmaTree {
     /// First position whose VMA ends above `addr` (the end position if none).
     #[inline]
     fn pos_end_above(&self, addr: u64) -> Pos {
+        // The position of the previous search, or the one after it, is usually the answer again.
+        let (hb, hi) = self.pos_hint.get();
+        if let Some(blk) = self.blocks.get(hb) {
+            for i in [hi, hi + 1] {
+                if i < blk.ends.len() && blk.ends[i] > addr && self.end_before((hb, i)) <= addr {
+                    self.pos_hint.set((hb, i));
+                    return (hb, i);
+                }
+            }
+        }
         let b = self.block_end_above(addr);
         if b == self.blocks.len() {
             return (b, 0);
         }
         let i = self.blocks[b].ends.partition_point(|&e| e <= addr);
+        self.pos_hint.set((b, i));
         (b, i)
+    }
+
+    /// The end of the VMA before position `p` (0 if none), for checking a hinted position.
+    #[inline]
+    fn end_before(&self, p: Pos) -> u64 {
+        if p.1 > 0 {
+            self.blocks[p.0].ends[p.1 - 1]
+        } else if p.0 > 0 {
+            self.last_end[p.0 - 1]
+        } else {
+            0
+        }
+    }
+
+    /// The start of the VMA before position `p` (None if none).
+    #[inline]
+    fn start_before(&self, p: Pos) -> Option<u64> {
+        if p.1 > 0 {
+            Some(self.blocks[p.0].starts[p.1 - 1])
+        } else if p.0 > 0 {
+            self.blocks[p.0 - 1].starts.last().copied()
+        } else {
+            None
+        }
     }
 
     /// First position whose VMA starts at or above `addr`.
     fn pos_start_at_or_above(&self, addr: u64) -> Pos {
+        let (hb, hi) = self.pos_hint.get();
+        if let Some(blk) = self.blocks.get(hb) {
+            for i in [hi, hi + 1] {
+                if i < blk.starts.len() && blk.starts[i] >= addr && self.start_before((hb, i)).is_none_or(|s| s < addr)
+                {
+                    self.pos_hint.set((hb, i));
+                    return (hb, i);
+                }
+            }
+        }
         let b = self.block_start_at_or_above(addr);
         // The answer is in block b-1 (after its first element) or at the start of block b.
         if b > 0 {
