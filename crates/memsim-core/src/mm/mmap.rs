@@ -559,7 +559,7 @@ impl Kernel {
 
     /// `vms_gather_munmap_vmas`: split the VMAs at the range edges and count what the unmap removes. Only a
     /// split of one VMA on both sides checks the map count (`N >= M` ⇒ ENOMEM); special mappings refuse any
-    /// split (EINVAL). A failure of the end split keeps the start split.
+    /// split (EINVAL); sealed VMAs refuse the unmap (EPERM). A later failure keeps the start split.
     pub fn munmap_gather(&mut self, mm: MmId, start: u64, end: u64) -> Result<UnmapPlan, Errno> {
         let max = self.cfg.max_map_count;
         let mut plan = UnmapPlan {
@@ -578,9 +578,20 @@ impl Kernel {
             if end < first.end.0 && m.map_count() >= max {
                 return Err(Errno::ENOMEM);
             }
+            // Don't bother splitting a sealed VMA (mseal): it cannot be unmapped anyway.
+            if first.flags.contains(VmFlags::SEALED) {
+                return Err(Errno::EPERM);
+            }
             self.split_vma_unchecked(mm, VirtAddr(start))?;
         }
         let m = &self.mms[&mm];
+        // Any sealed VMA in the range refuses the whole unmap (before the end split).
+        if m.vmas
+            .overlapping(VirtAddr(start), VirtAddr(end))
+            .any(|v| v.flags.contains(VmFlags::SEALED))
+        {
+            return Err(Errno::EPERM);
+        }
         if let Some(last) = m.vmas.lookup(VirtAddr(end - 1)) {
             if last.end.0 > end {
                 self.split_vma_unchecked(mm, VirtAddr(end))?;

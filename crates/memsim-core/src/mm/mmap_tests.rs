@@ -248,6 +248,22 @@ fn munmap_special_mapping_partial() {
 }
 
 #[test]
+fn sealed_vmas_refuse_unmapping() {
+    let mut k = kernel();
+    fixed(&mut k, 0, 2, RW).unwrap();
+    fixed(&mut k, 2, 2, PROT_READ).unwrap();
+    k.mm_mut(P).unwrap().vmas.get_mut(VirtAddr(pg(2))).unwrap().flags |= VmFlags::SEALED;
+    assert_eq!(k.sys_munmap(P, pg(0), 4 << 12), Err(Errno::EPERM));
+    assert_eq!(k.sys_munmap(P, pg(3), 4096), Err(Errno::EPERM));
+    assert_eq!(pic(&k), "AABB", "nothing changed");
+    // The seal is checked per VMA while gathering (since 6.12): a start split already done stays.
+    assert_eq!(fixed(&mut k, 1, 2, RW), Err(Errno::EPERM));
+    assert_eq!(pic(&k), "AaBB");
+    assert_eq!(k.sys_munmap(P, pg(0), 2 << 12), Ok(0));
+    check_counters(&k);
+}
+
+#[test]
 fn fixed_replacement_splits_and_merges() {
     let mut k = kernel();
     fixed(&mut k, 0, 6, RW).unwrap();
