@@ -14,8 +14,9 @@
 //! Model limits (documented deviations): WILLNEED reads file pages into the page cache but swaps nothing in
 //! (no swap); COLD clears accessed bits but deactivates nothing (an LRU batch Linux drains later), PAGEOUT
 //! reclaims what a kernel without swap can (clean file pages, shmem mappings) but writes nothing back; COLLAPSE is accepted without building huge pages;
-//! FREE cleans the pages and leaves them mapped with their data, as Linux does until reclaim, but never marks
-//! them lazily freeable (see [`Kernel::madvise_free_range`]);
+//! FREE cleans the pages and marks them lazily freeable (smaps LazyFree) at once, as Linux does once its LRU
+//! batch drains, and leaves them mapped with their data, as Linux does until reclaim (see
+//! [`Kernel::madvise_free_range`]);
 //! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
 //! markers are not installed in the page tables, so a later access faults memory in instead of raising
 //! SIGSEGV; REMOVE punches a hole in a shmem object (every shared mapping loses the pages) but only zaps the
@@ -376,6 +377,18 @@ impl Kernel {
                 pg.flags.remove(PageFlags::DIRTY);
                 if pte.young() || pte.dirty() {
                     slot.write(phys, arch, pte.clear(PteFlags::ACCESSED | PteFlags::DIRTY));
+                }
+                // folio_mark_lazyfree (lru_lazyfree): no longer swap-backed, moved to the inactive file list, so
+                // smaps counts it as LazyFree until it is written again.
+                if phys.page(pfn).flags.contains(PageFlags::SWAPBACKED)
+                    && !phys.page(pfn).flags.contains(PageFlags::SWAPCACHE)
+                {
+                    crate::mm::memory::set_lru_flags(
+                        phys,
+                        pfn,
+                        PageFlags::empty(),
+                        PageFlags::SWAPBACKED | PageFlags::ACTIVE | PageFlags::REFERENCED,
+                    );
                 }
             }
         }
