@@ -11,16 +11,20 @@
 //! The walk processes the mapped parts of the range; a hole makes the result ENOMEM without stopping it, a
 //! per-VMA error stops it with the earlier VMAs already advised.
 //!
-//! Model limits (documented deviations): WILLNEED reads file pages into the page cache but swaps nothing in
-//! (no swap); COLD clears accessed bits but deactivates nothing (an LRU batch Linux drains later), PAGEOUT
-//! reclaims what a kernel without swap can (clean file pages, shmem mappings) but writes nothing back; COLLAPSE is accepted without building huge pages;
-//! FREE cleans the pages and leaves them mapped with their data, as Linux does until reclaim, but never marks
-//! them lazily freeable (see [`Kernel::madvise_free_range`]);
-//! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
-//! markers are not installed in the page tables, so a later access faults memory in instead of raising
-//! SIGSEGV; REMOVE punches a hole in a shmem object (every shared mapping loses the pages) but only zaps the
-//! calling mapping of a host file, which memsim never writes;
-//! HWPOISON/SOFT_OFFLINE are invalid advice (EINVAL), as on a kernel built without CONFIG_MEMORY_FAILURE.
+//! Model limits (documented deviations):
+//! * WILLNEED reads file pages into the page cache but swaps nothing in (no swap is modelled).
+//! * COLD clears accessed bits but deactivates nothing (Linux queues that on a per-CPU LRU batch).
+//! * PAGEOUT reclaims what a kernel without swap can (clean file pages are dropped, shmem pages unmapped)
+//!   but writes nothing back, so dirty file pages stay.
+//! * FREE cleans the pages and leaves them mapped with their data, as Linux does until reclaim, but never
+//!   marks them lazily freeable (`madvise_free_range`).
+//! * COLLAPSE is accepted without building huge pages.
+//! * GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
+//!   markers are not installed in the page tables (that needs PTE-marker support in `memory.rs`/`fault.rs`),
+//!   so a later access faults memory in instead of raising SIGSEGV.
+//! * REMOVE punches a hole in a shmem object (every shared mapping loses the pages) but only zaps the calling
+//!   mapping of a host file, which memsim never writes.
+//! * HWPOISON/SOFT_OFFLINE are invalid advice (EINVAL), as on the reference kernel (no CONFIG_MEMORY_FAILURE).
 
 use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK, PAGE_SHIFT};
 use crate::arch::pgtable::{leaf_tables, PteSlot};
