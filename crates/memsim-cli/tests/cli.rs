@@ -194,3 +194,22 @@ fn translate_is_wired() {
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("0xaaaaafff"), "{out}");
 }
+
+/// The machine flags reach the model: a 9 GB writable private mapping exceeds 8 GiB of RAM under the
+/// overcommit heuristic, but not with more RAM or with overcommit 1; RLIMIT_STACK moves mmap_base.
+#[test]
+fn machine_flags_change_the_machine() {
+    let big = "mmap(NULL, 9000000000, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = -1 ENOMEM (Cannot allocate memory)\n";
+    assert_eq!(run(big, &[]).0, 0);
+    assert_eq!(run(big, &["--ram", "16G"]).0, 1);
+    assert_eq!(run(big, &["--overcommit", "1"]).0, 1);
+    let first = "mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7ffff7ffe000\n";
+    assert_eq!(run(first, &[]).0, 0);
+    // mmap_base = TASK_SIZE - (1 GiB + the 1 MiB guard gap) - one page.
+    let (code, _, err) = run(first, &["--rlimit", "STACK=1G:unlimited"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("got 0x7fffbfefe000"), "{err}");
+    let (code, _, err) = run(first, &["--arch", "i386"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("got 0xb7fff000"), "{err}");
+}

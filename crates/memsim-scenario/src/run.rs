@@ -11,7 +11,9 @@
 //!   does; later lines for that process fail.
 //! * PIDs: a line without a prefix runs in PID 1. strace logs carry real PIDs, so the first PID seen is mapped
 //!   to model PID 1; a later PID is used as is when the model has a task with that number, otherwise it is
-//!   mapped to PID 1 too (until the model has fork).
+//!   mapped to PID 1 too (until the model has fork). Such a stand-in PID's system calls and accesses run in
+//!   PID 1, but its end (`exit_group`, `+++ exited`, `+++ killed`) and its signal lines are skipped and
+//!   counted ([`Stats::skipped`]), so a child's exit does not end PID 1.
 //! * Descriptors 0, 1 and 2 of PID 1 are opened on `/dev/null` before the first line, so the descriptor
 //!   numbers of a real program's log (whose first `openat` returns 3) line up.
 
@@ -167,6 +169,8 @@ pub struct Stats {
     pub accesses: u64,
     /// Signal lines for signals that are not raised by accesses (SIGCHLD, ...): accepted, not checked.
     pub async_signals: u64,
+    /// Exit and signal lines of PIDs that stand in for PID 1: not applied.
+    pub skipped: u64,
 }
 
 /// The result of a run: the failed expectations (at most one unless `keep_going`) and statistics.
@@ -224,6 +228,8 @@ impl Machine {
 pub struct Runner {
     pub kernel: Kernel,
     pids: BTreeMap<u32, Pid>,
+    /// Prefix PIDs other than the first that were mapped to PID 1 for want of a task of their own.
+    stand_ins: std::collections::BTreeSet<u32>,
     procs: BTreeMap<Pid, ProcState>,
     pub stats: Stats,
 }
@@ -243,6 +249,7 @@ impl Runner {
         Runner {
             kernel,
             pids: BTreeMap::new(),
+            stand_ins: std::collections::BTreeSet::new(),
             procs: BTreeMap::new(),
             stats: Stats::default(),
         }
@@ -309,10 +316,13 @@ impl Runner {
         if let Some(&m) = self.pids.get(&p) {
             return m;
         }
-        let m = if self.pids.is_empty() || !self.kernel.tasks.contains_key(&Pid(p)) {
+        let m = if self.pids.is_empty() {
             init
-        } else {
+        } else if self.kernel.tasks.contains_key(&Pid(p)) {
             Pid(p)
+        } else {
+            self.stand_ins.insert(p);
+            init
         };
         self.pids.insert(p, m);
         m
@@ -324,6 +334,17 @@ impl Runner {
         let n = step.line;
         let pid = self.model_pid(step.pid);
         self.stats.lines += 1;
+        if step.pid.is_some_and(|p| self.stand_ins.contains(&p)) {
+            let ends = match &step.op {
+                Op::Line(LineKind::Exited { .. } | LineKind::Killed { .. } | LineKind::Signal { .. }) => true,
+                Op::Unmodeled { name, .. } => matches!(name.as_str(), "exit" | "exit_group"),
+                _ => false,
+            };
+            if ends {
+                self.stats.skipped += 1;
+                return Ok(None);
+            }
+        }
         let st = self.procs.entry(pid).or_default();
         if let Some((at, sig)) = st.pending_fault {
             if !matches!(step.op, Op::Line(LineKind::Signal { .. } | LineKind::Killed { .. })) {

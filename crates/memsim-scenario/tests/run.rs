@@ -200,3 +200,14 @@ fn real_logs_run() {
         );
     }
 }
+
+/// In a strace -f log, a child's exit must not end PID 1 (children stand in for PID 1 until fork exists).
+#[test]
+fn stand_in_pids_do_not_end_pid_1() {
+    let text = "100 mmap(0x100000000, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0) = 0x100000000\n\
+                101 exit_group(3) = ?\n101 +++ exited with 3 +++\n102 --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---\n\
+                102 +++ killed by SIGSEGV +++\n100 munmap(0x100000000, 4096) = 0\n100 exit_group(0) = ?\n100 +++ exited with 0 +++\n";
+    let (s, _) = run_keep_going(text);
+    assert_eq!(s.failures, vec![]);
+    assert_eq!(s.stats.skipped, 4);
+}

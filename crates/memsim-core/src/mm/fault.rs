@@ -151,16 +151,19 @@ impl Kernel {
 
     /// Load `len` bytes at `addr` as user loads would.
     pub fn peek(&mut self, pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, SigInfo> {
-        let len = usize::try_from(len).unwrap_or(usize::MAX).min(1 << 30);
-        let mut out = vec![0u8; len];
-        let mut off = 0usize;
+        // Grow the buffer page by page: a huge length faults at the end of the mapping long before it could
+        // exhaust host memory.
+        let mut out = Vec::new();
+        let mut off = 0u64;
         while off < len {
-            let a = addr.wrapping_add(off as u64);
-            let n = ((PAGE_SIZE - (a & (PAGE_SIZE - 1))) as usize).min(len - off);
+            let a = addr.wrapping_add(off);
+            let n = (PAGE_SIZE - (a & (PAGE_SIZE - 1))).min(len - off) as usize;
             let pa = self.user_access(pid, a, AccessKind::Read)?;
+            let at = out.len();
+            out.resize(at + n, 0);
             self.phys
-                .read(Pfn(pa >> 12), (pa & (PAGE_SIZE - 1)) as usize, &mut out[off..off + n]);
-            off += n;
+                .read(Pfn(pa >> 12), (pa & (PAGE_SIZE - 1)) as usize, &mut out[at..]);
+            off += n as u64;
         }
         Ok(out)
     }

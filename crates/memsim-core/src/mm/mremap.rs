@@ -1031,6 +1031,91 @@ mod tests {
             }
         }
 
+        /// Per-page flags of the window, the naive model of the address space.
+        fn pages(k: &Kernel) -> std::collections::BTreeMap<u64, VmFlags> {
+            let mut out = std::collections::BTreeMap::new();
+            for v in mm(k).vmas.iter() {
+                for p in (v.start.as_u64() >> PAGE_SHIFT)..(v.end.as_u64() >> PAGE_SHIFT) {
+                    out.insert(p, v.flags);
+                }
+            }
+            out
+        }
+
+        /// What a successful flag-changing call does to one page's flags (`None`: not a flag change we model
+        /// here). VM_ACCOUNT may change with mprotect and is ignored by the comparison.
+        fn expected(op: &Op, old: VmFlags) -> Option<VmFlags> {
+            Some(match *op {
+                Op::Mprotect(_, _, p) => (old - VmFlags::ACCESS) | VmFlags::from_prot(p),
+                Op::Mlock(_, _, f) => {
+                    let l = if f {
+                        VmFlags::LOCKED | VmFlags::LOCKONFAULT
+                    } else {
+                        VmFlags::LOCKED
+                    };
+                    (old - VmFlags::LOCKED_MASK) | l
+                }
+                Op::Munlock(..) => old - VmFlags::LOCKED_MASK,
+                Op::Madvise(_, _, a) => match a {
+                    MADV_NORMAL => old - VmFlags::SEQ_READ - VmFlags::RAND_READ,
+                    MADV_RANDOM => (old - VmFlags::SEQ_READ) | VmFlags::RAND_READ,
+                    MADV_SEQUENTIAL => (old - VmFlags::RAND_READ) | VmFlags::SEQ_READ,
+                    MADV_DONTFORK => old | VmFlags::DONTCOPY,
+                    MADV_DOFORK => old - VmFlags::DONTCOPY,
+                    MADV_WIPEONFORK => old | VmFlags::WIPEONFORK,
+                    MADV_KEEPONFORK => old - VmFlags::WIPEONFORK,
+                    MADV_HUGEPAGE => (old - VmFlags::NOHUGEPAGE) | VmFlags::HUGEPAGE,
+                    MADV_NOHUGEPAGE => (old - VmFlags::HUGEPAGE) | VmFlags::NOHUGEPAGE,
+                    MADV_GUARD_INSTALL => return None,
+                    _ => old,
+                },
+                Op::Mmap(..) | Op::Munmap(..) | Op::Mremap(..) => return None,
+            })
+        }
+
+        fn range(op: &Op) -> (u64, u64) {
+            match *op {
+                Op::Mprotect(a, n, _) | Op::Mlock(a, n, _) | Op::Munlock(a, n) | Op::Madvise(a, n, _) => {
+                    ((page(a) >> PAGE_SHIFT), (page(a) >> PAGE_SHIFT) + n)
+                }
+                _ => (0, 0),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            /// Against the naive per-page model: a successful call gives every page of its range the new flags;
+            /// no call (successful or not) touches a page outside its range.
+            #[test]
+            fn flag_changes_match_a_per_page_model(ops in proptest::collection::vec(op(), 1..60)) {
+                let mut k = kernel();
+                for op in &ops {
+                    let before = pages(&k);
+                    let (r, _, _) = run(&mut k, op);
+                    let after = pages(&k);
+                    let Some(_) = expected(op, VmFlags::empty()) else { continue };
+                    let (lo, hi) = range(op);
+                    // VM_ACCOUNT may change with mprotect; the sticky guard flag spreads to whatever a VMA merges with.
+                    let ign = VmFlags::ACCOUNT | VmFlags::MAYBE_GUARD;
+                    for (&p, &f) in &before {
+                        if p >= lo && p < hi {
+                            if r.is_ok() {
+                                let want = expected(op, f).unwrap_or(f);
+                                prop_assert_eq!(after.get(&p).map(|&g| g - ign), Some(want - ign), "page {:#x} after {:?}", p, op);
+                            }
+                        } else {
+                            prop_assert_eq!(after.get(&p).map(|&g| g - ign), Some(f - ign), "outside page {:#x} after {:?}", p, op);
+                        }
+                    }
+                    // Nothing appears or disappears.
+                    prop_assert_eq!(before.len(), after.len(), "after {:?}", op);
+                    if r.is_ok() {
+                        prop_assert!((lo..hi).all(|p| before.contains_key(&p)), "{:?} succeeded over a hole", op);
+                    }
+                }
+            }
+        }
+
         /// Arguments that are mostly garbage: any value, or one near the mapped window, or a small length.
         fn arg() -> impl Strategy<Value = u64> {
             prop_oneof![
