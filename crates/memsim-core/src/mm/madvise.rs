@@ -11,17 +11,20 @@
 //! The walk processes the mapped parts of the range; a hole makes the result ENOMEM without stopping it, a
 //! per-VMA error stops it with the earlier VMAs already advised.
 //!
-//! Model limits (documented deviations): WILLNEED reads file pages into the page cache but swaps nothing in
-//! (no swap); COLD clears accessed bits but deactivates nothing (an LRU batch Linux drains later), PAGEOUT
-//! reclaims what a kernel without swap can (clean file pages, shmem mappings) but writes nothing back; COLLAPSE is accepted without building huge pages;
-//! FREE cleans the pages and marks them lazily freeable (smaps LazyFree) at once, as Linux does once its LRU
-//! batch drains, and leaves them mapped with their data, as Linux does until reclaim (see
-//! [`Kernel::madvise_free_range`]);
-//! GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
-//! markers are not installed in the page tables, so a later access faults memory in instead of raising
-//! SIGSEGV; REMOVE punches a hole in a shmem object (every shared mapping loses the pages) but only zaps the
-//! calling mapping of a host file, which memsim never writes;
-//! HWPOISON/SOFT_OFFLINE are invalid advice (EINVAL), as on a kernel built without CONFIG_MEMORY_FAILURE.
+//! Model limits (documented deviations):
+//! * WILLNEED reads file pages into the page cache but swaps nothing in (no swap is modelled).
+//! * COLD clears accessed bits but deactivates nothing (Linux queues that on a per-CPU LRU batch).
+//! * PAGEOUT reclaims what a kernel without swap can (clean file pages are dropped, shmem pages unmapped)
+//!   but writes nothing back, so dirty file pages stay.
+//! * FREE cleans the pages and marks them lazily freeable (smaps LazyFree) at once, as Linux does once its
+//!   LRU batch drains, and leaves them mapped with their data, as Linux does until reclaim.
+//! * COLLAPSE is accepted without building huge pages.
+//! * GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
+//!   markers are not installed in the page tables (that needs PTE-marker support in `memory.rs`/`fault.rs`),
+//!   so a later access faults memory in instead of raising SIGSEGV.
+//! * REMOVE punches a hole in a shmem object (every shared mapping loses the pages) but only zaps the calling
+//!   mapping of a host file, which memsim never writes.
+//! * HWPOISON/SOFT_OFFLINE are invalid advice (EINVAL), as on the reference kernel (no CONFIG_MEMORY_FAILURE).
 
 use crate::addr::{page_align, Pfn, VirtAddr, PAGE_MASK, PAGE_SHIFT};
 use crate::arch::pgtable::{leaf_tables, PteSlot};
@@ -352,11 +355,9 @@ impl Kernel {
     }
 
     /// `madvise_free_pte_range`: every present anonymous page mapped only here is cleaned (folio dirty flag
-    /// and PTE dirty/accessed bits cleared), so smaps shows it clean and unreferenced, and stays mapped with its
-    /// data. Linux then queues the folio for `lru_lazyfree` on a per-CPU batch that is drained later (the
-    /// reference kernel shows `LazyFree: 0 kB` right after a small MADV_FREE); the model does not drain that
-    /// batch, so `PG_swapbacked` stays set and nothing is ever lazily freed. Shared (COW) pages, the zero page
-    /// and swap entries are left alone.
+    /// and PTE dirty/accessed bits cleared), so smaps shows it clean and unreferenced, stays mapped with its
+    /// data, and is marked lazily freeable (`folio_mark_lazyfree`; Linux applies that when its per-CPU LRU
+    /// batch drains, the model at once). Shared (COW) pages, the zero page and swap entries are left alone.
     fn madvise_free_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) {
         let arch = self.cfg.arch;
         let Kernel { phys, mms, .. } = self;
