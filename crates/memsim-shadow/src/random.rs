@@ -222,9 +222,16 @@ pub fn scenario(seed: u64, nops: usize, file: &str) -> String {
                     continue;
                 }
                 let &(p, pg) = r.pick(&safe);
-                let offset = r.below(4096 - 8);
-                let op = if pg.write { *r.pick(&["L", "S", "M"]) } else { "L" };
-                let _ = writeln!(s, " {op} {:x},8", addr(p) + offset);
+                let at = addr(p) + r.below(4096 - 8);
+                // Contents too: what a poke wrote must survive splits, merges, moves and COW on both sides.
+                match r.below(if pg.write { 5 } else { 2 }) {
+                    0 => writeln!(s, " L {at:x},8"),
+                    1 => writeln!(s, "peek({at:#x}, 8) = ?"),
+                    2 => writeln!(s, " S {at:x},8"),
+                    3 => writeln!(s, " M {at:x},8"),
+                    _ => writeln!(s, "poke({at:#x}, \"{}\") = ?", r.below(1 << 40)),
+                }
+                .ok();
             }
             _ => {
                 let _ = writeln!(s, "cat /proc/self/smaps");

@@ -33,8 +33,8 @@ const MAX_LFS_FILESIZE: u64 = i64::MAX as u64;
 pub struct UnmapPlan {
     pub start: u64,
     pub end: u64,
-    /// Starts of the VMAs inside the range (after the edge splits).
-    pub vmas: Vec<VirtAddr>,
+    /// Number of VMAs inside the range (after the edge splits).
+    pub nr_vmas: usize,
     pub nr_pages: u64,
     pub locked: u64,
     /// Pages of `VM_ACCOUNT` VMAs: uncharged from the commit, unless a MAP_FIXED mapping takes the charge over.
@@ -600,7 +600,7 @@ impl Kernel {
         let m = &self.mms[&mm];
         for v in m.vmas.overlapping(VirtAddr(start), VirtAddr(end)) {
             let n = v.nr_pages();
-            plan.vmas.push(v.start);
+            plan.nr_vmas += 1;
             plan.nr_pages += n;
             if v.flags.contains(VmFlags::LOCKED) {
                 plan.locked += n;
@@ -623,7 +623,7 @@ impl Kernel {
     /// more, remove the VMAs and do the accounting (total/locked/data/exec/stack, the commit charge, the
     /// shmem object's charge when its last mapping goes).
     pub fn munmap_complete(&mut self, mm: MmId, plan: &UnmapPlan) {
-        if plan.vmas.is_empty() {
+        if plan.nr_vmas == 0 {
             return;
         }
         let (start, end) = (VirtAddr(plan.start), VirtAddr(plan.end));
@@ -634,7 +634,8 @@ impl Kernel {
         let mut released = Vec::new();
         {
             let m = self.mms.get_mut(&mm).expect("mm");
-            for &s in &plan.vmas {
+            // After the edge splits every VMA meeting the range lies inside it.
+            while let Some(s) = m.vmas.find(start).map(|v| v.start).filter(|s| s.0 < plan.end) {
                 if let Some(v) = m.vmas.remove(s) {
                     if let Some(f) = v.file {
                         if f.inode.kind == InodeKind::Shmem {
