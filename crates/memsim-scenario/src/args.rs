@@ -109,7 +109,7 @@ impl ArgValue for Arg {
 impl ArgValue for ArgRef<'_> {
     fn to_u64(&self, tables: &[NameTable]) -> Result<u64, ArgError> {
         match self {
-            ArgRef::Int(n) => reg(*n),
+            ArgRef::Int(n) => reg(n.get()),
             ArgRef::Flags(t) | ArgRef::Fd { fd: t, .. } => {
                 let mut v = 0u64;
                 for a in flag_atoms(t) {
@@ -145,7 +145,7 @@ impl ArgValue for ArgRef<'_> {
     fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError> {
         match self {
             ArgRef::Array(items) => byte_vector(items.iter().map(|it| match it {
-                ArgRef::Int(n) => Item::Int(*n),
+                ArgRef::Int(n) => Item::Int(n.get()),
                 ArgRef::Other(t) if *t == b"..." => Item::More,
                 _ => Item::Bad,
             })),

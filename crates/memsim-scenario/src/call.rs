@@ -107,6 +107,7 @@ impl Call {
 /// Names of every call [`decode`] understands.
 pub const MODELED: &[&str] = &[
     "mmap",
+    "mmap2",
     "munmap",
     "mprotect",
     "mremap",
@@ -146,6 +147,21 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
                 flags: a.u64(3, mmap_flags)?,
                 fd: a.fd(4)?,
                 off: a.u64(5, &[])?,
+            }
+        }
+        // 32-bit processes (`--arch i386`) call mmap2, whose offset counts 4 KiB units.
+        "mmap2" => {
+            a.count(6, 6)?;
+            let pgoff = a.u64(5, &[])?;
+            Call::Mmap {
+                addr: a.u64(0, &[])?,
+                len: a.u64(1, &[])?,
+                prot: a.u64(2, &[PROT_NAMES])?,
+                flags: a.u64(3, mmap_flags)?,
+                fd: a.fd(4)?,
+                off: pgoff
+                    .checked_mul(4096)
+                    .ok_or_else(|| ArgError::new("page offset too large").at(5))?,
             }
         }
         "munmap" => {

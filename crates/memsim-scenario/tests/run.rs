@@ -211,3 +211,11 @@ fn stand_in_pids_do_not_end_pid_1() {
     assert_eq!(s.failures, vec![]);
     assert_eq!(s.stats.skipped, 4);
 }
+
+#[test]
+fn mmap2_offsets_count_pages() {
+    let text = "openat(AT_FDCWD, \"/bin/prog\", O_RDONLY) = 3\n\
+                mmap2(0x10000000, 4096, PROT_READ, MAP_PRIVATE|MAP_FIXED, 3, 1) = 0x10000000\n\
+                peek(0x10000000, 1) = \"\\x50\"\n";
+    assert_eq!(failures(text), vec![]);
+}
