@@ -41,6 +41,24 @@ pub fn pgd_alloc(phys: &mut PhysMem, mm: &mut Mm) -> Option<Pfn> {
     Some(p)
 }
 
+/// The slot of the directory entry that points to the PTE table of `addr`, if that table exists.
+pub fn pmd_lookup(phys: &PhysMem, arch: Arch, root: Option<Pfn>, addr: u64) -> Option<PteSlot> {
+    let width = arch.pte_bytes() as usize;
+    let mut table = root?;
+    let levels = arch.paging_levels();
+    let n = levels.len();
+    for &level in &levels[..n - 2] {
+        let e = phys.read_entry(table, arch.table_index(level, addr), width);
+        if e & PteFlags::PRESENT.bits() == 0 {
+            return None;
+        }
+        table = Pfn(Pte(e).pfn(arch));
+    }
+    let idx = arch.table_index(levels[n - 2], addr);
+    let e = Pte(phys.read_entry(table, idx, width));
+    (e.hw_present() && !e.flags().contains(PteFlags::PSE)).then_some(PteSlot { table, idx })
+}
+
 /// Find the PTE slot of `addr` without allocating (`pte_offset_map` after a walk that stops at a none entry).
 #[inline]
 pub fn pte_lookup(phys: &PhysMem, arch: Arch, root: Option<Pfn>, addr: u64) -> Option<PteSlot> {

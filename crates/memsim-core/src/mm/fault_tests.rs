@@ -986,3 +986,31 @@ fn thp_read_maps_the_huge_zero_page_then_a_write_allocates_the_thp() {
     k.exit_mmap(id);
     assert_eq!(k.phys.nr_used(), 1);
 }
+
+#[test]
+fn aligned_pmd_extents_move_their_page_table() {
+    // (v) mremap of an aligned 4 MiB region to an aligned address in a new 1 GiB slot: VmPTE unchanged once the
+    // old tables are freed; a DONTUNMAP-like move (old range kept) does not duplicate the PTE tables.
+    let mut k = kernel();
+    anon(&mut k, BASE, 1024, RW);
+    for i in 0..1024 {
+        k.access(INIT_PID, BASE + i * 4096, 1, AccessKind::Write).unwrap();
+    }
+    let id = mm(&k);
+    assert_eq!(k.mms[&id].pgtables_bytes, 16 << 10);
+    let new = BASE + 0x4000_0000;
+    let mut v = k.mms.get_mut(&id).unwrap().vmas.remove(VirtAddr(BASE)).unwrap();
+    k.move_page_tables(id, VirtAddr(BASE), VirtAddr(new), 4 << 20);
+    // A new PMD table for the destination slot; the two PTE tables moved.
+    assert_eq!(k.mms[&id].pgtables_bytes, 20 << 10);
+    v.start = VirtAddr(new);
+    v.end = VirtAddr(new + (4 << 20));
+    k.mms.get_mut(&id).unwrap().vmas.insert(v);
+    check(&k);
+    k.free_pgtables(id, VirtAddr(BASE), VirtAddr(BASE + (4 << 20)), 0, new);
+    assert_eq!(k.mms[&id].pgtables_bytes, 16 << 10);
+    assert_eq!(rss(&k)[RssCounter::AnonPages as usize], 1024);
+    k.poke(INIT_PID, new + 0x3f_f000, b"x").unwrap();
+    assert_eq!(flt(&k).0, 1024, "no new faults after the move");
+    check(&k);
+}

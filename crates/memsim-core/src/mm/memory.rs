@@ -282,9 +282,8 @@ impl Kernel {
     /// are allocated for every PMD-sized extent where the source has a PTE table, as Linux does; RSS does not
     /// change. Returns the bytes moved (less than `len` only when memory for tables ran out).
     ///
-    /// Model difference: Linux moves whole PTE (PMD) tables when both ranges are PMD (PUD) aligned over a full
-    /// extent; memsim always moves entry by entry, which can leave VmPTE higher until the old range's tables
-    /// are freed by `free_pgtables`.
+    /// Like Linux (`move_normal_pmd`), a whole PMD-sized extent with no destination table moves its PTE table
+    /// itself. Model difference: PUD-sized extents (`move_normal_pud`) are moved table by table below them.
     pub fn move_page_tables(&mut self, mm: MmId, old: VirtAddr, new: VirtAddr, len: u64) -> u64 {
         let arch = self.cfg.arch;
         let Kernel { phys, mms, .. } = self;
@@ -305,6 +304,25 @@ impl Kernel {
             let extent =
                 (pgtable::addr_end(o, old_end, pmd_shift) - o).min(pgtable::addr_end(n, u64::MAX, pmd_shift) - n);
             if pte_lookup(phys, arch, m.pgd, o).is_some() {
+                // move_normal_pmd: a whole PMD-sized extent moves its PTE table in one go when the destination
+                // has no table there yet (alloc_new_pmd allocates the directory levels above it).
+                if extent == 1 << pmd_shift {
+                    let Some(dst_dir) = pgtable::pmd_alloc(phys, arch, m, n) else {
+                        return moved;
+                    };
+                    if let Some(src_dir) = pgtable::pmd_lookup(phys, arch, m.pgd, o) {
+                        let width = arch.pte_bytes() as usize;
+                        if phys.read_entry(dst_dir.table, dst_dir.idx, width) == 0 {
+                            let e = phys.read_entry(src_dir.table, src_dir.idx, width);
+                            phys.write_entry(src_dir.table, src_dir.idx, width, 0);
+                            phys.write_entry(dst_dir.table, dst_dir.idx, width, e);
+                            phys.flush_walk_cache();
+                            moved += extent;
+                            o += extent;
+                            continue;
+                        }
+                    }
+                }
                 for i in 0..(extent >> 12) {
                     let oa = o + (i << 12);
                     let Some(src) = pte_lookup(phys, arch, m.pgd, oa) else {

@@ -1,16 +1,21 @@
 //! The VMA tree: an ordered set of non-overlapping VMAs with O(log n) lookup and free-gap search (the maple
 //! tree of `mm->mm_mt`, `lib/maple_tree.c`; `find_vma`, `vma_prev`, `vma_next`, `mas_empty_area[_rev]`).
 //!
-//! Shape: a two-level B+ tree. VMAs live in address order in blocks of at most [`BLOCK_MAX`]; the top level
-//! keeps, per block, its first start and last end (for binary search) and a segment tree over the blocks'
-//! largest gap (a gap is the free space between a VMA and its predecessor, the maple tree's `ma_gaps`). So:
-//! * `find_vma`: two binary searches over contiguous arrays (top level, then one block).
-//! * insert/remove: O(log n) searches plus moving at most one block's elements (`BLOCK_MAX` is a constant)
-//!   and O(log n) segment-tree updates; a block that overflows is split in two, one that runs nearly empty is
-//!   joined with a neighbour (both rebuild the top level: amortized O(1) per operation for the block count
-//!   the model sees).
-//! * gap search: the segment tree finds the highest (or lowest) block holding a large enough gap in
-//!   O(log n), then one block is scanned.
+//! Shape: a two-level B+ tree. VMAs live in address order in blocks of at most `BLOCK_MAX` (64), each with its
+//! starts and ends copied into contiguous key arrays; the top level keeps, per block, its first start and last
+//! end. A separate gap index holds each block's largest gap (the free space between a VMA and its
+//! predecessor, the maple tree's `ma_gaps`) and a segment tree over those. So:
+//! * `find_vma`: a binary search over the top level, then one over a block's keys; both are skipped when the
+//!   previous search's block or position (or the next one) is still the answer, which is the common case for
+//!   a sequence of operations in one place.
+//! * insert/remove: those searches plus moving at most one block's elements (`BLOCK_MAX` is a constant); a
+//!   block that overflows is split (in halves, or, when growing at an edge, leaving the full block full), one
+//!   that runs nearly empty is joined with a neighbour; a split or join shifts the top-level arrays (a
+//!   memmove of a few KiB).
+//! * gap search: blocks whose gap may have changed are only marked; a search first recomputes them (or, after
+//!   splits and joins, rebuilds the segment tree), then the segment tree finds the highest (or lowest) block
+//!   holding a large enough gap in O(log n) and one block is scanned. MAP_FIXED-only workloads never pay for
+//!   gap bookkeeping.
 //!
 //! Invariants (checked by [`VmaTree::check`]): VMAs are page aligned, non-empty, sorted and non-overlapping;
 //! the caches (first starts, last ends, gaps) agree with the VMAs. The tree itself never merges or splits;
