@@ -30,7 +30,11 @@ const RANDOM_OPS: usize = 30;
 /// The first `# requires:` of a case this machine does not meet.
 fn unmet_requirement(text: &str, is_root: bool) -> Option<String> {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    for req in text.lines().filter_map(|l| l.trim().strip_prefix("# requires:")).map(str::trim) {
+    for req in text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("# requires:"))
+        .map(str::trim)
+    {
         let met = match req {
             "root" => is_root,
             "thp=madvise" => read("/sys/kernel/mm/transparent_hugepage/enabled").contains("[madvise]"),
