@@ -86,7 +86,7 @@ const ADVICE: &[&str] = &[
 /// at it), even seeds at the window's start.
 fn base(seed: u64) -> u64 {
     if seed % 2 == 1 {
-        WINDOW_START + 0x200000 - (PAGES / 2 << 12)
+        WINDOW_START + 0x200000 - ((PAGES / 2) << 12)
     } else {
         WINDOW_START
     }
