@@ -299,7 +299,7 @@ struct Pending {
 
 /// A scenario parser. It is stateful only to join `<unfinished ...>` / `<... resumed>` pairs per PID; feed it
 /// lines in order with [`Parser::parse_line`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Parser {
     file: String,
     pending: BTreeMap<Option<u32>, Pending>,
@@ -354,18 +354,35 @@ impl Parser {
 
     /// Like [`Parser::parse_line`], but a system call's arguments borrow `text` instead of being copied.
     pub fn scan_line<'a>(&mut self, line_no: usize, text: &'a str) -> Result<Option<Scanned<'a>>, ParseError> {
+        self.scan_line_reusing(line_no, text, Vec::with_capacity(4))
+    }
+
+    /// Like [`Parser::scan_line`], with `spare` (emptied) as a system call's argument list, so a caller that
+    /// hands each line's list back for the next saves an allocation per line.
+    pub fn scan_line_reusing<'a>(
+        &mut self,
+        line_no: usize,
+        text: &'a str,
+        mut spare: Vec<(Pos, ArgRef<'a>)>,
+    ) -> Result<Option<Scanned<'a>>, ParseError> {
+        spare.clear();
         if let Some(head) = self.carry.take() {
             let joined = head + text;
             return Ok(self
-                .scan_inner(line_no, &joined)?
+                .scan_inner(line_no, &joined, Vec::with_capacity(4))?
                 .map(Scanned::into_line)
                 .map(Scanned::Line));
         }
-        self.scan_inner(line_no, text)
+        self.scan_inner(line_no, text, spare)
     }
 
-    fn scan_inner<'a>(&mut self, line_no: usize, text: &'a str) -> Result<Option<Scanned<'a>>, ParseError> {
-        match self.line_inner(line_no, text) {
+    fn scan_inner<'a>(
+        &mut self,
+        line_no: usize,
+        text: &'a str,
+        args: Vec<(Pos, ArgRef<'a>)>,
+    ) -> Result<Option<Scanned<'a>>, ParseError> {
+        match self.line_inner(line_no, text, args) {
             Ok(l) => Ok(l),
             Err((pos, msg)) => {
                 // strace -f writing to stderr prints its attach notices there too, possibly in the middle of
@@ -385,7 +402,12 @@ impl Parser {
         }
     }
 
-    fn line_inner<'a>(&mut self, line_no: usize, text: &'a str) -> Result<Option<Scanned<'a>>, (Pos, String)> {
+    fn line_inner<'a>(
+        &mut self,
+        line_no: usize,
+        text: &'a str,
+        args: Vec<(Pos, ArgRef<'a>)>,
+    ) -> Result<Option<Scanned<'a>>, (Pos, String)> {
         let s = trim_end(text.as_bytes());
         let here = PosMap::single(line_no, 0);
         let at = |r: Fail| (here.pos(r.0), r.1);
@@ -466,7 +488,7 @@ impl Parser {
             // strace let go of the process mid-call: the call's outcome is unknown.
             return Ok(None);
         }
-        Ok(Some(match call_line(&mut c, &here).map_err(at)? {
+        Ok(Some(match call_line(&mut c, &here, args).map_err(at)? {
             CallOut::Call(call) => Scanned::Call {
                 line: line_no,
                 pid,
@@ -525,7 +547,7 @@ impl Parser {
                 second: (line_no, rest_start),
             };
             let mut jc = Cur::new(&text);
-            call_line(&mut jc, &map).map_err(|(off, m)| (map.pos(off), m))?;
+            call_line(&mut jc, &map, Vec::with_capacity(4)).map_err(|(off, m)| (map.pos(off), m))?;
             return Ok(None);
         };
         if pending.name != name {
@@ -546,7 +568,9 @@ impl Parser {
             second: (line_no, rest_start),
         };
         let mut jc = Cur::new(&joined);
-        let kind = call_line(&mut jc, &map).map_err(|(off, m)| (map.pos(off), m))?.owned();
+        let kind = call_line(&mut jc, &map, Vec::with_capacity(4))
+            .map_err(|(off, m)| (map.pos(off), m))?
+            .owned();
         Ok(Some(Line {
             line: line_no,
             pid: pid.or(pending.pid),
@@ -883,7 +907,8 @@ fn cat_line(c: &mut Cur) -> PResult<LineKind> {
 }
 
 /// A system call line, or `poke`/`peek`.
-fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap) -> PResult<CallOut<'a>> {
+/// `args` is an empty list to fill.
+fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap, mut args: Vec<(Pos, ArgRef<'a>)>) -> PResult<CallOut<'a>> {
     let name_at = c.i;
     let name = c.ident();
     if name.is_empty() {
@@ -898,7 +923,6 @@ fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap) -> PResult<CallOut<'a>> {
     }
     let open = c.i;
     c.i += 1;
-    let mut args = Vec::with_capacity(4);
     c.skip_ws()?;
     if c.peek() == Some(b')') {
         c.i += 1;
