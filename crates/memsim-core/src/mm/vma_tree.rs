@@ -301,9 +301,16 @@ impl VmaTree {
     /// (operations cluster: an mmap, the fault, the mprotect and the munmap that follow touch one place).
     #[inline]
     fn block_end_above(&self, addr: u64) -> usize {
+        // The hint depends on the previous search's result, which may still be waiting for memory: a
+        // mispredicted branch on it would throw away this search's speculative work and serialize
+        // independent lookups, so the test is one branch on `&`-combined comparisons (for random addresses
+        // it always fails and is predicted).
         let h = self.hint.get();
-        if h < self.last_end.len() && self.last_end[h] > addr && (h == 0 || self.last_end[h - 1] <= addr) {
-            return h;
+        if let Some(&e) = self.last_end.get(h) {
+            let before = if h > 0 { self.last_end[h - 1] } else { 0 };
+            if (before <= addr) & (addr < e) {
+                return h;
+            }
         }
         let b = count_le(&self.last_end, addr);
         self.hint.set(b);
@@ -328,12 +335,20 @@ impl VmaTree {
     #[inline]
     fn pos_end_above(&self, addr: u64) -> Pos {
         // The position of the previous search, or the one after it, is usually the answer again.
+        // (Branch-free tests, as in `block_end_above`.)
         let (hb, hi) = self.pos_hint.get();
         if let Some(blk) = self.blocks.get(hb) {
-            for i in [hi, hi + 1] {
-                if i < blk.len() && blk.ends[i] > addr && self.end_before((hb, i)) <= addr {
-                    self.pos_hint.set((hb, i));
-                    return (hb, i);
+            let n = blk.len();
+            if hi < n {
+                let before = self.end_before((hb, hi));
+                let e0 = blk.ends[hi];
+                let e1 = blk.ends[(hi + 1).min(KEYS - 1)];
+                let hit0 = (before <= addr) & (addr < e0);
+                let hit1 = (e0 <= addr) & (addr < e1) & (hi + 1 < n);
+                if hit0 | hit1 {
+                    let p = (hb, hi + hit1 as usize);
+                    self.pos_hint.set(p);
+                    return p;
                 }
             }
         }
