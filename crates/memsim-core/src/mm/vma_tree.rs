@@ -40,39 +40,62 @@ const GROUP: usize = 8;
 /// Length of a block's key arrays: `BLOCK_MAX` rounded up to whole lines.
 const KEYS: usize = BLOCK_MAX.div_ceil(GROUP) * GROUP;
 
-/// A block of VMAs with their starts and ends copied into fixed arrays inside the block, padded with
-/// `u64::MAX` (above every real key), so that a key search is plain arithmetic on one allocation: it first
-/// compares the last key of every line (the loads are independent, so their cache misses overlap), then the
-/// keys of the one line that holds the answer, without branches. Blocks are boxed so that splits and joins
-/// move pointers, not kilobytes.
+/// Key groups per block.
+const GROUPS: usize = KEYS / GROUP;
+
+/// A block's keys: the starts and ends of its VMAs, padded with `u64::MAX` (above every real key), kept apart
+/// from the VMAs so that position searches read 8-byte keys instead of whole VMAs.
 #[derive(Clone, Debug)]
-#[repr(C, align(64))]
-struct Block {
+struct Keys {
     /// `vmas[i].end` for `i < len`, then `u64::MAX`.
     ends: [u64; KEYS],
     /// `vmas[i].start` for `i < len`, then `u64::MAX`.
     starts: [u64; KEYS],
+}
+
+/// A block of VMAs. The top level holds the blocks themselves (not pointers), each with the last end of
+/// every group of `GROUP` VMAs in one cache line next to the VMA vector's header, so that `find_vma` on a
+/// random address costs one round of cache misses: the top-level search and `lasts` stay cached, and the
+/// up to `GROUP` candidate VMAs' ends are loaded side by side (independent loads, whose misses overlap); the
+/// answer is among them, so reading it costs nothing more. No data-dependent branches, so consecutive lookups
+/// overlap in the CPU too.
+#[derive(Clone, Debug)]
+#[repr(C, align(64))]
+struct Block {
+    /// `keys.ends[g * GROUP + GROUP - 1]` for each group `g`.
+    lasts: [u64; GROUPS],
     vmas: Vec<Vma>,
+    keys: Box<Keys>,
 }
 
 impl Block {
-    fn new() -> Box<Block> {
-        Box::new(Block {
-            ends: [u64::MAX; KEYS],
-            starts: [u64::MAX; KEYS],
+    fn new() -> Block {
+        Block {
+            lasts: [u64::MAX; GROUPS],
             vmas: Vec::with_capacity(BLOCK_MAX),
-        })
+            keys: Box::new(Keys {
+                ends: [u64::MAX; KEYS],
+                starts: [u64::MAX; KEYS],
+            }),
+        }
     }
 
-    fn from_vmas(vmas: Vec<Vma>) -> Box<Block> {
+    fn from_vmas(vmas: Vec<Vma>) -> Block {
         debug_assert!(vmas.len() <= BLOCK_MAX);
         let mut b = Block::new();
         for (i, v) in vmas.iter().enumerate() {
-            b.starts[i] = v.start.0;
-            b.ends[i] = v.end.0;
+            b.keys.starts[i] = v.start.0;
+            b.keys.ends[i] = v.end.0;
         }
         b.vmas.extend(vmas);
+        b.sync_lasts();
         b
+    }
+
+    fn sync_lasts(&mut self) {
+        for g in 0..GROUPS {
+            self.lasts[g] = self.keys.ends[g * GROUP + GROUP - 1];
+        }
     }
 
     #[inline]
@@ -83,11 +106,11 @@ impl Block {
     /// The real keys.
     #[inline]
     fn ends(&self) -> &[u64] {
-        &self.ends[..self.len()]
+        &self.keys.ends[..self.len()]
     }
     #[inline]
     fn starts(&self) -> &[u64] {
-        &self.starts[..self.len()]
+        &self.keys.starts[..self.len()]
     }
 
     /// The number of keys `<= x` in a sorted, `u64::MAX`-padded array (`KEYS` if `x == u64::MAX`).
@@ -95,10 +118,10 @@ impl Block {
     fn count_le(keys: &[u64; KEYS], x: u64) -> usize {
         // Line g holds the answer when the last keys of lines 0..g are <= x: count those (independent loads).
         let mut g = 0;
-        for l in 0..KEYS / GROUP {
+        for l in 0..GROUPS {
             g += (keys[l * GROUP + GROUP - 1] <= x) as usize;
         }
-        let g = g.min(KEYS / GROUP - 1);
+        let g = g.min(GROUPS - 1);
         let line = &keys[g * GROUP..g * GROUP + GROUP];
         let mut n = g * GROUP;
         for &k in line {
@@ -107,10 +130,24 @@ impl Block {
         n
     }
 
-    /// The index of the first VMA ending above `addr` (`len` if none).
+    /// The index of the first VMA ending above `addr` (`len` if none), for `find_vma`: the group from
+    /// `lasts`, then the ends of that group's VMAs themselves. Indices past the last VMA are clamped to it,
+    /// which only counts again when the answer is `len` anyway.
     #[inline(always)]
     fn index_end_above(&self, addr: u64) -> usize {
-        Block::count_le(&self.ends, addr).min(self.len())
+        let mut g = 0;
+        for &l in &self.lasts {
+            g += (l <= addr) as usize;
+        }
+        let g = g.min(GROUPS - 1);
+        let n = self.vmas.len();
+        let last = n.saturating_sub(1);
+        let mut i = g * GROUP;
+        for k in 0..GROUP {
+            let j = (g * GROUP + k).min(last);
+            i += self.vmas.get(j).is_some_and(|v| v.end.0 <= addr) as usize;
+        }
+        i.min(n)
     }
 
     /// The index of the first VMA starting at or above `addr` (`len` if none).
@@ -119,44 +156,50 @@ impl Block {
         if addr == 0 {
             return 0;
         }
-        Block::count_le(&self.starts, addr - 1).min(self.len())
+        Block::count_le(&self.keys.starts, addr - 1).min(self.len())
     }
 
     /// Insert `v` at index `i` (the block must not be full).
     fn insert(&mut self, i: usize, v: Vma) {
         let n = self.len();
         debug_assert!(n < BLOCK_MAX && i <= n);
-        self.starts.copy_within(i..n, i + 1);
-        self.ends.copy_within(i..n, i + 1);
-        self.starts[i] = v.start.0;
-        self.ends[i] = v.end.0;
+        let k = &mut self.keys;
+        k.starts.copy_within(i..n, i + 1);
+        k.ends.copy_within(i..n, i + 1);
+        k.starts[i] = v.start.0;
+        k.ends[i] = v.end.0;
         self.vmas.insert(i, v);
+        self.sync_lasts();
     }
 
     fn remove(&mut self, i: usize) -> Vma {
         let n = self.len();
-        self.starts.copy_within(i + 1..n, i);
-        self.ends.copy_within(i + 1..n, i);
-        self.starts[n - 1] = u64::MAX;
-        self.ends[n - 1] = u64::MAX;
+        let k = &mut self.keys;
+        k.starts.copy_within(i + 1..n, i);
+        k.ends.copy_within(i + 1..n, i);
+        k.starts[n - 1] = u64::MAX;
+        k.ends[n - 1] = u64::MAX;
+        self.sync_lasts();
         self.vmas.remove(i)
     }
 
     /// Move the VMAs from index `at` on into a new block.
-    fn split_off(&mut self, at: usize) -> Box<Block> {
+    fn split_off(&mut self, at: usize) -> Block {
         let upper = Block::from_vmas(self.vmas.split_off(at));
-        self.starts[at..].fill(u64::MAX);
-        self.ends[at..].fill(u64::MAX);
+        self.keys.starts[at..].fill(u64::MAX);
+        self.keys.ends[at..].fill(u64::MAX);
+        self.sync_lasts();
         upper
     }
 
     /// Append all of `other`'s VMAs (they fit).
-    fn append(&mut self, other: Box<Block>) {
+    fn append(&mut self, other: Block) {
         let (n, m) = (self.len(), other.len());
         debug_assert!(n + m <= BLOCK_MAX);
-        self.starts[n..n + m].copy_from_slice(other.starts());
-        self.ends[n..n + m].copy_from_slice(other.ends());
+        self.keys.starts[n..n + m].copy_from_slice(other.starts());
+        self.keys.ends[n..n + m].copy_from_slice(other.ends());
         self.vmas.extend(other.vmas);
+        self.sync_lasts();
     }
 }
 
@@ -232,7 +275,7 @@ impl GapIndex {
 /// The set of VMAs of one address space, in address order.
 #[derive(Clone, Debug, Default)]
 pub struct VmaTree {
-    blocks: Vec<Box<Block>>,
+    blocks: Vec<Block>,
     /// `vmas[0].start` of each block.
     first_start: Vec<u64>,
     /// `vmas.last().end` of each block.
@@ -341,8 +384,8 @@ impl VmaTree {
             let n = blk.len();
             if hi < n {
                 let before = self.end_before((hb, hi));
-                let e0 = blk.ends[hi];
-                let e1 = blk.ends[(hi + 1).min(KEYS - 1)];
+                let e0 = blk.keys.ends[hi];
+                let e1 = blk.keys.ends[(hi + 1).min(KEYS - 1)];
                 let hit0 = (before <= addr) & (addr < e0);
                 let hit1 = (e0 <= addr) & (addr < e1) & (hi + 1 < n);
                 if hit0 | hit1 {
@@ -365,7 +408,7 @@ impl VmaTree {
     #[inline]
     fn end_before(&self, p: Pos) -> u64 {
         if p.1 > 0 {
-            self.blocks[p.0].ends[p.1 - 1]
+            self.blocks[p.0].keys.ends[p.1 - 1]
         } else if p.0 > 0 {
             self.last_end[p.0 - 1]
         } else {
@@ -377,7 +420,7 @@ impl VmaTree {
     #[inline]
     fn start_before(&self, p: Pos) -> Option<u64> {
         if p.1 > 0 {
-            Some(self.blocks[p.0].starts[p.1 - 1])
+            Some(self.blocks[p.0].keys.starts[p.1 - 1])
         } else if p.0 > 0 {
             self.blocks[p.0 - 1].starts().last().copied()
         } else {
@@ -390,7 +433,7 @@ impl VmaTree {
         let (hb, hi) = self.pos_hint.get();
         if let Some(blk) = self.blocks.get(hb) {
             for i in [hi, hi + 1] {
-                if i < blk.len() && blk.starts[i] >= addr && self.start_before((hb, i)).is_none_or(|s| s < addr)
+                if i < blk.len() && blk.keys.starts[i] >= addr && self.start_before((hb, i)).is_none_or(|s| s < addr)
                 {
                     self.pos_hint.set((hb, i));
                     return (hb, i);
@@ -603,7 +646,8 @@ impl VmaTree {
         debug_assert!(end > start);
         let (b, i) = p;
         self.blocks[b].vmas[i].end = end;
-        self.blocks[b].ends[i] = end.0;
+        self.blocks[b].keys.ends[i] = end.0;
+        self.blocks[b].sync_lasts();
         self.refresh_block(b);
     }
 
@@ -617,7 +661,7 @@ impl VmaTree {
         let (b, i) = p;
         debug_assert!(new_start < self.blocks[b].vmas[i].end);
         self.blocks[b].vmas[i].start = new_start;
-        self.blocks[b].starts[i] = new_start.0;
+        self.blocks[b].keys.starts[i] = new_start.0;
         self.refresh_block(b);
     }
 
@@ -643,8 +687,8 @@ impl VmaTree {
     /// depends on `b`'s last end) for recomputation at the next gap search.
     fn refresh_block(&mut self, b: usize) {
         let blk = &self.blocks[b];
-        self.first_start[b] = blk.starts[0];
-        self.last_end[b] = blk.ends[blk.len() - 1];
+        self.first_start[b] = blk.keys.starts[0];
+        self.last_end[b] = blk.keys.ends[blk.len() - 1];
         let nb = self.blocks.len();
         let g = self.gaps.get_mut();
         g.mark(b);
@@ -656,8 +700,8 @@ impl VmaTree {
     /// A block was inserted at index `b`.
     fn block_inserted(&mut self, b: usize) {
         let blk = &self.blocks[b];
-        self.first_start.insert(b, blk.starts[0]);
-        self.last_end.insert(b, blk.ends[blk.len() - 1]);
+        self.first_start.insert(b, blk.keys.starts[0]);
+        self.last_end.insert(b, blk.keys.ends[blk.len() - 1]);
         let g = self.gaps.get_mut();
         g.block_gap.insert(b, 0);
         g.dirty.insert(b, false);
@@ -906,8 +950,10 @@ impl VmaTree {
             }
             let starts: Vec<u64> = blk.vmas.iter().map(|v| v.start.0).collect();
             let ends: Vec<u64> = blk.vmas.iter().map(|v| v.end.0).collect();
-            let padded = blk.starts[blk.len()..].iter().chain(&blk.ends[blk.len()..]).all(|&k| k == u64::MAX);
-            if starts != blk.starts() || ends != blk.ends() || !padded {
+            let k = &blk.keys;
+            let padded = k.starts[blk.len()..].iter().chain(&k.ends[blk.len()..]).all(|&k| k == u64::MAX);
+            let lasts = (0..GROUPS).all(|g| blk.lasts[g] == k.ends[g * GROUP + GROUP - 1]);
+            if starts != blk.starts() || ends != blk.ends() || !padded || !lasts {
                 return Err(format!(
                     "block {b} keys are stale (a start or end changed behind the tree's back)"
                 ));
