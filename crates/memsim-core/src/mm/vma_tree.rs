@@ -135,19 +135,16 @@ impl Block {
     /// which only counts again when the answer is `len` anyway.
     #[inline(always)]
     fn index_end_above(&self, addr: u64) -> usize {
-        let mut g = 0;
-        for &l in &self.lasts {
-            g += (l <= addr) as usize;
-        }
-        let g = g.min(GROUPS - 1);
-        let n = self.vmas.len();
-        let last = n.saturating_sub(1);
+        let g = count_le(&self.lasts, addr).min(GROUPS - 1);
+        let vmas = &self.vmas[..];
+        let Some(last) = vmas.len().checked_sub(1) else {
+            return 0;
+        };
         let mut i = g * GROUP;
         for k in 0..GROUP {
-            let j = (g * GROUP + k).min(last);
-            i += self.vmas.get(j).is_some_and(|v| v.end.0 <= addr) as usize;
+            i += (vmas[(g * GROUP + k).min(last)].end.0 <= addr) as usize;
         }
-        i.min(n)
+        i.min(vmas.len())
     }
 
     /// The index of the first VMA starting at or above `addr` (`len` if none).
@@ -215,7 +212,7 @@ fn count_le(keys: &[u64], x: u64) -> usize {
     while size > 1 {
         let half = size / 2;
         let mid = base + half;
-        base = if keys[mid] <= x { mid } else { base };
+        base = std::hint::select_unpredictable(keys[mid] <= x, mid, base);
         size -= half;
     }
     base + (keys[base] <= x) as usize
@@ -340,26 +337,6 @@ impl VmaTree {
         p.0 >= self.blocks.len()
     }
 
-    /// The first block whose last VMA ends above `addr`. Tries the block of the previous lookup first
-    /// (operations cluster: an mmap, the fault, the mprotect and the munmap that follow touch one place).
-    #[inline]
-    fn block_end_above(&self, addr: u64) -> usize {
-        // The hint depends on the previous search's result, which may still be waiting for memory: a
-        // mispredicted branch on it would throw away this search's speculative work and serialize
-        // independent lookups, so the test is one branch on `&`-combined comparisons (for random addresses
-        // it always fails and is predicted).
-        let h = self.hint.get();
-        if let Some(&e) = self.last_end.get(h) {
-            let before = if h > 0 { self.last_end[h - 1] } else { 0 };
-            if (before <= addr) & (addr < e) {
-                return h;
-            }
-        }
-        let b = count_le(&self.last_end, addr);
-        self.hint.set(b);
-        b
-    }
-
     /// The first block whose first VMA starts at or above `addr` (with the same hint).
     #[inline]
     fn block_start_at_or_above(&self, addr: u64) -> usize {
@@ -377,15 +354,19 @@ impl VmaTree {
     /// First position whose VMA ends above `addr` (the end position if none).
     #[inline]
     fn pos_end_above(&self, addr: u64) -> Pos {
-        // The position of the previous search, or the one after it, is usually the answer again.
-        // (Branch-free tests, as in `block_end_above`.)
+        // The position of the previous search, or the one after it, is usually the answer again (operations
+        // cluster: an mmap, the fault, the mprotect and the munmap that follow touch one place). The hint
+        // depends on the previous search's result, which may still be waiting for memory: a mispredicted
+        // branch on it would throw away this search's speculative work and serialize independent lookups, so
+        // the test is one branch on `&`-combined comparisons (for random addresses it always fails and is
+        // predicted). It reads the VMAs, not the keys: the previous search loaded those.
         let (hb, hi) = self.pos_hint.get();
         if let Some(blk) = self.blocks.get(hb) {
             let n = blk.len();
             if hi < n {
-                let before = self.end_before((hb, hi));
-                let e0 = blk.keys.ends[hi];
-                let e1 = blk.keys.ends[(hi + 1).min(KEYS - 1)];
+                let before = if hi > 0 { blk.vmas[hi - 1].end.0 } else { self.end_before((hb, 0)) };
+                let e0 = blk.vmas[hi].end.0;
+                let e1 = blk.vmas[(hi + 1).min(n - 1)].end.0;
                 let hit0 = (before <= addr) & (addr < e0);
                 let hit1 = (e0 <= addr) & (addr < e1) & (hi + 1 < n);
                 if hit0 | hit1 {
@@ -395,7 +376,9 @@ impl VmaTree {
                 }
             }
         }
-        let b = self.block_end_above(addr);
+        // The first block whose last VMA ends above `addr`.
+        let b = count_le(&self.last_end, addr);
+        self.hint.set(b);
         if b == self.blocks.len() {
             return (b, 0);
         }
