@@ -136,15 +136,19 @@ impl Block {
     #[inline(always)]
     fn index_end_above(&self, addr: u64) -> usize {
         let g = count_le(&self.lasts, addr).min(GROUPS - 1);
-        let vmas = &self.vmas[..];
-        let Some(last) = vmas.len().checked_sub(1) else {
-            return 0;
-        };
-        let mut i = g * GROUP;
-        for k in 0..GROUP {
-            i += (vmas[(g * GROUP + k).min(last)].end.0 <= addr) as usize;
+        let base = g * GROUP;
+        let mut i = base;
+        if let Some(group) = self.vmas.get(base..base + GROUP) {
+            // A full group (all but a block's last): a fixed number of independent compares.
+            for v in group {
+                i += (v.end.0 <= addr) as usize;
+            }
+        } else {
+            for v in self.vmas.get(base..).unwrap_or_default() {
+                i += (v.end.0 <= addr) as usize;
+            }
         }
-        i.min(vmas.len())
+        i
     }
 
     /// The index of the first VMA starting at or above `addr` (`len` if none).
