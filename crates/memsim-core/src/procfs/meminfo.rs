@@ -51,11 +51,12 @@ impl Kernel {
                     thp += 1;
                 }
             } else if pg.mapping != 0 {
-                // Page-cache pages (NR_FILE_PAGES counts shmem too).
+                // Page-cache pages: NR_FILE_PAGES and NR_FILE_MAPPED count shmem too.
                 cached += 1;
                 if f.contains(PageFlags::SWAPBACKED) {
                     shmem += 1;
-                } else if pg.mapcount > 0 {
+                }
+                if pg.mapcount > 0 {
                     mapped += 1;
                 }
             }
