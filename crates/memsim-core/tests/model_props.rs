@@ -124,17 +124,37 @@ struct NPage {
     shared: bool,
     locked: bool,
     dontfork: bool,
-    /// A shared page past the end of its shmem object (an mremap grew the mapping): access raises SIGBUS.
-    beyond_eof: bool,
+    /// For shared pages: the shmem object and the page's index in it (`vm_pgoff` linear). Their bytes live in
+    /// [`Naive::shm`], so two mappings of the same object page alias, as in Linux.
+    obj: Option<(u64, u64)>,
     /// Bytes written (offset → value); everything else reads zero.
     bytes: BTreeMap<u64, u8>,
 }
 
 struct Naive {
     pages: Vec<Option<NPage>>,
+    /// Bytes of shmem object pages, by (object, page index).
+    shm: BTreeMap<(u64, u64), BTreeMap<u64, u8>>,
+    /// Size in pages of each shmem object (fixed at mmap; mremap does not resize it).
+    shm_size: BTreeMap<u64, u64>,
+    next_obj: u64,
 }
 
 impl Naive {
+    /// The bytes a page shows: its own for private pages, its object page's for shared ones.
+    fn bytes_mut(&mut self, i: u64) -> &mut BTreeMap<u64, u8> {
+        let p = self.pages[i as usize].as_mut().expect("mapped page");
+        match p.obj {
+            Some(o) => self.shm.entry(o).or_default(),
+            None => &mut p.bytes,
+        }
+    }
+
+    /// A shared page beyond the end of its shmem object (an mremap grew the mapping): access raises SIGBUS.
+    fn beyond_eof(&self, p: &NPage) -> bool {
+        p.obj.is_some_and(|(o, idx)| idx >= self.shm_size[&o])
+    }
+
     fn mapped(&self, from: u64, n: u64) -> bool {
         (from..from + n).all(|i| self.pages[i as usize].is_some())
     }
@@ -150,31 +170,15 @@ fn kernel() -> Kernel {
 fn check_counters(k: &Kernel, commit_unknown: bool) -> Result<(), String> {
     let mm = k.mm(PID).unwrap();
     mm.vmas.check()?;
-    let (mut total, mut data, mut exec, mut stack, mut locked, mut accounted) = (0, 0, 0, 0, 0, 0);
-    for v in mm.vmas.iter() {
-        let n = v.nr_pages();
-        total += n;
-        if v.flags.is_exec_mapping() {
-            exec += n;
-        } else if v.flags.is_stack_mapping() {
-            stack += n;
-        } else if v.flags.is_data_mapping() {
-            data += n;
-        }
-        if v.flags.contains(VmFlags::LOCKED) {
-            locked += n;
-        }
-        if v.flags.contains(VmFlags::ACCOUNT) {
-            accounted += n;
-        }
-    }
-    let got = (mm.total_vm, mm.data_vm, mm.exec_vm, mm.stack_vm, mm.locked_vm);
-    let want = (total, data, exec, stack, locked);
+    let want = mm.recount();
+    let got = memsim_core::mm::VmCounters {
+        accounted: want.accounted,
+        ..mm.counters()
+    };
     if got != want {
-        return Err(format!(
-            "counters (total, data, exec, stack, locked) = {got:?}, recomputed {want:?}"
-        ));
+        return Err(format!("counters {got:?}, recomputed {want:?}"));
     }
+    let accounted = want.accounted;
     if !commit_unknown && k.committed_pages != accounted as i64 {
         return Err(format!(
             "Committed_AS {} pages, VM_ACCOUNT VMAs hold {accounted}",
@@ -208,9 +212,9 @@ fn check_pages(k: &Kernel, naive: &Naive) -> Result<(), String> {
 }
 
 /// The `n`-th (modulo their number) window page that is mapped and satisfies `pred`.
-fn nth_page(naive: &Naive, n: u64, pred: impl Fn(&NPage) -> bool) -> Option<u64> {
+fn nth_page(naive: &Naive, n: u64, pred: impl Fn(&Naive, &NPage) -> bool) -> Option<u64> {
     let pages: Vec<u64> = (0..NPAGES)
-        .filter(|&i| naive.pages[i as usize].as_ref().is_some_and(&pred))
+        .filter(|&i| naive.pages[i as usize].as_ref().is_some_and(|p| pred(naive, p)))
         .collect();
     (!pages.is_empty()).then(|| pages[(n as usize) % pages.len()])
 }
@@ -233,13 +237,18 @@ fn step(k: &mut Kernel, naive: &mut Naive, op: &Op) -> Result<(), String> {
             if r != Ok(page(at)) {
                 return Err(format!("{op:?} returned {r:?}"));
             }
+            let obj = shared.then(|| {
+                naive.next_obj += 1;
+                naive.shm_size.insert(naive.next_obj, n);
+                naive.next_obj
+            });
             for i in at..at + n {
                 naive.pages[i as usize] = Some(NPage {
                     prot,
                     shared,
                     locked: false,
                     dontfork: false,
-                    beyond_eof: false,
+                    obj: obj.map(|o| (o, i - at)),
                     bytes: BTreeMap::new(),
                 });
             }
@@ -350,30 +359,30 @@ fn step(k: &mut Kernel, naive: &mut Naive, op: &Op) -> Result<(), String> {
                 naive.pages[i as usize] = if j < moved.len() {
                     moved[j].clone()
                 } else {
+                    // mm/mremap.c: the grown part continues the object linearly (vm_pgoff + offset).
                     Some(NPage {
                         bytes: BTreeMap::new(),
-                        beyond_eof: proto.shared,
+                        obj: proto.obj.map(|(o, first)| (o, first + j as u64)),
                         ..proto.clone()
                     })
                 };
             }
         }
         Op::Poke { at, off, byte } => {
-            let Some(at) = nth_page(naive, at, |p| p.prot & PROT_WRITE != 0 && !p.beyond_eof) else {
+            let Some(at) = nth_page(naive, at, |n, p| p.prot & PROT_WRITE != 0 && !n.beyond_eof(p)) else {
                 return Ok(());
             };
             let r = k.poke(PID, page(at) + off, &[byte]);
             if r != Ok(()) {
                 return Err(format!("{op:?} (page {at}): {r:?}"));
             }
-            // Shared anonymous pages live in their own shmem object: no aliasing between naive pages.
-            naive.pages[at as usize].as_mut().unwrap().bytes.insert(off, byte);
+            naive.bytes_mut(at).insert(off, byte);
         }
         Op::Peek { at, off } => {
-            let Some(at) = nth_page(naive, at, |p| p.prot != PROT_NONE && !p.beyond_eof) else {
+            let Some(at) = nth_page(naive, at, |n, p| p.prot != PROT_NONE && !n.beyond_eof(p)) else {
                 return Ok(());
             };
-            let want = *naive.pages[at as usize].as_ref().unwrap().bytes.get(&off).unwrap_or(&0);
+            let want = *naive.bytes_mut(at).get(&off).unwrap_or(&0);
             let r = k.peek(PID, page(at) + off, 1);
             if r != Ok(vec![want]) {
                 return Err(format!("{op:?} (page {at}): model {r:?}, naive {want}"));
@@ -392,13 +401,13 @@ fn step(k: &mut Kernel, naive: &mut Naive, op: &Op) -> Result<(), String> {
                 Some(p) if write && p.prot & PROT_WRITE == 0 => Some((SIGSEGV, SEGV_ACCERR)),
                 Some(p) if p.prot == PROT_NONE => Some((SIGSEGV, SEGV_ACCERR)),
                 // mm/shmem.c: shmem_fault beyond i_size ⇒ VM_FAULT_SIGBUS.
-                Some(p) if p.beyond_eof => Some((SIGBUS, BUS_ADRERR)),
+                Some(p) if naive.beyond_eof(p) => Some((SIGBUS, BUS_ADRERR)),
                 Some(_) => None,
             };
             match (r, want) {
                 (Ok(()), None) => {
                     if write {
-                        naive.pages[at as usize].as_mut().unwrap().bytes.insert(8, 0x5a);
+                        naive.bytes_mut(at).insert(8, 0x5a);
                     }
                 }
                 (Err(SigInfo { signo, code, addr: a }), Some(w)) if (signo, code) == w && a == addr => {
@@ -417,7 +426,12 @@ proptest! {
     #[test]
     fn model_agrees_with_naive_pages(ops in prop::collection::vec(op_strategy(), 1..60)) {
         let mut k = kernel();
-        let mut naive = Naive { pages: vec![None; NPAGES as usize] };
+        let mut naive = Naive {
+            pages: vec![None; NPAGES as usize],
+            shm: BTreeMap::new(),
+            shm_size: BTreeMap::new(),
+            next_obj: 0,
+        };
         let mut commit_unknown = false;
         for (i, op) in ops.iter().enumerate() {
             // Committed_AS is only recomputable from VM_ACCOUNT while no shmem object is charged and no

@@ -20,6 +20,11 @@
 //! Whether an argument makes sense for the call is decided later ([`crate::args`]), with the argument's
 //! position, so a bad value still gets a `FILE:LINE:COL` error.
 //!
+//! Two stages: [`Parser::scan_line`] produces a [`Scanned`] line whose system call arguments borrow the text
+//! ([`ArgRef`]: no allocation for numbers, flags, strings or descriptors; escapes are checked but decoded only
+//! on demand), and [`Parser::parse_line`] / [`parse_str`] turn that into the owned [`Line`] of [`crate::ast`].
+//! `memsim run` decodes calls straight from the scan.
+//!
 //! Columns count bytes from 1 (strace output is ASCII: it escapes everything else).
 
 use std::collections::BTreeMap;

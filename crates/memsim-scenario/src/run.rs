@@ -54,36 +54,96 @@ pub enum Op {
 /// Parse a scenario and decode its modeled calls. Errors are positioned. System call lines are decoded
 /// straight from the borrowed scan, so a modeled call costs no allocation beyond its argument list.
 pub fn prepare(file: &str, text: &str) -> Result<Vec<Step>, ParseError> {
-    let mut parser = Parser::new(file);
-    let mut steps = Vec::with_capacity(text.len() / 64);
-    for (i, l) in text.lines().enumerate() {
-        let Some(scanned) = parser.scan_line(i + 1, l)? else {
-            continue;
-        };
-        let step = match scanned {
-            Scanned::Call { line, pid, call } => {
-                let op = op_of(call.name(), &call.args, || call.expect.to_expect()).map_err(|e| {
-                    let pos = e
-                        .index
-                        .and_then(|i| call.args.get(i))
-                        .or(call.args.first())
-                        .map(|a| a.0);
-                    arg_error(file, line, call.name(), pos, &e)
-                })?;
-                Step { line, pid, op }
-            }
-            Scanned::Line(Line { line, pid, kind }) => {
-                let op = match kind {
-                    LineKind::Syscall(sc) => op_of(&sc.name, &sc.args, || sc.expect.clone())
-                        .map_err(|e| arg_error(file, line, &sc.name, e.pos(&sc), &e))?,
-                    k => Op::Line(k),
-                };
-                Step { line, pid, op }
-            }
-        };
-        steps.push(step);
+    let mut v = Vec::with_capacity(text.len() / 64);
+    for s in steps(file, text) {
+        v.push(s?);
     }
-    Ok(steps)
+    Ok(v)
+}
+
+/// The prepared steps of a scenario, one at a time (see [`prepare`]).
+pub fn steps<'t>(file: &'t str, text: &'t str) -> Steps<'t> {
+    Steps {
+        file,
+        parser: Parser::new(file),
+        lines: text.lines().enumerate(),
+    }
+}
+
+/// Iterator behind [`steps`].
+pub struct Steps<'t> {
+    file: &'t str,
+    parser: Parser,
+    lines: std::iter::Enumerate<std::str::Lines<'t>>,
+}
+
+impl Iterator for Steps<'_> {
+    type Item = Result<Step, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (i, l) = self.lines.next()?;
+            match self.parser.scan_line(i + 1, l) {
+                Err(e) => return Some(Err(e)),
+                Ok(None) => continue,
+                Ok(Some(scanned)) => return Some(step_of(self.file, scanned)),
+            }
+        }
+    }
+}
+
+fn step_of(file: &str, scanned: Scanned) -> Result<Step, ParseError> {
+    Ok(match scanned {
+        Scanned::Call { line, pid, call } => {
+            let op = op_of(call.name(), &call.args, || call.expect.to_expect()).map_err(|e| {
+                let pos = e
+                    .index
+                    .and_then(|i| call.args.get(i))
+                    .or(call.args.first())
+                    .map(|a| a.0);
+                arg_error(file, line, call.name(), pos, &e)
+            })?;
+            Step { line, pid, op }
+        }
+        Scanned::Line(Line { line, pid, kind }) => {
+            let op = match kind {
+                LineKind::Syscall(sc) => op_of(&sc.name, &sc.args, || sc.expect.clone())
+                    .map_err(|e| arg_error(file, line, &sc.name, e.pos(&sc), &e))?,
+                k => Op::Line(k),
+            };
+            Step { line, pid, op }
+        }
+    })
+}
+
+/// Default of [`Runner::prepare_whole_max`].
+pub const PREPARE_WHOLE_MAX: usize = 1 << 20;
+
+/// Finds a line's text for failure messages, scanning forward from the last line asked for.
+struct LineFinder<'t> {
+    text: &'t str,
+    next_no: usize,
+    off: usize,
+}
+
+impl<'t> LineFinder<'t> {
+    fn get(&mut self, n: usize) -> &'t str {
+        if n < self.next_no {
+            self.next_no = 1;
+            self.off = 0;
+        }
+        while self.off <= self.text.len() {
+            let rest = &self.text[self.off..];
+            let end = rest.find('\n').map_or(rest.len(), |k| k);
+            let line = &rest[..end];
+            if self.next_no == n {
+                return line.trim_end();
+            }
+            self.next_no += 1;
+            self.off += end + 1;
+        }
+        ""
+    }
 }
 
 fn op_of<A: ArgValue>(name: &str, args: &[A], expect: impl FnOnce() -> Expect) -> Result<Op, ArgError> {
@@ -232,6 +292,10 @@ pub struct Runner {
     stand_ins: std::collections::BTreeSet<u32>,
     procs: BTreeMap<Pid, ProcState>,
     pub stats: Stats,
+    /// Scenarios with at most this many meaningful lines are prepared whole before they run (one parse);
+    /// longer ones (Lackey traces run to billions of lines) are checked by a first streaming pass and run by
+    /// a second, so memory does not grow with the trace. Either way nothing runs before every line parsed.
+    pub prepare_whole_max: usize,
 }
 
 impl Runner {
@@ -252,29 +316,43 @@ impl Runner {
             stand_ins: std::collections::BTreeSet::new(),
             procs: BTreeMap::new(),
             stats: Stats::default(),
+            prepare_whole_max: PREPARE_WHOLE_MAX,
         }
     }
 
     /// Parse and run a scenario, writing `cat` output to `out`. Stops at the first failed expectation unless
     /// `keep_going`.
     pub fn run(&mut self, file: &str, text: &str, out: &mut dyn Write, keep_going: bool) -> Result<Summary, RunError> {
-        let steps = prepare(file, text).map_err(RunError::Malformed)?;
-        let src: Vec<&str> = text.lines().collect();
+        let mut whole = Vec::new();
+        let mut streaming = false;
+        for s in steps(file, text) {
+            let s = s.map_err(RunError::Malformed)?;
+            if whole.len() == self.prepare_whole_max {
+                streaming = true;
+                break;
+            }
+            whole.push(s);
+        }
+        let mut lines = LineFinder {
+            text,
+            next_no: 1,
+            off: 0,
+        };
         let mut failures = Vec::new();
-        let mut misses = Vec::new();
-        for step in &steps {
-            self.step(step, out, &mut misses)?;
-            if !misses.is_empty() {
-                for (line, expected, got) in misses.drain(..) {
-                    failures.push(Failure {
-                        file: file.to_string(),
-                        line,
-                        expected,
-                        got,
-                        context: src.get(line.wrapping_sub(1)).map_or("", |l| l.trim_end()).to_string(),
-                    });
+        if streaming {
+            drop(whole);
+            for s in steps(file, text) {
+                s.map_err(RunError::Malformed)?;
+            }
+            for s in steps(file, text) {
+                let s = s.map_err(RunError::Malformed)?;
+                if !self.run_one(&s, out, file, &mut lines, &mut failures)? && !keep_going {
+                    break;
                 }
-                if !keep_going {
+            }
+        } else {
+            for s in &whole {
+                if !self.run_one(s, out, file, &mut lines, &mut failures)? && !keep_going {
                     break;
                 }
             }
@@ -286,7 +364,7 @@ impl Runner {
                     line,
                     expected,
                     got,
-                    context: src.get(line.wrapping_sub(1)).map_or("", |l| l.trim_end()).to_string(),
+                    context: lines.get(line).to_string(),
                 });
             }
         }
@@ -295,6 +373,30 @@ impl Runner {
             failures,
             stats: self.stats.clone(),
         })
+    }
+
+    /// Run one step, collecting its failures; false when it failed.
+    fn run_one(
+        &mut self,
+        step: &Step,
+        out: &mut dyn Write,
+        file: &str,
+        lines: &mut LineFinder,
+        failures: &mut Vec<Failure>,
+    ) -> io::Result<bool> {
+        let mut misses = Vec::new();
+        self.step(step, out, &mut misses)?;
+        let ok = misses.is_empty();
+        for (line, expected, got) in misses {
+            failures.push(Failure {
+                file: file.to_string(),
+                line,
+                expected,
+                got,
+                context: lines.get(line).to_string(),
+            });
+        }
+        Ok(ok)
     }
 
     /// Faults still waiting for a signal line at the end of the scenario.

@@ -219,3 +219,35 @@ fn mmap2_offsets_count_pages() {
                 peek(0x10000000, 1) = \"\\x50\"\n";
     assert_eq!(failures(text), vec![]);
 }
+
+/// A scenario too long to prepare whole runs in a second streaming pass with the same results, and a
+/// malformed line at its end still stops it before anything runs.
+#[test]
+fn long_scenarios_stream() {
+    let mut text = String::from(MAP);
+    for i in 0..50 {
+        text += &format!(
+            " S {:x},8\nmunmap(0x100003001, 4096) = 0\n",
+            0x100000000u64 + (i % 4) * 4096
+        );
+    }
+    text += " L 100004000,1\n--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x100004000} ---\ncat /proc/1/maps\n";
+    let whole = run_keep_going(&text);
+    let mut r = runner();
+    r.prepare_whole_max = 10;
+    let mut out = Vec::new();
+    let streamed = r.run("t.scn", &text, &mut out, true).unwrap();
+    assert_eq!(streamed.failures, whole.0.failures);
+    assert_eq!(streamed.failures.len(), 50);
+    assert_eq!(streamed.failures[49].context, "munmap(0x100003001, 4096) = 0");
+    assert_eq!(String::from_utf8(out).unwrap(), whole.1);
+    let mut r = runner();
+    r.prepare_whole_max = 10;
+    let mut out = Vec::new();
+    let bad = format!("{text}mmap(\n");
+    assert!(matches!(
+        r.run("t.scn", &bad, &mut out, true),
+        Err(memsim_scenario::RunError::Malformed(_))
+    ));
+    assert!(out.is_empty());
+}

@@ -8,7 +8,7 @@ use memsim_core::uapi::{AT_FDCWD, O_RDWR};
 use memsim_core::Pid;
 use memsim_scenario::ast::AccessOp;
 
-use crate::host::{HostConfig, HostFiles};
+use crate::host::HostConfig;
 use crate::outcome::{Outcome, Snapshot};
 use crate::plan::{Plan, Step, SyscallStep};
 
@@ -24,7 +24,8 @@ pub struct ModelRun {
 /// A machine configured like the host, with PID 1's descriptors 0-2 open on `/dev/null` as a real process's
 /// are, and its rlimits equal to this process's.
 pub fn host_kernel(host: &HostConfig) -> Kernel {
-    let mut k = Kernel::new(host.cfg.clone(), Box::new(HostFiles));
+    // The host file system as `memsim run` sees it.
+    let mut k = Kernel::new(host.cfg.clone(), Box::new(memsim_scenario::HostFs::new()));
     if let Ok(t) = k.task_mut(INIT_PID) {
         t.rlimits = host.rlimits;
     }

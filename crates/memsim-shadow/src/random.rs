@@ -82,17 +82,26 @@ const ADVICE: &[&str] = &[
     "MADV_PAGEOUT",
 ];
 
-fn addr(page: u64) -> u64 {
-    WINDOW_START + (page << 12)
+/// Odd seeds work across the 2 MiB boundary at 0x100200000 (one page table ends there: fault-around stops
+/// at it), even seeds at the window's start.
+fn base(seed: u64) -> u64 {
+    if seed % 2 == 1 {
+        WINDOW_START + 0x200000 - ((PAGES / 2) << 12)
+    } else {
+        WINDOW_START
+    }
 }
 
 /// One random scenario of about `nops` lines. `file` is the path of the data file to map.
 pub fn scenario(seed: u64, nops: usize, file: &str) -> String {
     let mut r = Rng::new(seed);
+    let region = base(seed);
+    let addr = |page: u64| region + (page << 12);
     let mut shadow: BTreeMap<u64, Page> = BTreeMap::new();
     let mut s = String::new();
     let _ = writeln!(s, "# random scenario, seed {seed}");
     let _ = writeln!(s, "openat(AT_FDCWD, \"{file}\", O_RDONLY) = 3");
+    let _ = writeln!(s, "openat(AT_FDCWD, \"/dev/zero\", O_RDWR) = 4");
     for _ in 0..nops {
         let first = r.below(PAGES);
         let len = 1 + r.below(6.min(PAGES - first));
@@ -102,22 +111,55 @@ pub fn scenario(seed: u64, nops: usize, file: &str) -> String {
                 let &(prot, read, write) = r.pick(PROTS);
                 let shared = r.chance(20);
                 let mut flags = String::from(if shared { "MAP_SHARED" } else { "MAP_PRIVATE" });
-                flags.push_str("|MAP_ANONYMOUS|MAP_FIXED");
+                // MAP_FIXED_NOREPLACE may fail (EEXIST), and a stack's growth may be refused: the shadow
+                // does not count on either.
+                let noreplace = r.chance(15);
+                let growsdown = !shared && r.chance(8);
+                flags.push_str(if noreplace {
+                    "|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE"
+                } else {
+                    "|MAP_ANONYMOUS|MAP_FIXED"
+                });
+                if growsdown {
+                    flags.push_str("|MAP_GROWSDOWN");
+                }
                 for (extra, p) in [("|MAP_NORESERVE", 10), ("|MAP_POPULATE", 10), ("|MAP_LOCKED", 5)] {
                     if r.chance(p) {
                         flags.push_str(extra);
                     }
                 }
-                let _ = writeln!(s, "mmap({:#x}, {}, {prot}, {flags}, -1, 0) = ?", addr(first), len << 12);
+                // Anonymous memory, or /dev/zero (descriptor 4): private keeps the device as the file,
+                // shared is a shmem object.
+                let fd = if r.chance(15) { 4 } else { -1 };
+                let flags = if fd == 4 {
+                    flags.replace("|MAP_ANONYMOUS", "")
+                } else {
+                    flags
+                };
+                let _ = writeln!(
+                    s,
+                    "mmap({:#x}, {}, {prot}, {flags}, {fd}, 0) = ?",
+                    addr(first),
+                    len << 12
+                );
                 for p in range {
-                    shadow.insert(
-                        p,
-                        Page {
-                            read,
-                            write,
-                            file_page: None,
-                        },
-                    );
+                    if noreplace {
+                        shadow.remove(&p);
+                    } else {
+                        shadow.insert(
+                            p,
+                            Page {
+                                read,
+                                write,
+                                file_page: None,
+                            },
+                        );
+                    }
+                }
+                if growsdown && read && first >= 2 && r.chance(50) {
+                    // Touch below the stack: it grows, unless the guard gap forbids it (then the run ends).
+                    let below = first - 1 - r.below(2);
+                    let _ = writeln!(s, " {} {:x},8", if write { "S" } else { "L" }, addr(below) + 0xff0);
                 }
             }
             25..=34 => {
@@ -151,7 +193,7 @@ pub fn scenario(seed: u64, nops: usize, file: &str) -> String {
                     shadow.remove(&p);
                 }
             }
-            43..=56 => {
+            43..=55 => {
                 let &(prot, read, write) = r.pick(PROTS);
                 let _ = writeln!(s, "mprotect({:#x}, {}, {prot}) = ?", addr(first), len << 12);
                 // It may fail part way (holes, a shared read-only file): forget what it touched unless it
@@ -168,6 +210,14 @@ pub fn scenario(seed: u64, nops: usize, file: &str) -> String {
                     } else {
                         shadow.remove(&p);
                     }
+                }
+            }
+            56 => {
+                let flags = *r.pick(&["MCL_FUTURE", "MCL_FUTURE|MCL_ONFAULT", "MCL_CURRENT|MCL_ONFAULT"]);
+                if r.chance(50) {
+                    let _ = writeln!(s, "mlockall({flags}) = ?");
+                } else {
+                    let _ = writeln!(s, "munlockall() = ?");
                 }
             }
             57..=68 => {

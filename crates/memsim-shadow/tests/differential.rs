@@ -14,8 +14,10 @@
 //!
 //! `$CASES` in a case stands for the absolute path of `tests/cases` (its files are in `tests/cases/data`).
 //!
-//! A case with a line `# requires: root` needs CAP_IPC_LOCK for the real run (e.g. `mlockall(MCL_CURRENT)`
-//! locks the whole test process, beyond RLIMIT_MEMLOCK); it is skipped, and said so, when not run as root.
+//! A case may state what of the machine it relies on, one `# requires: X` line each; it is skipped, and said
+//! so, elsewhere. `root`: CAP_IPC_LOCK for the real run (e.g. `mlockall(MCL_CURRENT)` locks the whole test
+//! process, beyond RLIMIT_MEMLOCK); `thp=madvise`: that transparent-huge-page mode; `no-hugetlb-pool`:
+//! `vm.nr_hugepages` 0; `no-swap`: no swap device.
 
 use std::path::Path;
 
@@ -24,6 +26,28 @@ use memsim_shadow::{known, run_generated, run_source, HostConfig};
 /// How many seeded random scenarios run, and how many operations each has.
 const RANDOM_CASES: u64 = 40;
 const RANDOM_OPS: usize = 30;
+
+/// The first `# requires:` of a case this machine does not meet.
+fn unmet_requirement(text: &str, is_root: bool) -> Option<String> {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    for req in text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("# requires:"))
+        .map(str::trim)
+    {
+        let met = match req {
+            "root" => is_root,
+            "thp=madvise" => read("/sys/kernel/mm/transparent_hugepage/enabled").contains("[madvise]"),
+            "no-hugetlb-pool" => read("/proc/sys/vm/nr_hugepages").trim() == "0",
+            "no-swap" => read("/proc/swaps").lines().count() <= 1,
+            _ => false,
+        };
+        if !met {
+            return Some(req.to_string());
+        }
+    }
+    None
+}
 
 #[test]
 fn scenarios_agree_with_the_kernel() {
@@ -58,8 +82,8 @@ fn scenarios_agree_with_the_kernel() {
         let text = std::fs::read_to_string(path)
             .expect("read the scenario")
             .replace("$CASES", cases_dir);
-        if text.lines().any(|l| l.trim() == "# requires: root") && !is_root {
-            eprintln!("skipped {name}: it needs root");
+        if let Some(why) = unmet_requirement(&text, is_root) {
+            eprintln!("skipped {name}: it needs {why}");
             skipped.push(name);
             continue;
         }

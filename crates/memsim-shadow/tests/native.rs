@@ -186,13 +186,14 @@ fn instruction_fetches_fault_on_non_executable_pages() {
 
 #[test]
 fn file_pages_past_the_end_raise_sigbus_and_descriptors_start_at_3() {
+    let small = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/data/small.txt");
     let open = call(
         1,
         "openat",
         vec![
             flags(&["AT_FDCWD"]),
             Arg::Str {
-                bytes: b"/etc/passwd".to_vec(),
+                bytes: small.as_bytes().to_vec(),
                 truncated: false,
             },
             flags(&["O_RDONLY"]),
@@ -210,8 +211,8 @@ fn file_pages_past_the_end_raise_sigbus_and_descriptors_start_at_3() {
             int(0),
         ],
     );
-    let size = std::fs::metadata("/etc/passwd").expect("stat").len();
-    assert!(size < 0x1000, "the test needs /etc/passwd to be shorter than a page");
+    let size = std::fs::metadata(small).expect("stat").len();
+    assert!(size < 0x1000, "the test needs {small} to be shorter than a page");
     let lines = vec![
         open,
         map,

@@ -1014,3 +1014,30 @@ fn aligned_pmd_extents_move_their_page_table() {
     assert_eq!(flt(&k).0, 1024, "no new faults after the move");
     check(&k);
 }
+
+#[test]
+fn munmap_of_the_last_shared_anonymous_mapping_frees_its_pages() {
+    use crate::uapi::{MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE};
+    let mut k = kernel();
+    let before = k.phys.nr_used();
+    let a = k
+        .sys_mmap(
+            INIT_PID,
+            BASE,
+            0x4000,
+            PROT_READ | PROT_WRITE,
+            MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED,
+            -1,
+            0,
+        )
+        .unwrap();
+    k.poke(INIT_PID, a, b"shared").unwrap();
+    k.access(INIT_PID, a + 0x3000, 1, AccessKind::Write).unwrap();
+    k.sys_munmap(INIT_PID, a, 0x2000).unwrap();
+    check(&k);
+    assert_eq!(k.page_cache.len(), 2, "the object lives while part of it is mapped");
+    k.sys_munmap(INIT_PID, a + 0x2000, 0x2000).unwrap();
+    check(&k);
+    assert_eq!(k.page_cache.len(), 0);
+    assert_eq!(k.phys.nr_used(), before + 1, "only the PGD remains");
+}

@@ -430,6 +430,12 @@ impl Kernel {
         let m = mms.get_mut(&mm).expect("mm exists");
         m.update_hiwater_vm();
         pgtable::free_all(phys, arch, m);
+        let shmem: Vec<std::sync::Arc<crate::fs::File>> = m
+            .vmas
+            .iter()
+            .filter_map(|v| v.file.clone())
+            .filter(|f| f.inode.kind == InodeKind::Shmem)
+            .collect();
         m.vmas = crate::mm::vma_tree::VmaTree::new();
         m.total_vm = 0;
         m.locked_vm = 0;
@@ -437,6 +443,15 @@ impl Kernel {
         m.data_vm = 0;
         m.exec_vm = 0;
         m.stack_vm = 0;
+        // A shmem object whose last reference was one of these VMAs dies with them (shmem_evict_inode).
+        let mut shmem = shmem;
+        shmem.sort_by_key(|f| f.id);
+        shmem.dedup_by_key(|f| f.id);
+        for f in shmem {
+            if std::sync::Arc::strong_count(&f) == 1 {
+                self.shmem_evict_inode(f.inode.id);
+            }
+        }
     }
 
     /// `shmem_fallocate(FALLOC_FL_PUNCH_HOLE)` (MADV_REMOVE): unmap pages `[lo, hi)` of the object from every

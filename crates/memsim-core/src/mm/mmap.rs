@@ -657,8 +657,12 @@ impl Kernel {
         released.dedup_by_key(|(f, _)| f.id);
         for (f, noreserve) in released {
             // The last mapping of a shmem object without an open descriptor: shmem_evict_inode unaccounts it.
-            if Arc::strong_count(&f) == 1 && !noreserve {
-                self.vm_unacct_memory(page_align(f.inode.meta.size) >> PAGE_SHIFT);
+            if Arc::strong_count(&f) == 1 {
+                if !noreserve {
+                    self.vm_unacct_memory(page_align(f.inode.meta.size) >> PAGE_SHIFT);
+                }
+                // ... and frees its pages.
+                self.shmem_evict_inode(f.inode.id);
             }
         }
     }
