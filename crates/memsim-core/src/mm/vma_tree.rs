@@ -350,7 +350,11 @@ impl VmaTree {
         if h < n && self.first_start[h] < addr && (h + 1 == n || self.first_start[h + 1] >= addr) {
             return h + 1;
         }
-        let b = if addr == 0 { 0 } else { count_le(&self.first_start, addr - 1) };
+        let b = if addr == 0 {
+            0
+        } else {
+            count_le(&self.first_start, addr - 1)
+        };
         self.hint.set(b.saturating_sub(1));
         b
     }
@@ -368,7 +372,11 @@ impl VmaTree {
         if let Some(blk) = self.blocks.get(hb) {
             let n = blk.len();
             if hi < n {
-                let before = if hi > 0 { blk.vmas[hi - 1].end.0 } else { self.end_before((hb, 0)) };
+                let before = if hi > 0 {
+                    blk.vmas[hi - 1].end.0
+                } else {
+                    self.end_before((hb, 0))
+                };
                 let e0 = blk.vmas[hi].end.0;
                 let e1 = blk.vmas[(hi + 1).min(n - 1)].end.0;
                 let hit0 = (before <= addr) & (addr < e0);
@@ -420,8 +428,7 @@ impl VmaTree {
         let (hb, hi) = self.pos_hint.get();
         if let Some(blk) = self.blocks.get(hb) {
             for i in [hi, hi + 1] {
-                if i < blk.len() && blk.keys.starts[i] >= addr && self.start_before((hb, i)).is_none_or(|s| s < addr)
-                {
+                if i < blk.len() && blk.keys.starts[i] >= addr && self.start_before((hb, i)).is_none_or(|s| s < addr) {
                     self.pos_hint.set((hb, i));
                     return (hb, i);
                 }
@@ -938,7 +945,10 @@ impl VmaTree {
             let starts: Vec<u64> = blk.vmas.iter().map(|v| v.start.0).collect();
             let ends: Vec<u64> = blk.vmas.iter().map(|v| v.end.0).collect();
             let k = &blk.keys;
-            let padded = k.starts[blk.len()..].iter().chain(&k.ends[blk.len()..]).all(|&k| k == u64::MAX);
+            let padded = k.starts[blk.len()..]
+                .iter()
+                .chain(&k.ends[blk.len()..])
+                .all(|&k| k == u64::MAX);
             let lasts = (0..GROUPS).all(|g| blk.lasts[g] == k.ends[g * GROUP + GROUP - 1]);
             if starts != blk.starts() || ends != blk.ends() || !padded || !lasts {
                 return Err(format!(
