@@ -170,31 +170,15 @@ fn kernel() -> Kernel {
 fn check_counters(k: &Kernel, commit_unknown: bool) -> Result<(), String> {
     let mm = k.mm(PID).unwrap();
     mm.vmas.check()?;
-    let (mut total, mut data, mut exec, mut stack, mut locked, mut accounted) = (0, 0, 0, 0, 0, 0);
-    for v in mm.vmas.iter() {
-        let n = v.nr_pages();
-        total += n;
-        if v.flags.is_exec_mapping() {
-            exec += n;
-        } else if v.flags.is_stack_mapping() {
-            stack += n;
-        } else if v.flags.is_data_mapping() {
-            data += n;
-        }
-        if v.flags.contains(VmFlags::LOCKED) {
-            locked += n;
-        }
-        if v.flags.contains(VmFlags::ACCOUNT) {
-            accounted += n;
-        }
-    }
-    let got = (mm.total_vm, mm.data_vm, mm.exec_vm, mm.stack_vm, mm.locked_vm);
-    let want = (total, data, exec, stack, locked);
+    let want = mm.recount();
+    let got = memsim_core::mm::VmCounters {
+        accounted: want.accounted,
+        ..mm.counters()
+    };
     if got != want {
-        return Err(format!(
-            "counters (total, data, exec, stack, locked) = {got:?}, recomputed {want:?}"
-        ));
+        return Err(format!("counters {got:?}, recomputed {want:?}"));
     }
+    let accounted = want.accounted;
     if !commit_unknown && k.committed_pages != accounted as i64 {
         return Err(format!(
             "Committed_AS {} pages, VM_ACCOUNT VMAs hold {accounted}",

@@ -455,17 +455,20 @@ impl Kernel {
                         continue;
                     }
                     let shmem = pg.flags.contains(PageFlags::SWAPBACKED);
-                    if !shmem && (pte.dirty() || pg.flags.contains(PageFlags::DIRTY)) {
+                    let dirty = pte.dirty() || pg.flags.contains(PageFlags::DIRTY);
+                    if !shmem && dirty {
                         continue;
                     }
                     let addr = lt.addr(idx);
-                    unmap.push((VirtAddr(addr), pfn, shmem, InodeId(pg.mapping), pg.index));
+                    // mm/vmscan.c: shrink_folio_list: a clean folio (a shmem one never written, too) is
+                    // removed from its mapping and freed; a dirty shmem folio without swap stays in the object.
+                    unmap.push((VirtAddr(addr), pfn, !dirty, InodeId(pg.mapping), pg.index));
                 }
             }
         }
-        for (addr, pfn, shmem, inode, index) in unmap {
+        for (addr, pfn, clean, inode, index) in unmap {
             self.zap_range(mm, addr, addr + (1 << PAGE_SHIFT));
-            if !shmem && self.page_cache.find(inode, index) == Some(pfn) {
+            if clean && self.page_cache.find(inode, index) == Some(pfn) {
                 // __remove_mapping: the clean page leaves the page cache and is freed.
                 self.page_cache.remove(inode, index);
                 put_page(&mut self.phys, pfn);

@@ -44,32 +44,10 @@ fn vma(k: &Kernel, addr: u64) -> Vma {
 /// Recompute the counters from the VMAs and compare (§9).
 fn check_counters(k: &Kernel) {
     let m = mm(k);
-    let (mut total, mut data, mut exec, mut stack, mut locked) = (0, 0, 0, 0, 0);
-    for v in m.vmas.iter() {
-        let n = v.nr_pages();
-        total += n;
-        if v.flags.is_exec_mapping() {
-            exec += n;
-        } else if v.flags.is_stack_mapping() {
-            stack += n;
-        } else if v.flags.is_data_mapping() {
-            data += n;
-        }
-        if v.flags.contains(VmFlags::LOCKED) {
-            locked += n;
-        }
-    }
-    assert_eq!(
-        (m.total_vm, m.data_vm, m.exec_vm, m.stack_vm, m.locked_vm),
-        (total, data, exec, stack, locked)
-    );
+    let want = m.recount();
+    assert_eq!(m.counters(), crate::mm::VmCounters { accounted: 0, ..want });
     assert!(m.hiwater_vm.max(m.total_vm) >= m.total_vm);
-    let accounted: u64 = m
-        .vmas
-        .iter()
-        .filter(|v| v.flags.contains(VmFlags::ACCOUNT))
-        .map(|v| v.nr_pages())
-        .sum();
+    let accounted = want.accounted;
     let shmem: u64 = {
         let mut seen = std::collections::BTreeMap::new();
         for v in m.vmas.iter() {

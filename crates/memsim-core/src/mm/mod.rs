@@ -38,6 +38,18 @@ pub enum RssCounter {
     ShmemPages = 3,
 }
 
+/// Page counts by classification, as [`Mm::recount`] derives them from the VMAs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct VmCounters {
+    pub total_vm: u64,
+    pub data_vm: u64,
+    pub exec_vm: u64,
+    pub stack_vm: u64,
+    pub locked_vm: u64,
+    /// Pages of `VM_ACCOUNT` VMAs (their share of Committed_AS).
+    pub accounted: u64,
+}
+
 /// `struct mm_struct`.
 #[derive(Clone, Debug)]
 pub struct Mm {
@@ -171,6 +183,43 @@ impl Mm {
             add(&mut self.stack_vm);
         } else if flags.is_data_mapping() {
             add(&mut self.data_vm);
+        }
+    }
+
+    /// Recompute the page counters from the VMAs: what `vm_stat_account` and the `locked_vm` updates must
+    /// have produced (an invariant of ARCHITECTURE.md, checked by the property tests).
+    pub fn recount(&self) -> VmCounters {
+        let mut c = VmCounters::default();
+        for v in self.vmas.iter() {
+            let n = v.nr_pages();
+            c.total_vm += n;
+            if v.flags.is_exec_mapping() {
+                c.exec_vm += n;
+            } else if v.flags.is_stack_mapping() {
+                c.stack_vm += n;
+            } else if v.flags.is_data_mapping() {
+                c.data_vm += n;
+            }
+            if v.flags.contains(VmFlags::LOCKED) {
+                c.locked_vm += n;
+            }
+            if v.flags.contains(VmFlags::ACCOUNT) {
+                c.accounted += n;
+            }
+        }
+        c
+    }
+
+    /// The counters as the mm holds them, in the shape of [`Mm::recount`] (`accounted` is not kept by the mm:
+    /// Committed_AS is global, so it is 0 here).
+    pub fn counters(&self) -> VmCounters {
+        VmCounters {
+            total_vm: self.total_vm,
+            data_vm: self.data_vm,
+            exec_vm: self.exec_vm,
+            stack_vm: self.stack_vm,
+            locked_vm: self.locked_vm,
+            accounted: 0,
         }
     }
 

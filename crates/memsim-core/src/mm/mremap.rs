@@ -998,34 +998,19 @@ mod tests {
                     cq |= c;
                     let m = mm(&k);
                     prop_assert!(m.vmas.check().is_ok(), "{:?}", m.vmas.check());
-                    let (mut total, mut data, mut exec, mut stack, mut locked, mut acct) = (0, 0, 0, 0, 0, 0);
+                    let c = m.recount();
                     for v in m.vmas.iter() {
-                        let n = v.nr_pages();
-                        total += n;
-                        if v.flags.is_exec_mapping() {
-                            exec += n;
-                        } else if v.flags.is_stack_mapping() {
-                            stack += n;
-                        } else if v.flags.is_data_mapping() {
-                            data += n;
-                        }
-                        if v.flags.contains(VmFlags::LOCKED) {
-                            locked += n;
-                        }
-                        if v.flags.contains(VmFlags::ACCOUNT) {
-                            acct += n;
-                        }
                         // Anonymous pgoff stays linear for VMAs that never faulted.
                         if v.anon_vma.is_none() && v.file.is_none() {
                             prop_assert_eq!(v.pgoff, v.start.as_u64() >> PAGE_SHIFT, "{:?} after {:?}", v, op);
                         }
                     }
-                    prop_assert_eq!((m.total_vm, m.data_vm, m.exec_vm, m.stack_vm), (total, data, exec, stack), "after {:?}", op);
+                    prop_assert_eq!((m.total_vm, m.data_vm, m.exec_vm, m.stack_vm), (c.total_vm, c.data_vm, c.exec_vm, c.stack_vm), "after {:?}", op);
                     if !lq {
-                        prop_assert_eq!(m.locked_vm, locked, "locked_vm after {:?}", op);
+                        prop_assert_eq!(m.locked_vm, c.locked_vm, "locked_vm after {:?}", op);
                     }
                     if !cq {
-                        prop_assert_eq!(k.committed_pages, acct as i64, "committed after {:?}", op);
+                        prop_assert_eq!(k.committed_pages, c.accounted as i64, "committed after {:?}", op);
                     }
                 }
             }

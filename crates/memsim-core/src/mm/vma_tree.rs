@@ -28,28 +28,198 @@ use crate::mm::vma::Vma;
 
 /// Largest block; a block is split in halves when it grows beyond it. Unit tests use tiny blocks so that the
 /// property tests split and join blocks all the time.
-const BLOCK_MAX: usize = if cfg!(test) { 6 } else { 64 };
+const BLOCK_MAX: usize = if cfg!(test) { 10 } else { 64 };
 /// A block smaller than this is joined with a neighbour when the two fit in one block.
 const BLOCK_MIN: usize = BLOCK_MAX / 4;
 
 /// A position: (block, index in block).
 type Pos = (usize, usize);
 
-#[derive(Clone, Debug, Default)]
+/// Keys per cache line; a block's key arrays are searched a line at a time.
+const GROUP: usize = 8;
+/// Length of a block's key arrays: `BLOCK_MAX` rounded up to whole lines.
+const KEYS: usize = BLOCK_MAX.div_ceil(GROUP) * GROUP;
+
+/// Key groups per block.
+const GROUPS: usize = KEYS / GROUP;
+
+/// A block's keys: the starts and ends of its VMAs, padded with `u64::MAX` (above every real key), kept apart
+/// from the VMAs so that position searches read 8-byte keys instead of whole VMAs.
+#[derive(Clone, Debug)]
+struct Keys {
+    /// `vmas[i].end` for `i < len`, then `u64::MAX`.
+    ends: [u64; KEYS],
+    /// `vmas[i].start` for `i < len`, then `u64::MAX`.
+    starts: [u64; KEYS],
+}
+
+/// A block of VMAs. The top level holds the blocks themselves (not pointers), each with the last end of
+/// every group of `GROUP` VMAs in one cache line next to the VMA vector's header, so that `find_vma` on a
+/// random address costs one round of cache misses: the top-level search and `lasts` stay cached, and the
+/// up to `GROUP` candidate VMAs' ends are loaded side by side (independent loads, whose misses overlap); the
+/// answer is among them, so reading it costs nothing more. No data-dependent branches, so consecutive lookups
+/// overlap in the CPU too.
+#[derive(Clone, Debug)]
+#[repr(C, align(64))]
 struct Block {
+    /// `keys.ends[g * GROUP + GROUP - 1]` for each group `g`.
+    lasts: [u64; GROUPS],
     vmas: Vec<Vma>,
-    /// `vmas[i].end`, contiguous, so that `find_vma` binary-searches 8-byte keys instead of whole VMAs.
-    ends: Vec<u64>,
-    /// `vmas[i].start`, likewise.
-    starts: Vec<u64>,
+    keys: Box<Keys>,
 }
 
 impl Block {
-    fn from_vmas(vmas: Vec<Vma>) -> Block {
-        let ends = vmas.iter().map(|v| v.end.0).collect();
-        let starts = vmas.iter().map(|v| v.start.0).collect();
-        Block { vmas, ends, starts }
+    fn new() -> Block {
+        Block {
+            lasts: [u64::MAX; GROUPS],
+            vmas: Vec::with_capacity(BLOCK_MAX),
+            keys: Box::new(Keys {
+                ends: [u64::MAX; KEYS],
+                starts: [u64::MAX; KEYS],
+            }),
+        }
     }
+
+    fn from_vmas(vmas: Vec<Vma>) -> Block {
+        debug_assert!(vmas.len() <= BLOCK_MAX);
+        let mut b = Block::new();
+        for (i, v) in vmas.iter().enumerate() {
+            b.keys.starts[i] = v.start.0;
+            b.keys.ends[i] = v.end.0;
+        }
+        b.vmas.extend(vmas);
+        b.sync_lasts();
+        b
+    }
+
+    fn sync_lasts(&mut self) {
+        for g in 0..GROUPS {
+            self.lasts[g] = self.keys.ends[g * GROUP + GROUP - 1];
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.vmas.len()
+    }
+
+    /// The real keys.
+    #[inline]
+    fn ends(&self) -> &[u64] {
+        &self.keys.ends[..self.len()]
+    }
+    #[inline]
+    fn starts(&self) -> &[u64] {
+        &self.keys.starts[..self.len()]
+    }
+
+    /// The number of keys `<= x` in a sorted, `u64::MAX`-padded array (`KEYS` if `x == u64::MAX`).
+    #[inline(always)]
+    fn count_le(keys: &[u64; KEYS], x: u64) -> usize {
+        // Line g holds the answer when the last keys of lines 0..g are <= x: count those (independent loads).
+        let mut g = 0;
+        for l in 0..GROUPS {
+            g += (keys[l * GROUP + GROUP - 1] <= x) as usize;
+        }
+        let g = g.min(GROUPS - 1);
+        let line = &keys[g * GROUP..g * GROUP + GROUP];
+        let mut n = g * GROUP;
+        for &k in line {
+            n += (k <= x) as usize;
+        }
+        n
+    }
+
+    /// The index of the first VMA ending above `addr` (`len` if none), for `find_vma`: the group from
+    /// `lasts`, then the ends of that group's VMAs themselves. Indices past the last VMA are clamped to it,
+    /// which only counts again when the answer is `len` anyway.
+    #[inline(always)]
+    fn index_end_above(&self, addr: u64) -> usize {
+        let g = count_le(&self.lasts, addr).min(GROUPS - 1);
+        let base = g * GROUP;
+        let mut i = base;
+        if let Some(group) = self.vmas.get(base..base + GROUP) {
+            // A full group (all but a block's last): a fixed number of independent compares.
+            for v in group {
+                i += (v.end.0 <= addr) as usize;
+            }
+        } else {
+            for v in self.vmas.get(base..).unwrap_or_default() {
+                i += (v.end.0 <= addr) as usize;
+            }
+        }
+        i
+    }
+
+    /// The index of the first VMA starting at or above `addr` (`len` if none).
+    #[inline(always)]
+    fn index_start_at_or_above(&self, addr: u64) -> usize {
+        if addr == 0 {
+            return 0;
+        }
+        Block::count_le(&self.keys.starts, addr - 1).min(self.len())
+    }
+
+    /// Insert `v` at index `i` (the block must not be full).
+    fn insert(&mut self, i: usize, v: Vma) {
+        let n = self.len();
+        debug_assert!(n < BLOCK_MAX && i <= n);
+        let k = &mut self.keys;
+        k.starts.copy_within(i..n, i + 1);
+        k.ends.copy_within(i..n, i + 1);
+        k.starts[i] = v.start.0;
+        k.ends[i] = v.end.0;
+        self.vmas.insert(i, v);
+        self.sync_lasts();
+    }
+
+    fn remove(&mut self, i: usize) -> Vma {
+        let n = self.len();
+        let k = &mut self.keys;
+        k.starts.copy_within(i + 1..n, i);
+        k.ends.copy_within(i + 1..n, i);
+        k.starts[n - 1] = u64::MAX;
+        k.ends[n - 1] = u64::MAX;
+        self.sync_lasts();
+        self.vmas.remove(i)
+    }
+
+    /// Move the VMAs from index `at` on into a new block.
+    fn split_off(&mut self, at: usize) -> Block {
+        let upper = Block::from_vmas(self.vmas.split_off(at));
+        self.keys.starts[at..].fill(u64::MAX);
+        self.keys.ends[at..].fill(u64::MAX);
+        self.sync_lasts();
+        upper
+    }
+
+    /// Append all of `other`'s VMAs (they fit).
+    fn append(&mut self, other: Block) {
+        let (n, m) = (self.len(), other.len());
+        debug_assert!(n + m <= BLOCK_MAX);
+        self.keys.starts[n..n + m].copy_from_slice(other.starts());
+        self.keys.ends[n..n + m].copy_from_slice(other.ends());
+        self.vmas.extend(other.vmas);
+        self.sync_lasts();
+    }
+}
+
+/// The number of elements `<= x` in a sorted slice, by a binary search without data-dependent branches (the
+/// top level is small enough to stay in L1/L2; what costs is mispredicted branches).
+#[inline(always)]
+fn count_le(keys: &[u64], x: u64) -> usize {
+    let mut size = keys.len();
+    if size == 0 {
+        return 0;
+    }
+    let mut base = 0;
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = std::hint::select_unpredictable(keys[mid] <= x, mid, base);
+        size -= half;
+    }
+    base + (keys[base] <= x) as usize
 }
 
 /// The gap index: per block its largest gap before a VMA, and a segment tree (1-based heap layout, `seg_cap`
@@ -171,19 +341,6 @@ impl VmaTree {
         p.0 >= self.blocks.len()
     }
 
-    /// The first block whose last VMA ends above `addr`. Tries the block of the previous lookup first
-    /// (operations cluster: an mmap, the fault, the mprotect and the munmap that follow touch one place).
-    #[inline]
-    fn block_end_above(&self, addr: u64) -> usize {
-        let h = self.hint.get();
-        if h < self.last_end.len() && self.last_end[h] > addr && (h == 0 || self.last_end[h - 1] <= addr) {
-            return h;
-        }
-        let b = self.last_end.partition_point(|&e| e <= addr);
-        self.hint.set(b);
-        b
-    }
-
     /// The first block whose first VMA starts at or above `addr` (with the same hint).
     #[inline]
     fn block_start_at_or_above(&self, addr: u64) -> usize {
@@ -193,7 +350,11 @@ impl VmaTree {
         if h < n && self.first_start[h] < addr && (h + 1 == n || self.first_start[h + 1] >= addr) {
             return h + 1;
         }
-        let b = self.first_start.partition_point(|&s| s < addr);
+        let b = if addr == 0 {
+            0
+        } else {
+            count_le(&self.first_start, addr - 1)
+        };
         self.hint.set(b.saturating_sub(1));
         b
     }
@@ -201,21 +362,39 @@ impl VmaTree {
     /// First position whose VMA ends above `addr` (the end position if none).
     #[inline]
     fn pos_end_above(&self, addr: u64) -> Pos {
-        // The position of the previous search, or the one after it, is usually the answer again.
+        // The position of the previous search, or the one after it, is usually the answer again (operations
+        // cluster: an mmap, the fault, the mprotect and the munmap that follow touch one place). The hint
+        // depends on the previous search's result, which may still be waiting for memory: a mispredicted
+        // branch on it would throw away this search's speculative work and serialize independent lookups, so
+        // the test is one branch on `&`-combined comparisons (for random addresses it always fails and is
+        // predicted). It reads the VMAs, not the keys: the previous search loaded those.
         let (hb, hi) = self.pos_hint.get();
         if let Some(blk) = self.blocks.get(hb) {
-            for i in [hi, hi + 1] {
-                if i < blk.ends.len() && blk.ends[i] > addr && self.end_before((hb, i)) <= addr {
-                    self.pos_hint.set((hb, i));
-                    return (hb, i);
+            let n = blk.len();
+            if hi < n {
+                let before = if hi > 0 {
+                    blk.vmas[hi - 1].end.0
+                } else {
+                    self.end_before((hb, 0))
+                };
+                let e0 = blk.vmas[hi].end.0;
+                let e1 = blk.vmas[(hi + 1).min(n - 1)].end.0;
+                let hit0 = (before <= addr) & (addr < e0);
+                let hit1 = (e0 <= addr) & (addr < e1) & (hi + 1 < n);
+                if hit0 | hit1 {
+                    let p = (hb, hi + hit1 as usize);
+                    self.pos_hint.set(p);
+                    return p;
                 }
             }
         }
-        let b = self.block_end_above(addr);
+        // The first block whose last VMA ends above `addr`.
+        let b = count_le(&self.last_end, addr);
+        self.hint.set(b);
         if b == self.blocks.len() {
             return (b, 0);
         }
-        let i = self.blocks[b].ends.partition_point(|&e| e <= addr);
+        let i = self.blocks[b].index_end_above(addr);
         self.pos_hint.set((b, i));
         (b, i)
     }
@@ -224,7 +403,7 @@ impl VmaTree {
     #[inline]
     fn end_before(&self, p: Pos) -> u64 {
         if p.1 > 0 {
-            self.blocks[p.0].ends[p.1 - 1]
+            self.blocks[p.0].keys.ends[p.1 - 1]
         } else if p.0 > 0 {
             self.last_end[p.0 - 1]
         } else {
@@ -236,9 +415,9 @@ impl VmaTree {
     #[inline]
     fn start_before(&self, p: Pos) -> Option<u64> {
         if p.1 > 0 {
-            Some(self.blocks[p.0].starts[p.1 - 1])
+            Some(self.blocks[p.0].keys.starts[p.1 - 1])
         } else if p.0 > 0 {
-            self.blocks[p.0 - 1].starts.last().copied()
+            self.blocks[p.0 - 1].starts().last().copied()
         } else {
             None
         }
@@ -249,8 +428,7 @@ impl VmaTree {
         let (hb, hi) = self.pos_hint.get();
         if let Some(blk) = self.blocks.get(hb) {
             for i in [hi, hi + 1] {
-                if i < blk.starts.len() && blk.starts[i] >= addr && self.start_before((hb, i)).is_none_or(|s| s < addr)
-                {
+                if i < blk.len() && blk.keys.starts[i] >= addr && self.start_before((hb, i)).is_none_or(|s| s < addr) {
                     self.pos_hint.set((hb, i));
                     return (hb, i);
                 }
@@ -259,8 +437,8 @@ impl VmaTree {
         let b = self.block_start_at_or_above(addr);
         // The answer is in block b-1 (after its first element) or at the start of block b.
         if b > 0 {
-            let blk = &self.blocks[b - 1].starts;
-            let i = blk.partition_point(|&s| s < addr);
+            let blk = &self.blocks[b - 1];
+            let i = blk.index_start_at_or_above(addr);
             if i < blk.len() {
                 return (b - 1, i);
             }
@@ -381,29 +559,36 @@ impl VmaTree {
             return;
         }
         let s = vma.start.0;
-        let b = self.first_start.partition_point(|&x| x < s).saturating_sub(1);
+        let b = if s == 0 { 0 } else { count_le(&self.first_start, s - 1) }.saturating_sub(1);
         let blk = &mut self.blocks[b];
-        let i = blk.starts.partition_point(|&x| x < s);
-        blk.starts.insert(i, s);
-        blk.ends.insert(i, vma.end.0);
-        blk.vmas.insert(i, vma);
-        if blk.vmas.len() > BLOCK_MAX {
-            // Split in halves, except when growing at an edge (sequential mapping, top-down or bottom-up):
-            // then the full block stays full and the new VMA starts a block of its own, which keeps blocks
-            // dense and the top level small.
-            let at = match i {
-                0 => 1,
-                i if i == BLOCK_MAX => BLOCK_MAX,
-                _ => BLOCK_MAX / 2,
-            };
-            let upper = Block::from_vmas(blk.vmas.split_off(at));
-            blk.starts.truncate(at);
-            blk.ends.truncate(at);
-            self.blocks.insert(b + 1, upper);
-            self.block_inserted(b + 1);
-            self.refresh_block(b + 1);
+        let i = blk.index_start_at_or_above(s);
+        if blk.len() < BLOCK_MAX {
+            blk.insert(i, vma);
+            // The new VMA's own gap and its successor's (maybe the next block's first) changed.
+            self.refresh_block(b);
+            return;
         }
-        // The new VMA's own gap and its successor's (maybe the next block's first) changed.
+        // A full block is split in halves, except when growing at an edge (sequential mapping, top-down or
+        // bottom-up): then the full block stays full and the new VMA starts a block of its own, which keeps
+        // blocks dense and the top level small.
+        if i == 0 || i == BLOCK_MAX {
+            let nb = if i == 0 { b } else { b + 1 };
+            self.blocks.insert(nb, Block::from_vmas(vec![vma]));
+            self.block_inserted(nb);
+            self.refresh_block(nb);
+            self.refresh_block(if i == 0 { b + 1 } else { b });
+            return;
+        }
+        let half = BLOCK_MAX / 2;
+        let mut upper = blk.split_off(half);
+        if i <= half {
+            blk.insert(i, vma);
+        } else {
+            upper.insert(i - half, vma);
+        }
+        self.blocks.insert(b + 1, upper);
+        self.block_inserted(b + 1);
+        self.refresh_block(b + 1);
         self.refresh_block(b);
     }
 
@@ -415,11 +600,9 @@ impl VmaTree {
         }
         let (b, i) = p;
         let blk = &mut self.blocks[b];
-        blk.starts.remove(i);
-        blk.ends.remove(i);
-        let v = blk.vmas.remove(i);
+        let v = blk.remove(i);
         self.len -= 1;
-        let n = blk.vmas.len();
+        let n = blk.len();
         if n == 0 {
             self.blocks.remove(b);
             self.block_removed(b);
@@ -443,10 +626,7 @@ impl VmaTree {
             return None;
         };
         let upper = self.blocks.remove(into + 1);
-        let dst = &mut self.blocks[into];
-        dst.vmas.extend(upper.vmas);
-        dst.starts.extend(upper.starts);
-        dst.ends.extend(upper.ends);
+        self.blocks[into].append(upper);
         self.block_removed(into + 1);
         Some(into)
     }
@@ -460,7 +640,8 @@ impl VmaTree {
         debug_assert!(end > start);
         let (b, i) = p;
         self.blocks[b].vmas[i].end = end;
-        self.blocks[b].ends[i] = end.0;
+        self.blocks[b].keys.ends[i] = end.0;
+        self.blocks[b].sync_lasts();
         self.refresh_block(b);
     }
 
@@ -474,7 +655,7 @@ impl VmaTree {
         let (b, i) = p;
         debug_assert!(new_start < self.blocks[b].vmas[i].end);
         self.blocks[b].vmas[i].start = new_start;
-        self.blocks[b].starts[i] = new_start.0;
+        self.blocks[b].keys.starts[i] = new_start.0;
         self.refresh_block(b);
     }
 
@@ -484,12 +665,12 @@ impl VmaTree {
     fn block_max_gap(&self, b: usize) -> u64 {
         let blk = &self.blocks[b];
         let mut prev_end = if b > 0 {
-            *self.blocks[b - 1].ends.last().expect("non-empty")
+            *self.blocks[b - 1].ends().last().expect("non-empty")
         } else {
             0
         };
         let mut m = 0;
-        for (s, e) in blk.starts.iter().zip(&blk.ends) {
+        for (s, e) in blk.starts().iter().zip(blk.ends()) {
             m = m.max(s - prev_end);
             prev_end = *e;
         }
@@ -500,8 +681,8 @@ impl VmaTree {
     /// depends on `b`'s last end) for recomputation at the next gap search.
     fn refresh_block(&mut self, b: usize) {
         let blk = &self.blocks[b];
-        self.first_start[b] = blk.starts[0];
-        self.last_end[b] = blk.ends[blk.ends.len() - 1];
+        self.first_start[b] = blk.keys.starts[0];
+        self.last_end[b] = blk.keys.ends[blk.len() - 1];
         let nb = self.blocks.len();
         let g = self.gaps.get_mut();
         g.mark(b);
@@ -513,8 +694,8 @@ impl VmaTree {
     /// A block was inserted at index `b`.
     fn block_inserted(&mut self, b: usize) {
         let blk = &self.blocks[b];
-        self.first_start.insert(b, blk.starts[0]);
-        self.last_end.insert(b, blk.ends[blk.ends.len() - 1]);
+        self.first_start.insert(b, blk.keys.starts[0]);
+        self.last_end.insert(b, blk.keys.ends[blk.len() - 1]);
         let g = self.gaps.get_mut();
         g.block_gap.insert(b, 0);
         g.dirty.insert(b, false);
@@ -763,7 +944,13 @@ impl VmaTree {
             }
             let starts: Vec<u64> = blk.vmas.iter().map(|v| v.start.0).collect();
             let ends: Vec<u64> = blk.vmas.iter().map(|v| v.end.0).collect();
-            if starts != blk.starts || ends != blk.ends {
+            let k = &blk.keys;
+            let padded = k.starts[blk.len()..]
+                .iter()
+                .chain(&k.ends[blk.len()..])
+                .all(|&k| k == u64::MAX);
+            let lasts = (0..GROUPS).all(|g| blk.lasts[g] == k.ends[g * GROUP + GROUP - 1]);
+            if starts != blk.starts() || ends != blk.ends() || !padded || !lasts {
                 return Err(format!(
                     "block {b} keys are stale (a start or end changed behind the tree's back)"
                 ));

@@ -13,6 +13,7 @@
 
 pub mod limits;
 pub mod maps;
+pub mod meminfo;
 pub mod pagemap;
 pub mod pmap;
 pub mod smaps;
