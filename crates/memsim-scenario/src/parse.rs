@@ -930,9 +930,15 @@ fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap, mut args: Vec<(Pos, ArgRef<'a>)>
         loop {
             c.skip_ws()?;
             let at = c.i;
-            // Top-level `key=value` (clone's `child_stack=NULL, flags=...`): the key is dropped.
-            key(c);
-            args.push((map.pos(at), value(c, 1)?));
+            let v = match simple_value(c) {
+                Some(v) => v,
+                None => {
+                    // Top-level `key=value` (clone's `child_stack=NULL, flags=...`): the key is dropped.
+                    key(c);
+                    value(c, 1)?
+                }
+            };
+            args.push((map.pos(at), v));
             c.skip_ws()?;
             match c.peek() {
                 Some(b',') => c.i += 1,
@@ -952,6 +958,36 @@ fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap, mut args: Vec<(Pos, ArgRef<'a>)>
     }
     let expect = result(c)?;
     Ok(CallOut::Call(CallRef { name, args, expect }))
+}
+
+/// The common argument forms, a number, a name or a `|`-joined set of them written without spaces and ended
+/// by `,` or `)` (`0x7f0000000000`, `-1`, `PROT_READ|PROT_WRITE`), in one scan: exactly what `key` and `value`
+/// give for them, without their general machinery. `None`, with the cursor back where it was, for anything
+/// else.
+#[inline]
+fn simple_value<'a>(c: &mut Cur<'a>) -> Option<ArgRef<'a>> {
+    let start = c.i;
+    let first = atom(c);
+    let v = match (first, c.peek()) {
+        (Some(AtomRef::Num(n)), Some(b',' | b')')) => Some(ArgRef::Int(Wide::new(n))),
+        (Some(AtomRef::Name(_)), Some(b',' | b')')) => Some(ArgRef::Flags(&c.s[start..c.i])),
+        (Some(_), Some(b'|')) => loop {
+            c.i += 1;
+            if atom(c).is_none() {
+                break None;
+            }
+            match c.peek() {
+                Some(b'|') => {}
+                Some(b',' | b')') => break Some(ArgRef::Flags(&c.s[start..c.i])),
+                _ => break None,
+            }
+        },
+        _ => None,
+    };
+    if v.is_none() {
+        c.i = start;
+    }
+    v
 }
 
 /// `poke(ADDR, "bytes") = N`.
@@ -1585,5 +1621,73 @@ mod tests {
             assert_eq!(Wide::new(v).get(), v);
         }
         assert_eq!(std::mem::size_of::<ArgRef>(), 40);
+    }
+
+    /// The one-scan path for common arguments gives exactly what the general path (`key` then `value`) gives,
+    /// cursor included, and declines everything else.
+    #[test]
+    fn simple_values_match_the_general_path() {
+        let parts = [
+            "0",
+            "-1",
+            "4096",
+            "0x7f0000000000",
+            "0755",
+            "NULL",
+            "PROT_READ",
+            "AT_FDCWD",
+            "MAP_PRIVATE|0x40000",
+            "0x1|PROT_READ",
+            "A|B|C",
+            "A|NULL",
+            "08",
+            "0x",
+            "12abc",
+            "A |B",
+            "A| B",
+            "3</dev/null>",
+            "flags=A",
+            "A|",
+            "|A",
+            "\"s\"",
+            "[1, 0]",
+            "{a=1}",
+            "A==B",
+            "-",
+            "A|0x",
+            "99999999999999999999999",
+            "-0x8000000000000000",
+            "A|[1]",
+            "A|B<x>",
+        ];
+        for p in parts {
+            for end in [",", ")", " ,", "|"] {
+                let text = format!("{p}{end}");
+                let s = text.as_bytes();
+                let mut fast = Cur::new(s);
+                let got = simple_value(&mut fast);
+                let mut slow = Cur::new(s);
+                key(&mut slow);
+                let want = value(&mut slow, 1);
+                match got {
+                    Some(v) => {
+                        assert_eq!(Ok(v), want, "{text}");
+                        assert_eq!(fast.i, slow.i, "{text}");
+                    }
+                    None => assert_eq!(fast.i, 0, "{text}"),
+                }
+            }
+        }
+        // The common forms take the fast path.
+        for p in [
+            "0",
+            "-1",
+            "0x7f0000000000",
+            "NULL",
+            "PROT_READ|PROT_WRITE",
+            "MAP_PRIVATE|0x40000",
+        ] {
+            assert!(simple_value(&mut Cur::new(format!("{p},").as_bytes())).is_some(), "{p}");
+        }
     }
 }
