@@ -1376,6 +1376,19 @@ impl<'a> Cur<'a> {
         if self.rest().starts_with(b"0x") || self.rest().starts_with(b"0X") {
             self.i += 2;
             let d0 = self.i;
+            // Up to 15 digits cannot overflow: no checks per digit.
+            let digits = self
+                .rest()
+                .iter()
+                .take(16)
+                .take_while(|b| b.is_ascii_hexdigit())
+                .count();
+            if digits < 16 {
+                for &b in &self.s[d0..d0 + digits] {
+                    v = v << 4 | hex_val(b).unwrap_or(0) as u64;
+                }
+                self.i += digits;
+            }
             while let Some(d) = self.peek().and_then(hex_val) {
                 match wide {
                     None if v >> 60 == 0 => v = v << 4 | d as u64,
@@ -1389,6 +1402,16 @@ impl<'a> Cur<'a> {
             }
         } else {
             let radix: u64 = if self.peek() == Some(b'0') { 8 } else { 10 };
+            if radix == 10 {
+                // Up to 19 decimal digits cannot overflow a u64: no checks per digit.
+                let digits = self.rest().iter().take(20).take_while(|b| b.is_ascii_digit()).count();
+                if digits < 20 {
+                    for &b in &self.s[start..start + digits] {
+                        v = v * 10 + (b - b'0') as u64;
+                    }
+                    self.i += digits;
+                }
+            }
             while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
                 let d = (d - b'0') as u64;
                 if d >= radix {
@@ -1688,6 +1711,46 @@ mod tests {
             "MAP_PRIVATE|0x40000",
         ] {
             assert!(simple_value(&mut Cur::new(format!("{p},").as_bytes())).is_some(), "{p}");
+        }
+    }
+
+    /// Numbers of every length around the points where the digit loops change (15/16 hex digits, 19/20
+    /// decimal digits, u64 and i128 overflow) read as the standard library reads them.
+    #[test]
+    fn numbers_of_every_length() {
+        let reference = |t: &str| -> Option<i128> {
+            let (neg, t) = t.strip_prefix('-').map_or((false, t), |r| (true, r));
+            let v = if let Some(h) = t.strip_prefix("0x") {
+                i128::from_str_radix(h, 16).ok()?
+            } else if t.len() > 1 && t.starts_with('0') {
+                i128::from_str_radix(t, 8).ok()?
+            } else {
+                t.parse::<i128>().ok()?
+            };
+            Some(if neg { -v } else { v })
+        };
+        let mut cases = Vec::new();
+        for n in 1..=40 {
+            cases.push(format!("0x{}", "f".repeat(n)));
+            cases.push(format!("0x1{}", "0".repeat(n - 1)));
+            cases.push("9".repeat(n));
+            cases.push(format!("1{}", "0".repeat(n - 1)));
+            cases.push(format!("-{}", "7".repeat(n)));
+            cases.push(format!("0{}", "7".repeat(n)));
+        }
+        cases.extend(
+            [
+                "18446744073709551615",
+                "18446744073709551616",
+                "0x",
+                "0",
+                "-0x8000000000000000",
+            ]
+            .map(String::from),
+        );
+        for t in &cases {
+            let got = Cur::new(t.as_bytes()).number();
+            assert_eq!(got, reference(t), "{t}");
         }
     }
 }
