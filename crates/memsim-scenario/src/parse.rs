@@ -1331,6 +1331,9 @@ impl<'a> Cur<'a> {
     fn skip_ws(&mut self) -> PResult<()> {
         loop {
             self.skip_spaces();
+            if self.peek() != Some(b'/') {
+                return Ok(());
+            }
             if self.rest().starts_with(b"/*") {
                 let open = self.i;
                 match find2(&self.s[self.i + 2..], b'*', b'/') {
