@@ -362,39 +362,53 @@ impl VmaTree {
     /// First position whose VMA ends above `addr` (the end position if none).
     #[inline]
     fn pos_end_above(&self, addr: u64) -> Pos {
-        // The position of the previous search, or the one after it, is usually the answer again (operations
-        // cluster: an mmap, the fault, the mprotect and the munmap that follow touch one place). The hint
-        // depends on the previous search's result, which may still be waiting for memory: a mispredicted
-        // branch on it would throw away this search's speculative work and serialize independent lookups, so
-        // the test is one branch on `&`-combined comparisons (for random addresses it always fails and is
-        // predicted). It reads the VMAs, not the keys: the previous search loaded those.
-        let (hb, hi) = self.pos_hint.get();
-        if let Some(blk) = self.blocks.get(hb) {
-            let n = blk.len();
-            if hi < n {
-                let before = if hi > 0 {
-                    blk.vmas[hi - 1].end.0
-                } else {
-                    self.end_before((hb, 0))
-                };
-                let e0 = blk.vmas[hi].end.0;
-                let e1 = blk.vmas[(hi + 1).min(n - 1)].end.0;
-                let hit0 = (before <= addr) & (addr < e0);
-                let hit1 = (e0 <= addr) & (addr < e1) & (hi + 1 < n);
-                if hit0 | hit1 {
-                    let p = (hb, hi + hit1 as usize);
-                    self.pos_hint.set(p);
-                    return p;
-                }
+        // Operations cluster (an mmap, the fault, the mprotect and the munmap that follow touch one place), so
+        // the block of the previous search, and within it the position of the previous search or the one
+        // after it, are usually the answer again. The hints depend on the previous search's result, which may
+        // still be waiting for memory: a mispredicted branch on it would throw away this search's speculative
+        // work and serialize independent lookups, so each test is one branch on `&`-combined comparisons (for
+        // random addresses it always fails and is predicted), and the first one is cheap (two cached top-level
+        // keys), since for random addresses it is pure overhead.
+        let h = self.hint.get();
+        if let Some(&e) = self.last_end.get(h) {
+            if (addr < e) & (h == 0 || self.last_end[h - 1] <= addr) {
+                return self.pos_in_hinted_block(h, addr);
             }
         }
-        // The first block whose last VMA ends above `addr`.
         let b = count_le(&self.last_end, addr);
         self.hint.set(b);
         if b == self.blocks.len() {
             return (b, 0);
         }
         let i = self.blocks[b].index_end_above(addr);
+        self.pos_hint.set((b, i));
+        (b, i)
+    }
+
+    /// `pos_end_above` in block `b`, which holds the answer, trying the position hint first. It reads the
+    /// VMAs, not the keys: the previous search loaded those.
+    #[inline]
+    fn pos_in_hinted_block(&self, b: usize, addr: u64) -> Pos {
+        let blk = &self.blocks[b];
+        let (hb, hi) = self.pos_hint.get();
+        let n = blk.len();
+        if hb == b && hi < n {
+            let before = if hi > 0 {
+                blk.vmas[hi - 1].end.0
+            } else {
+                self.end_before((hb, 0))
+            };
+            let e0 = blk.vmas[hi].end.0;
+            let e1 = blk.vmas[(hi + 1).min(n - 1)].end.0;
+            let hit0 = (before <= addr) & (addr < e0);
+            let hit1 = (e0 <= addr) & (addr < e1) & (hi + 1 < n);
+            if hit0 | hit1 {
+                let p = (hb, hi + hit1 as usize);
+                self.pos_hint.set(p);
+                return p;
+            }
+        }
+        let i = blk.index_end_above(addr);
         self.pos_hint.set((b, i));
         (b, i)
     }
