@@ -60,7 +60,14 @@ fn lookup(tables: &[NameTable], name: &[u8]) -> Option<u64> {
     tables
         .iter()
         .chain(std::iter::once(&MISC_NAMES))
-        .find_map(|t| t.iter().find(|(n, _)| n.as_bytes() == name).map(|&(_, v)| v))
+        .find_map(|t| t.iter().find(|(n, _)| same_name(n.as_bytes(), name)).map(|&(_, v)| v))
+}
+
+/// Names of one table share a prefix (`MAP_`, `PROT_`): comparing the last byte first skips most full
+/// comparisons.
+#[inline]
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.last() == b.last() && a == b
 }
 
 fn unknown_name(tables: &[NameTable], name: &[u8]) -> ArgError {
@@ -110,16 +117,8 @@ impl ArgValue for ArgRef<'_> {
     fn to_u64(&self, tables: &[NameTable]) -> Result<u64, ArgError> {
         match self {
             ArgRef::Int(n) => reg(n.get()),
-            ArgRef::Flags(t) | ArgRef::Fd { fd: t, .. } => {
-                let mut v = 0u64;
-                for a in flag_atoms(t) {
-                    v |= match a {
-                        AtomRef::Num(n) => reg(n)?,
-                        AtomRef::Name(name) => lookup(tables, name).ok_or_else(|| unknown_name(tables, name))?,
-                    };
-                }
-                Ok(v)
-            }
+            ArgRef::Flags(t) => memo::flags(t, tables, || flags_u64(t, tables)),
+            ArgRef::Fd { fd: t, .. } => flags_u64(t, tables),
             ArgRef::Str { .. } => Err(ArgError::new("expected a number, found a string")),
             ArgRef::Array(_) => Err(ArgError::new("expected a number, found an array")),
             ArgRef::Struct(_) => Err(ArgError::new("expected a number, found a structure")),
@@ -164,6 +163,97 @@ impl<T: ArgValue> ArgValue for (Pos, T) {
     }
     fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError> {
         self.1.to_byte_vector()
+    }
+}
+
+/// The value of a validated flags text (`PROT_READ|0x8`).
+fn flags_u64(t: &[u8], tables: &[NameTable]) -> Result<u64, ArgError> {
+    let mut v = 0u64;
+    for a in flag_atoms(t) {
+        v |= match a {
+            AtomRef::Num(n) => reg(n)?,
+            AtomRef::Name(name) => lookup(tables, name).ok_or_else(|| unknown_name(tables, name))?,
+        };
+    }
+    Ok(v)
+}
+
+/// Flags expressions decoded lately. A log repeats a handful of them (`PROT_READ|PROT_WRITE`,
+/// `MAP_PRIVATE|MAP_ANONYMOUS`) hundreds of thousands of times, and decoding one (split, scan, table searches)
+/// costs more than the rest of its call's decoding; a hit costs one comparison. A pure cache: a value depends
+/// only on the text and the tables, which are `'static` (so their addresses identify them), and only values
+/// are kept, never errors.
+mod memo {
+    use std::cell::RefCell;
+
+    use memsim_core::uapi::NameTable;
+
+    use super::ArgError;
+
+    const SLOTS: usize = 32;
+    /// Tables are identified by address and length; calls pass at most two.
+    const MAX_TABLES: usize = 3;
+    type Key = [(usize, usize); MAX_TABLES];
+
+    struct Slot {
+        tables: Key,
+        text: Box<[u8]>,
+        value: u64,
+    }
+
+    thread_local! {
+        static MEMO: RefCell<Vec<Option<Slot>>> = RefCell::new((0..SLOTS).map(|_| None).collect());
+    }
+
+    fn key(tables: &[NameTable]) -> Option<Key> {
+        if tables.len() > MAX_TABLES {
+            return None;
+        }
+        let mut k = [(0, 0); MAX_TABLES];
+        for (slot, t) in k.iter_mut().zip(tables) {
+            // A non-empty 'static slice's address is never 0; empty tables are all alike.
+            *slot = if t.is_empty() {
+                (1, 0)
+            } else {
+                (t.as_ptr() as usize, t.len())
+            };
+        }
+        Some(k)
+    }
+
+    fn slot_of(text: &[u8]) -> usize {
+        let n = text.len();
+        let mid = text.get(n / 2).copied().unwrap_or(0) as usize;
+        let last = text.last().copied().unwrap_or(0) as usize;
+        (n.wrapping_mul(31) ^ mid.wrapping_mul(7) ^ last) % SLOTS
+    }
+
+    /// `compute()` for `text` under `tables`, remembered.
+    pub fn flags(
+        text: &[u8],
+        tables: &[NameTable],
+        compute: impl FnOnce() -> Result<u64, ArgError>,
+    ) -> Result<u64, ArgError> {
+        let Some(k) = key(tables) else { return compute() };
+        let i = slot_of(text);
+        let hit = MEMO.with(|m| match m.borrow().get(i) {
+            Some(Some(s)) if s.tables == k && *s.text == *text => Some(s.value),
+            _ => None,
+        });
+        if let Some(v) = hit {
+            return Ok(v);
+        }
+        let value = compute()?;
+        MEMO.with(|m| {
+            if let Some(slot) = m.borrow_mut().get_mut(i) {
+                *slot = Some(Slot {
+                    tables: k,
+                    text: text.into(),
+                    value,
+                });
+            }
+        });
+        Ok(value)
     }
 }
 
@@ -340,6 +430,37 @@ mod tests {
         };
         assert_eq!(arg_fd(&fd), Ok(3));
         assert!(arg_u64(&Arg::Other("8192*1024".into()), &[]).is_err());
+    }
+
+    /// The flags memo gives what decoding gives, per table set: the same text decoded again, under other
+    /// tables, or refused, is never answered from another entry.
+    #[test]
+    fn flags_memo_is_keyed_by_text_and_tables() {
+        use memsim_core::uapi::*;
+        let rw = ArgRef::Flags(b"PROT_READ|PROT_WRITE");
+        let r = ArgRef::Flags(b"PROT_READ");
+        for _ in 0..3 {
+            assert_eq!(rw.to_u64(&[PROT_NAMES]), Ok(PROT_READ | PROT_WRITE));
+            assert_eq!(r.to_u64(&[PROT_NAMES]), Ok(PROT_READ));
+            assert!(r.to_u64(&[MAP_TYPE_NAMES, MAP_FLAG_NAMES]).is_err());
+            assert!(rw.to_u64(&[]).is_err());
+            let m = ArgRef::Flags(b"MAP_PRIVATE|MAP_ANONYMOUS");
+            assert_eq!(
+                m.to_u64(&[MAP_TYPE_NAMES, MAP_FLAG_NAMES]),
+                Ok(MAP_PRIVATE | MAP_ANONYMOUS)
+            );
+            assert!(m.to_u64(&[MAP_FLAG_NAMES]).is_err());
+        }
+        // Many distinct texts share the slots; each keeps its own value.
+        let texts: Vec<String> = (0..200).map(|i| format!("PROT_READ|{i:#x}")).collect();
+        for _ in 0..2 {
+            for (i, t) in texts.iter().enumerate() {
+                assert_eq!(
+                    ArgRef::Flags(t.as_bytes()).to_u64(&[PROT_NAMES]),
+                    Ok(PROT_READ | i as u64)
+                );
+            }
+        }
     }
 
     #[test]

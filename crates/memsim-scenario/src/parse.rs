@@ -299,7 +299,7 @@ struct Pending {
 
 /// A scenario parser. It is stateful only to join `<unfinished ...>` / `<... resumed>` pairs per PID; feed it
 /// lines in order with [`Parser::parse_line`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Parser {
     file: String,
     pending: BTreeMap<Option<u32>, Pending>,
@@ -354,18 +354,35 @@ impl Parser {
 
     /// Like [`Parser::parse_line`], but a system call's arguments borrow `text` instead of being copied.
     pub fn scan_line<'a>(&mut self, line_no: usize, text: &'a str) -> Result<Option<Scanned<'a>>, ParseError> {
+        self.scan_line_reusing(line_no, text, Vec::with_capacity(4))
+    }
+
+    /// Like [`Parser::scan_line`], with `spare` (emptied) as a system call's argument list, so a caller that
+    /// hands each line's list back for the next saves an allocation per line.
+    pub fn scan_line_reusing<'a>(
+        &mut self,
+        line_no: usize,
+        text: &'a str,
+        mut spare: Vec<(Pos, ArgRef<'a>)>,
+    ) -> Result<Option<Scanned<'a>>, ParseError> {
+        spare.clear();
         if let Some(head) = self.carry.take() {
             let joined = head + text;
             return Ok(self
-                .scan_inner(line_no, &joined)?
+                .scan_inner(line_no, &joined, Vec::with_capacity(4))?
                 .map(Scanned::into_line)
                 .map(Scanned::Line));
         }
-        self.scan_inner(line_no, text)
+        self.scan_inner(line_no, text, spare)
     }
 
-    fn scan_inner<'a>(&mut self, line_no: usize, text: &'a str) -> Result<Option<Scanned<'a>>, ParseError> {
-        match self.line_inner(line_no, text) {
+    fn scan_inner<'a>(
+        &mut self,
+        line_no: usize,
+        text: &'a str,
+        args: Vec<(Pos, ArgRef<'a>)>,
+    ) -> Result<Option<Scanned<'a>>, ParseError> {
+        match self.line_inner(line_no, text, args) {
             Ok(l) => Ok(l),
             Err((pos, msg)) => {
                 // strace -f writing to stderr prints its attach notices there too, possibly in the middle of
@@ -385,7 +402,12 @@ impl Parser {
         }
     }
 
-    fn line_inner<'a>(&mut self, line_no: usize, text: &'a str) -> Result<Option<Scanned<'a>>, (Pos, String)> {
+    fn line_inner<'a>(
+        &mut self,
+        line_no: usize,
+        text: &'a str,
+        args: Vec<(Pos, ArgRef<'a>)>,
+    ) -> Result<Option<Scanned<'a>>, (Pos, String)> {
         let s = trim_end(text.as_bytes());
         let here = PosMap::single(line_no, 0);
         let at = |r: Fail| (here.pos(r.0), r.1);
@@ -466,7 +488,7 @@ impl Parser {
             // strace let go of the process mid-call: the call's outcome is unknown.
             return Ok(None);
         }
-        Ok(Some(match call_line(&mut c, &here).map_err(at)? {
+        Ok(Some(match call_line(&mut c, &here, args).map_err(at)? {
             CallOut::Call(call) => Scanned::Call {
                 line: line_no,
                 pid,
@@ -525,7 +547,7 @@ impl Parser {
                 second: (line_no, rest_start),
             };
             let mut jc = Cur::new(&text);
-            call_line(&mut jc, &map).map_err(|(off, m)| (map.pos(off), m))?;
+            call_line(&mut jc, &map, Vec::with_capacity(4)).map_err(|(off, m)| (map.pos(off), m))?;
             return Ok(None);
         };
         if pending.name != name {
@@ -546,7 +568,9 @@ impl Parser {
             second: (line_no, rest_start),
         };
         let mut jc = Cur::new(&joined);
-        let kind = call_line(&mut jc, &map).map_err(|(off, m)| (map.pos(off), m))?.owned();
+        let kind = call_line(&mut jc, &map, Vec::with_capacity(4))
+            .map_err(|(off, m)| (map.pos(off), m))?
+            .owned();
         Ok(Some(Line {
             line: line_no,
             pid: pid.or(pending.pid),
@@ -883,7 +907,8 @@ fn cat_line(c: &mut Cur) -> PResult<LineKind> {
 }
 
 /// A system call line, or `poke`/`peek`.
-fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap) -> PResult<CallOut<'a>> {
+/// `args` is an empty list to fill.
+fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap, mut args: Vec<(Pos, ArgRef<'a>)>) -> PResult<CallOut<'a>> {
     let name_at = c.i;
     let name = c.ident();
     if name.is_empty() {
@@ -898,7 +923,6 @@ fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap) -> PResult<CallOut<'a>> {
     }
     let open = c.i;
     c.i += 1;
-    let mut args = Vec::with_capacity(4);
     c.skip_ws()?;
     if c.peek() == Some(b')') {
         c.i += 1;
@@ -906,9 +930,15 @@ fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap) -> PResult<CallOut<'a>> {
         loop {
             c.skip_ws()?;
             let at = c.i;
-            // Top-level `key=value` (clone's `child_stack=NULL, flags=...`): the key is dropped.
-            key(c);
-            args.push((map.pos(at), value(c, 1)?));
+            let v = match simple_value(c) {
+                Some(v) => v,
+                None => {
+                    // Top-level `key=value` (clone's `child_stack=NULL, flags=...`): the key is dropped.
+                    key(c);
+                    value(c, 1)?
+                }
+            };
+            args.push((map.pos(at), v));
             c.skip_ws()?;
             match c.peek() {
                 Some(b',') => c.i += 1,
@@ -928,6 +958,36 @@ fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap) -> PResult<CallOut<'a>> {
     }
     let expect = result(c)?;
     Ok(CallOut::Call(CallRef { name, args, expect }))
+}
+
+/// The common argument forms, a number, a name or a `|`-joined set of them written without spaces and ended
+/// by `,` or `)` (`0x7f0000000000`, `-1`, `PROT_READ|PROT_WRITE`), in one scan: exactly what `key` and `value`
+/// give for them, without their general machinery. `None`, with the cursor back where it was, for anything
+/// else.
+#[inline]
+fn simple_value<'a>(c: &mut Cur<'a>) -> Option<ArgRef<'a>> {
+    let start = c.i;
+    let first = atom(c);
+    let v = match (first, c.peek()) {
+        (Some(AtomRef::Num(n)), Some(b',' | b')')) => Some(ArgRef::Int(Wide::new(n))),
+        (Some(AtomRef::Name(_)), Some(b',' | b')')) => Some(ArgRef::Flags(&c.s[start..c.i])),
+        (Some(_), Some(b'|')) => loop {
+            c.i += 1;
+            if atom(c).is_none() {
+                break None;
+            }
+            match c.peek() {
+                Some(b'|') => {}
+                Some(b',' | b')') => break Some(ArgRef::Flags(&c.s[start..c.i])),
+                _ => break None,
+            }
+        },
+        _ => None,
+    };
+    if v.is_none() {
+        c.i = start;
+    }
+    v
 }
 
 /// `poke(ADDR, "bytes") = N`.
@@ -1316,6 +1376,19 @@ impl<'a> Cur<'a> {
         if self.rest().starts_with(b"0x") || self.rest().starts_with(b"0X") {
             self.i += 2;
             let d0 = self.i;
+            // Up to 15 digits cannot overflow: no checks per digit.
+            let digits = self
+                .rest()
+                .iter()
+                .take(16)
+                .take_while(|b| b.is_ascii_hexdigit())
+                .count();
+            if digits < 16 {
+                for &b in &self.s[d0..d0 + digits] {
+                    v = v << 4 | hex_val(b).unwrap_or(0) as u64;
+                }
+                self.i += digits;
+            }
             while let Some(d) = self.peek().and_then(hex_val) {
                 match wide {
                     None if v >> 60 == 0 => v = v << 4 | d as u64,
@@ -1329,6 +1402,16 @@ impl<'a> Cur<'a> {
             }
         } else {
             let radix: u64 = if self.peek() == Some(b'0') { 8 } else { 10 };
+            if radix == 10 {
+                // Up to 19 decimal digits cannot overflow a u64: no checks per digit.
+                let digits = self.rest().iter().take(20).take_while(|b| b.is_ascii_digit()).count();
+                if digits < 20 {
+                    for &b in &self.s[start..start + digits] {
+                        v = v * 10 + (b - b'0') as u64;
+                    }
+                    self.i += digits;
+                }
+            }
             while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
                 let d = (d - b'0') as u64;
                 if d >= radix {
@@ -1561,5 +1644,113 @@ mod tests {
             assert_eq!(Wide::new(v).get(), v);
         }
         assert_eq!(std::mem::size_of::<ArgRef>(), 40);
+    }
+
+    /// The one-scan path for common arguments gives exactly what the general path (`key` then `value`) gives,
+    /// cursor included, and declines everything else.
+    #[test]
+    fn simple_values_match_the_general_path() {
+        let parts = [
+            "0",
+            "-1",
+            "4096",
+            "0x7f0000000000",
+            "0755",
+            "NULL",
+            "PROT_READ",
+            "AT_FDCWD",
+            "MAP_PRIVATE|0x40000",
+            "0x1|PROT_READ",
+            "A|B|C",
+            "A|NULL",
+            "08",
+            "0x",
+            "12abc",
+            "A |B",
+            "A| B",
+            "3</dev/null>",
+            "flags=A",
+            "A|",
+            "|A",
+            "\"s\"",
+            "[1, 0]",
+            "{a=1}",
+            "A==B",
+            "-",
+            "A|0x",
+            "99999999999999999999999",
+            "-0x8000000000000000",
+            "A|[1]",
+            "A|B<x>",
+        ];
+        for p in parts {
+            for end in [",", ")", " ,", "|"] {
+                let text = format!("{p}{end}");
+                let s = text.as_bytes();
+                let mut fast = Cur::new(s);
+                let got = simple_value(&mut fast);
+                let mut slow = Cur::new(s);
+                key(&mut slow);
+                let want = value(&mut slow, 1);
+                match got {
+                    Some(v) => {
+                        assert_eq!(Ok(v), want, "{text}");
+                        assert_eq!(fast.i, slow.i, "{text}");
+                    }
+                    None => assert_eq!(fast.i, 0, "{text}"),
+                }
+            }
+        }
+        // The common forms take the fast path.
+        for p in [
+            "0",
+            "-1",
+            "0x7f0000000000",
+            "NULL",
+            "PROT_READ|PROT_WRITE",
+            "MAP_PRIVATE|0x40000",
+        ] {
+            assert!(simple_value(&mut Cur::new(format!("{p},").as_bytes())).is_some(), "{p}");
+        }
+    }
+
+    /// Numbers of every length around the points where the digit loops change (15/16 hex digits, 19/20
+    /// decimal digits, u64 and i128 overflow) read as the standard library reads them.
+    #[test]
+    fn numbers_of_every_length() {
+        let reference = |t: &str| -> Option<i128> {
+            let (neg, t) = t.strip_prefix('-').map_or((false, t), |r| (true, r));
+            let v = if let Some(h) = t.strip_prefix("0x") {
+                i128::from_str_radix(h, 16).ok()?
+            } else if t.len() > 1 && t.starts_with('0') {
+                i128::from_str_radix(t, 8).ok()?
+            } else {
+                t.parse::<i128>().ok()?
+            };
+            Some(if neg { -v } else { v })
+        };
+        let mut cases = Vec::new();
+        for n in 1..=40 {
+            cases.push(format!("0x{}", "f".repeat(n)));
+            cases.push(format!("0x1{}", "0".repeat(n - 1)));
+            cases.push("9".repeat(n));
+            cases.push(format!("1{}", "0".repeat(n - 1)));
+            cases.push(format!("-{}", "7".repeat(n)));
+            cases.push(format!("0{}", "7".repeat(n)));
+        }
+        cases.extend(
+            [
+                "18446744073709551615",
+                "18446744073709551616",
+                "0x",
+                "0",
+                "-0x8000000000000000",
+            ]
+            .map(String::from),
+        );
+        for t in &cases {
+            let got = Cur::new(t.as_bytes()).number();
+            assert_eq!(got, reference(t), "{t}");
+        }
     }
 }

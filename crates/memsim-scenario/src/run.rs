@@ -1,7 +1,9 @@
 //! The runner: executes a scenario on the model ([`Kernel`]) line by line and checks every stated result.
 //!
-//! * A scenario is parsed and every modeled call decoded before anything runs ([`prepare`]), so a malformed
-//!   line is reported (`FILE:LINE:COL: message`) before any output.
+//! * Every line of a scenario is parsed and every modeled call decoded ([`prepare`]) before any output, so a
+//!   malformed line is reported (`FILE:LINE:COL: message`) and nothing printed. [`Runner::run`] does it in one
+//!   pass: lines run as they are parsed, and the first `cat` line (the only one that writes) first checks the
+//!   rest of the scenario. A malformed line ends the run with [`RunError::Malformed`] whatever ran before it.
 //! * A system call's result after `=` is an expectation: a value, or an errno name; `= ?` and a missing
 //!   result are unchecked. mincore's printed vector is compared with the model's. Calls memsim does not model
 //!   are counted ([`Stats::unmodeled`]) and skipped, so a real strace log can be fed as it is.
@@ -28,7 +30,7 @@ use memsim_core::{AccessKind, Errno, Kernel, Pid, SigInfo};
 use crate::args::{ArgError, ArgValue};
 use crate::ast::{AccessOp, Expect, Line, LineKind, Pos, ProcPid};
 use crate::call::{self, Call, Outcome};
-use crate::parse::{ParseError, Parser, Scanned};
+use crate::parse::{ArgRef, ParseError, Parser, Scanned};
 
 /// One prepared line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,14 +69,19 @@ pub fn steps<'t>(file: &'t str, text: &'t str) -> Steps<'t> {
         file,
         parser: Parser::new(file),
         lines: text.lines().enumerate(),
+        spare: Vec::new(),
     }
 }
 
-/// Iterator behind [`steps`].
+/// Iterator behind [`steps`]. A clone continues from the same point independently (the runner validates
+/// the rest of a scenario with one before its first output).
+#[derive(Clone)]
 pub struct Steps<'t> {
     file: &'t str,
     parser: Parser,
     lines: std::iter::Enumerate<std::str::Lines<'t>>,
+    /// The last call's argument list, reused for the next.
+    spare: Vec<(Pos, ArgRef<'t>)>,
 }
 
 impl Iterator for Steps<'_> {
@@ -83,16 +90,17 @@ impl Iterator for Steps<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let (i, l) = self.lines.next()?;
-            match self.parser.scan_line(i + 1, l) {
+            match self.parser.scan_line_reusing(i + 1, l, std::mem::take(&mut self.spare)) {
                 Err(e) => return Some(Err(e)),
                 Ok(None) => continue,
-                Ok(Some(scanned)) => return Some(step_of(self.file, scanned)),
+                Ok(Some(scanned)) => return Some(step_of(self.file, scanned, &mut self.spare)),
             }
         }
     }
 }
 
-fn step_of(file: &str, scanned: Scanned) -> Result<Step, ParseError> {
+/// `spare` receives a call's argument list back, for the next line.
+fn step_of<'t>(file: &str, scanned: Scanned<'t>, spare: &mut Vec<(Pos, ArgRef<'t>)>) -> Result<Step, ParseError> {
     Ok(match scanned {
         Scanned::Call { line, pid, call } => {
             let op = op_of(call.name(), &call.args, || call.expect.to_expect()).map_err(|e| {
@@ -103,6 +111,7 @@ fn step_of(file: &str, scanned: Scanned) -> Result<Step, ParseError> {
                     .map(|a| a.0);
                 arg_error(file, line, call.name(), pos, &e)
             })?;
+            *spare = call.args;
             Step { line, pid, op }
         }
         Scanned::Line(Line { line, pid, kind }) => {
@@ -116,7 +125,7 @@ fn step_of(file: &str, scanned: Scanned) -> Result<Step, ParseError> {
     })
 }
 
-/// Default of [`Runner::prepare_whole_max`].
+/// Default of [`Runner::prepare_whole_max`] (no longer used).
 pub const PREPARE_WHOLE_MAX: usize = 1 << 20;
 
 /// Finds a line's text for failure messages, scanning forward from the last line asked for.
@@ -292,9 +301,8 @@ pub struct Runner {
     stand_ins: std::collections::BTreeSet<u32>,
     procs: BTreeMap<Pid, ProcState>,
     pub stats: Stats,
-    /// Scenarios with at most this many meaningful lines are prepared whole before they run (one parse);
-    /// longer ones (Lackey traces run to billions of lines) are checked by a first streaming pass and run by
-    /// a second, so memory does not grow with the trace. Either way nothing runs before every line parsed.
+    /// No longer used: runs are a single streaming pass (memory does not grow with the scenario, and a
+    /// malformed line is still reported before any output). Kept so existing callers compile.
     pub prepare_whole_max: usize,
 }
 
@@ -323,36 +331,32 @@ impl Runner {
     /// Parse and run a scenario, writing `cat` output to `out`. Stops at the first failed expectation unless
     /// `keep_going`.
     pub fn run(&mut self, file: &str, text: &str, out: &mut dyn Write, keep_going: bool) -> Result<Summary, RunError> {
-        let mut whole = Vec::new();
-        let mut streaming = false;
-        for s in steps(file, text) {
-            let s = s.map_err(RunError::Malformed)?;
-            if whole.len() == self.prepare_whole_max {
-                streaming = true;
-                break;
-            }
-            whole.push(s);
-        }
         let mut lines = LineFinder {
             text,
             next_no: 1,
             off: 0,
         };
         let mut failures = Vec::new();
-        if streaming {
-            drop(whole);
-            for s in steps(file, text) {
-                s.map_err(RunError::Malformed)?;
+        let mut it = steps(file, text);
+        // Every line after the current one is known to parse.
+        let mut checked = false;
+        // Still executing (false after the first failure unless `keep_going`; the rest is only checked).
+        let mut running = true;
+        while let Some(s) = it.next() {
+            let s = s.map_err(RunError::Malformed)?;
+            if !running {
+                continue;
             }
-            for s in steps(file, text) {
-                let s = s.map_err(RunError::Malformed)?;
-                if !self.run_one(&s, out, file, &mut lines, &mut failures)? && !keep_going {
-                    break;
+            if !checked && matches!(s.op, Op::Line(LineKind::Cat { .. })) {
+                // The first output: nothing may be printed before every line parsed.
+                for rest in it.clone() {
+                    rest.map_err(RunError::Malformed)?;
                 }
+                checked = true;
             }
-        } else {
-            for s in &whole {
-                if !self.run_one(s, out, file, &mut lines, &mut failures)? && !keep_going {
+            if !self.run_one(&s, out, file, &mut lines, &mut failures)? && !keep_going {
+                running = false;
+                if checked {
                     break;
                 }
             }
@@ -385,7 +389,7 @@ impl Runner {
         failures: &mut Vec<Failure>,
     ) -> io::Result<bool> {
         let mut misses = Vec::new();
-        self.step(step, out, &mut misses)?;
+        self.exec(step, out, &mut misses, false)?;
         let ok = misses.is_empty();
         for (line, expected, got) in misses {
             failures.push(Failure {
@@ -433,6 +437,18 @@ impl Runner {
     /// Run one prepared line. Returns what happened, as strace would print it (a call's result, a raised
     /// signal, bytes read), for narrating callers such as `memsim tour`.
     pub fn step(&mut self, step: &Step, out: &mut dyn Write, misses: &mut Vec<Miss>) -> io::Result<Option<String>> {
+        self.exec(step, out, misses, true)
+    }
+
+    /// [`Runner::step`]; the effect is formatted only when `narrate` (a plain run never prints it, and
+    /// formatting every result would cost more than many calls do).
+    fn exec(
+        &mut self,
+        step: &Step,
+        out: &mut dyn Write,
+        misses: &mut Vec<Miss>,
+        narrate: bool,
+    ) -> io::Result<Option<String>> {
         let n = step.line;
         let pid = self.model_pid(step.pid);
         self.stats.lines += 1;
@@ -477,6 +493,9 @@ impl Runner {
                 if let Some((want, got)) = check(call, expect, &out) {
                     misses.push((n, want, got));
                 }
+                if !narrate {
+                    return Ok(None);
+                }
                 let mut text = call::format_result(&out.result, call.returns_address());
                 if let Some(v) = &out.vec {
                     text = format!("{text}, vector {}", fmt_vec(v, false));
@@ -486,7 +505,7 @@ impl Runner {
             Op::Unmodeled { name, exit_code } => {
                 if matches!(name.as_str(), "exit_group" | "exit") {
                     self.exit(pid, ExitStatus::Exited(exit_code.unwrap_or(0) as i32));
-                    return Ok(Some("?".into()));
+                    return Ok(narrate.then(|| "?".into()));
                 }
                 match self.stats.unmodeled.get_mut(name) {
                     Some(c) => *c += 1,
@@ -511,19 +530,19 @@ impl Runner {
                         .access(pid, *addr, *size, AccessKind::Read)
                         .and_then(|()| self.kernel.access(pid, *addr, *size, AccessKind::Write)),
                 };
-                effect = Some(match r {
-                    Ok(()) => "ok".to_string(),
+                match r {
+                    Ok(()) => effect = narrate.then(|| "ok".to_string()),
                     Err(sig) => {
                         self.fault(pid, n, sig);
-                        fmt_siginfo(&sig)
+                        effect = narrate.then(|| fmt_siginfo(&sig));
                     }
-                });
+                }
             }
             LineKind::Poke { addr, bytes, expect } => {
                 self.stats.accesses += 1;
                 match self.kernel.poke(pid, *addr, bytes) {
                     Ok(()) => {
-                        effect = Some(bytes.len().to_string());
+                        effect = narrate.then(|| bytes.len().to_string());
                         if let Some(want) = expect {
                             if *want != bytes.len() as u64 {
                                 misses.push((n, want.to_string(), bytes.len().to_string()));
@@ -532,7 +551,7 @@ impl Runner {
                     }
                     Err(sig) => {
                         self.fault(pid, n, sig);
-                        effect = Some(fmt_siginfo(&sig));
+                        effect = narrate.then(|| fmt_siginfo(&sig));
                     }
                 }
             }
@@ -540,7 +559,7 @@ impl Runner {
                 self.stats.accesses += 1;
                 match self.kernel.peek(pid, *addr, *len) {
                     Ok(got) => {
-                        effect = Some(quote(&got));
+                        effect = narrate.then(|| quote(&got));
                         if let Some(want) = expect {
                             if *want != got {
                                 misses.push((n, quote(want), quote(&got)));
@@ -549,7 +568,7 @@ impl Runner {
                     }
                     Err(sig) => {
                         self.fault(pid, n, sig);
-                        effect = Some(fmt_siginfo(&sig));
+                        effect = narrate.then(|| fmt_siginfo(&sig));
                     }
                 }
             }
@@ -624,16 +643,18 @@ impl Runner {
         );
     }
 
-    /// End a process. Until the core has `exit_mmap`, its address space is emptied with one munmap over all of
-    /// user space, which releases its pages and accounting the way exit does.
+    /// End a process (`do_exit`): it becomes a zombie holding its exit status, and its address space goes
+    /// with it (`exit_mm` → `mmput` → `exit_mmap`) once no live task shares it. The core may already have
+    /// marked the task dead (a fatal fault), so the task's `mm` is read directly, not through `Kernel::mm`.
     fn exit(&mut self, pid: Pid, status: ExitStatus) {
-        if let Ok(mm) = self.kernel.mm(pid) {
-            let top = mm.task_size;
-            let _ = self.kernel.sys_munmap(pid, 0, top);
-        }
-        if let Ok(t) = self.kernel.task_mut(pid) {
-            t.exit = Some(status);
-            t.state = TaskState::Zombie;
+        let Ok(t) = self.kernel.task_mut(pid) else { return };
+        t.exit = Some(status);
+        t.state = TaskState::Zombie;
+        let Some(mm) = t.mm else { return };
+        // kernel/fork.c: mmput — exit_mmap runs when the last user drops the mm.
+        let shared = self.kernel.tasks.values().any(|t| t.mm == Some(mm) && t.is_alive());
+        if !shared {
+            self.kernel.exit_mmap(mm);
         }
     }
 
@@ -790,4 +811,38 @@ fn sig_kernel_coredump(signo: u32) -> bool {
             | 25
             | 31
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use memsim_core::fs::MemFs;
+
+    /// A process killed by a fault releases its address space (`exit_mmap`): its VMAs, page tables, pages and
+    /// commit charge, as a process ending with exit_group does.
+    #[test]
+    fn a_killed_process_releases_its_memory() {
+        for end in [
+            " L 200000000,1\n--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x200000000} ---\n\
+             +++ killed by SIGSEGV +++\n",
+            "exit_group(0) = ?\n+++ exited with 0 +++\n",
+        ] {
+            let mut r = Runner::new(Machine::default().build(Box::new(MemFs::new())));
+            let used = r.kernel.phys.nr_used();
+            let committed = r.kernel.committed_pages;
+            let text = format!(
+                "mmap(0x100000000, 16384, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0) = \
+                 0x100000000\n S 100000000,1\n S 100002000,8\n{end}"
+            );
+            let s = r.run("t.scn", &text, &mut io::sink(), false).unwrap();
+            assert_eq!(s.failures, vec![], "{end}");
+            let t = r.kernel.task(memsim_core::kernel::INIT_PID).unwrap();
+            let mm = &r.kernel.mms[&t.mm.unwrap()];
+            assert_eq!(mm.total_vm, 0, "{end}");
+            assert!(mm.vmas.is_empty(), "{end}");
+            assert!(mm.pgd.is_none(), "{end}");
+            assert_eq!(r.kernel.phys.nr_used(), used, "{end}");
+            assert_eq!(r.kernel.committed_pages, committed, "{end}");
+        }
+    }
 }
