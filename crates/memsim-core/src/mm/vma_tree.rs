@@ -2,12 +2,17 @@
 //! tree of `mm->mm_mt`, `lib/maple_tree.c`; `find_vma`, `vma_prev`, `vma_next`, `mas_empty_area[_rev]`).
 //!
 //! Shape: a two-level B+ tree. VMAs live in address order in blocks of at most `BLOCK_MAX` (64), each with its
-//! starts and ends copied into contiguous key arrays; the top level keeps, per block, its first start and last
-//! end. A separate gap index holds each block's largest gap (the free space between a VMA and its
-//! predecessor, the maple tree's `ma_gaps`) and a segment tree over those. So:
-//! * `find_vma`: a binary search over the top level, then one over a block's keys; both are skipped when the
-//!   previous search's block or position (or the next one) is still the answer, which is the common case for
-//!   a sequence of operations in one place.
+//! starts and ends copied into key arrays; the top level keeps, per block, its first start and last end, and
+//! the blocks themselves (not pointers to them), each with the last end of every group of 8 VMAs. A separate
+//! gap index holds each block's largest gap (the free space between a VMA and its predecessor, the maple
+//! tree's `ma_gaps`) and a segment tree over those. So:
+//! * `find_vma`: a branch-free binary search over the top level's last ends, then over the block's group
+//!   ends, then a comparison with the ends of the (at most 8) VMAs of one group. Everything before the VMAs is
+//!   small enough to stay cached, and the VMAs' loads are independent, so a random lookup costs one round of
+//!   cache misses and consecutive lookups overlap in the CPU (keep branches on data out of this path: one
+//!   mispredicted branch serializes them). The top-level search is skipped when the previous search's block
+//!   (and then the position search when its position, or the next one) is still the answer, the common case
+//!   for a sequence of operations in one place.
 //! * insert/remove: those searches plus moving at most one block's elements (`BLOCK_MAX` is a constant); a
 //!   block that overflows is split (in halves, or, when growing at an edge, leaving the full block full), one
 //!   that runs nearly empty is joined with a neighbour; a split or join shifts the top-level arrays (a
@@ -35,7 +40,7 @@ const BLOCK_MIN: usize = BLOCK_MAX / 4;
 /// A position: (block, index in block).
 type Pos = (usize, usize);
 
-/// Keys per cache line; a block's key arrays are searched a line at a time.
+/// VMAs per group (8 keys fill a cache line); `find` compares one group's VMAs.
 const GROUP: usize = 8;
 /// Length of a block's key arrays: `BLOCK_MAX` rounded up to whole lines.
 const KEYS: usize = BLOCK_MAX.div_ceil(GROUP) * GROUP;
@@ -360,41 +365,55 @@ impl VmaTree {
     }
 
     /// First position whose VMA ends above `addr` (the end position if none).
-    #[inline]
+    #[inline(always)]
     fn pos_end_above(&self, addr: u64) -> Pos {
-        // The position of the previous search, or the one after it, is usually the answer again (operations
-        // cluster: an mmap, the fault, the mprotect and the munmap that follow touch one place). The hint
-        // depends on the previous search's result, which may still be waiting for memory: a mispredicted
-        // branch on it would throw away this search's speculative work and serialize independent lookups, so
-        // the test is one branch on `&`-combined comparisons (for random addresses it always fails and is
-        // predicted). It reads the VMAs, not the keys: the previous search loaded those.
-        let (hb, hi) = self.pos_hint.get();
-        if let Some(blk) = self.blocks.get(hb) {
-            let n = blk.len();
-            if hi < n {
-                let before = if hi > 0 {
-                    blk.vmas[hi - 1].end.0
-                } else {
-                    self.end_before((hb, 0))
-                };
-                let e0 = blk.vmas[hi].end.0;
-                let e1 = blk.vmas[(hi + 1).min(n - 1)].end.0;
-                let hit0 = (before <= addr) & (addr < e0);
-                let hit1 = (e0 <= addr) & (addr < e1) & (hi + 1 < n);
-                if hit0 | hit1 {
-                    let p = (hb, hi + hit1 as usize);
-                    self.pos_hint.set(p);
-                    return p;
-                }
+        // Operations cluster (an mmap, the fault, the mprotect and the munmap that follow touch one place), so
+        // the block of the previous search, and within it the position of the previous search or the one
+        // after it, are usually the answer again. The hints depend on the previous search's result, which may
+        // still be waiting for memory: a mispredicted branch on it would throw away this search's speculative
+        // work and serialize independent lookups, so each test is one branch on `&`-combined comparisons (for
+        // random addresses it always fails and is predicted), and the first one is cheap (two cached top-level
+        // keys), since for random addresses it is pure overhead.
+        let h = self.hint.get();
+        if let Some(&e) = self.last_end.get(h) {
+            if (addr < e) & (h == 0 || self.last_end[h - 1] <= addr) {
+                return self.pos_in_hinted_block(h, addr);
             }
         }
-        // The first block whose last VMA ends above `addr`.
         let b = count_le(&self.last_end, addr);
         self.hint.set(b);
         if b == self.blocks.len() {
             return (b, 0);
         }
         let i = self.blocks[b].index_end_above(addr);
+        self.pos_hint.set((b, i));
+        (b, i)
+    }
+
+    /// `pos_end_above` in block `b`, which holds the answer, trying the position hint first. It reads the
+    /// VMAs, not the keys: the previous search loaded those.
+    #[inline]
+    fn pos_in_hinted_block(&self, b: usize, addr: u64) -> Pos {
+        let blk = &self.blocks[b];
+        let (hb, hi) = self.pos_hint.get();
+        let n = blk.len();
+        if hb == b && hi < n {
+            let before = if hi > 0 {
+                blk.vmas[hi - 1].end.0
+            } else {
+                self.end_before((hb, 0))
+            };
+            let e0 = blk.vmas[hi].end.0;
+            let e1 = blk.vmas[(hi + 1).min(n - 1)].end.0;
+            let hit0 = (before <= addr) & (addr < e0);
+            let hit1 = (e0 <= addr) & (addr < e1) & (hi + 1 < n);
+            if hit0 | hit1 {
+                let p = (hb, hi + hit1 as usize);
+                self.pos_hint.set(p);
+                return p;
+            }
+        }
+        let i = blk.index_end_above(addr);
         self.pos_hint.set((b, i));
         (b, i)
     }
@@ -457,7 +476,7 @@ impl VmaTree {
     // ---- lookups ----
 
     /// `find_vma`: the first VMA with `end > addr` (it may start above `addr`).
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, addr: VirtAddr) -> Option<&Vma> {
         let p = self.pos_end_above(addr.0);
         if self.is_end(p) {
