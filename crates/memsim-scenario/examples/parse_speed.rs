@@ -24,9 +24,14 @@ fn main() {
             "owned" => memsim_scenario::parse_str("bench", &text).expect("parses").len(),
             "prepare" => memsim_scenario::prepare("bench", &text).expect("parses").len(),
             // `memsim run`'s path: each line scanned and decoded, then dropped.
-            "steps" => memsim_scenario::run::steps("bench", &text)
-                .map(|s| s.expect("parses").line)
-                .count(),
+            "steps" => {
+                let mut n = 0;
+                for s in memsim_scenario::run::steps("bench", &text) {
+                    s.expect("parses");
+                    n += 1;
+                }
+                n
+            }
             "stream" => {
                 // Each line is scanned and dropped before the next: what a streaming consumer pays.
                 let mut p = memsim_scenario::Parser::new("bench");
