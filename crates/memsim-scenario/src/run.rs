@@ -878,4 +878,29 @@ mod tests {
             assert_eq!(r.kernel.committed_pages, committed, "{end}");
         }
     }
+
+    /// Unmodeled calls are counted by name, however many names share the name cache's slots.
+    #[test]
+    fn unmodeled_calls_are_counted_by_name() {
+        let names: Vec<String> = (0..100).map(|i| format!("call{i}")).collect();
+        let mut text = String::new();
+        for round in 0..3 {
+            for (i, n) in names.iter().enumerate() {
+                if i % 3 >= round {
+                    text += &format!("{n}(1, 2) = 0\n");
+                }
+            }
+        }
+        let mut r = Runner::new(Machine::default().build(Box::new(MemFs::new())));
+        let s = r.run("t.scn", &text, &mut io::sink(), false).unwrap();
+        assert_eq!(s.stats.unmodeled.len(), 100);
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(s.stats.unmodeled[n], (i % 3 + 1) as u64, "{n}");
+        }
+        let steps = prepare("t.scn", &text).unwrap();
+        assert!(steps
+            .iter()
+            .zip(text.lines())
+            .all(|(s, l)| matches!(&s.op, Op::Unmodeled { name, .. } if l.starts_with(&format!("{name}(")))));
+    }
 }
