@@ -679,6 +679,10 @@ fn hex_val(b: u8) -> Option<u8> {
 
 /// `[pid  1234] ` or `1234 `, then any `-t`/`-tt`/`-ttt`/`-r` timestamps.
 fn prefix(c: &mut Cur) -> PResult<Option<u32>> {
+    // Most lines start with the call's name: no PID, no timestamp, no spaces to skip.
+    if matches!(c.peek(), Some(b) if is_ident_start(b)) {
+        return Ok(None);
+    }
     let mut pid = None;
     if c.rest().starts_with(b"[pid") {
         let open = c.i;
