@@ -152,11 +152,14 @@ fn run(a: &RunArgs) -> ExitCode {
     let mut failed = !summary.failures.is_empty();
     if !failed || a.keep_going {
         for (pid, file) in &cats {
-            let target = match pid {
-                ProcPid::SelfPid => runner.model_pid(None),
-                ProcPid::Pid(p) => runner.model_pid(Some(*p)),
+            let (target, result) = match pid {
+                ProcPid::System => (String::new(), runner.kernel.proc_read_system(file)),
+                _ => {
+                    let p = runner.model_pid(if let ProcPid::Pid(p) = pid { Some(*p) } else { None });
+                    (format!("{p}/"), runner.kernel.proc_read(p, file))
+                }
             };
-            match runner.kernel.proc_read(target, file) {
+            match result {
                 Ok(bytes) => {
                     if out.write_all(&bytes).is_err() {
                         return ExitCode::from(2);
@@ -164,7 +167,7 @@ fn run(a: &RunArgs) -> ExitCode {
                 }
                 Err(e) => {
                     let _ = out.flush();
-                    eprintln!("memsim: --cat /proc/{target}/{file}: {e}");
+                    eprintln!("memsim: --cat /proc/{target}{file}: {e}");
                     failed = true;
                 }
             }

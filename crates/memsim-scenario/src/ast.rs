@@ -69,11 +69,12 @@ pub enum AccessOp {
     Modify,
 }
 
-/// The process a `cat /proc/PID/FILE` line names.
+/// The process a `cat /proc/PID/FILE` line names; `System` for a machine-wide file (`cat /proc/meminfo`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ProcPid {
     SelfPid,
     Pid(u32),
+    System,
 }
 
 /// What a scenario line does.

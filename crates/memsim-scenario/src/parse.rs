@@ -885,16 +885,25 @@ fn cat_line(c: &mut Cur) -> PResult<LineKind> {
     }
     let p = c.i;
     let pid = if c.eat(b"self") {
+        if !c.eat(b"/") {
+            return fail(c.i, "expected `/FILE` after the PID");
+        }
         ProcPid::SelfPid
-    } else {
-        ProcPid::Pid(
+    } else if matches!(c.peek(), Some(b) if b.is_ascii_digit()) {
+        let pid = ProcPid::Pid(
             c.decimal_u32()
                 .ok_or((p, "expected a PID or `self` after `/proc/`".to_string()))?,
-        )
+        );
+        if !c.eat(b"/") {
+            return fail(c.i, "expected `/FILE` after the PID");
+        }
+        pid
+    } else if matches!(c.peek(), Some(b) if b.is_ascii_alphabetic()) && !c.s[c.i..].contains(&b'/') {
+        // A machine-wide file such as /proc/meminfo.
+        ProcPid::System
+    } else {
+        return fail(p, "expected a PID or `self` after `/proc/`");
     };
-    if !c.eat(b"/") {
-        return fail(c.i, "expected `/FILE` after the PID");
-    }
     let f = c.i;
     while matches!(c.peek(), Some(b) if !b.is_ascii_whitespace()) {
         c.i += 1;

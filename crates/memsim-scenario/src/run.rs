@@ -643,10 +643,17 @@ impl Runner {
                     _ => misses.push((n, fmt_exit(Some(want)), self.describe_end(pid))),
                 }
             }
+            LineKind::Cat {
+                pid: ProcPid::System,
+                file,
+            } => match self.kernel.proc_read_system(file) {
+                Ok(bytes) => out.write_all(&bytes)?,
+                Err(e) => misses.push((n, format!("/proc/{file}"), fmt_errno(e))),
+            },
             LineKind::Cat { pid: p, file } => {
                 let target = match p {
-                    ProcPid::SelfPid => pid,
                     ProcPid::Pid(x) => self.pids.get(x).copied().unwrap_or(Pid(*x)),
+                    _ => pid,
                 };
                 match self.kernel.proc_read(target, file) {
                     Ok(bytes) => out.write_all(&bytes)?,

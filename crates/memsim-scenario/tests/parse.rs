@@ -371,6 +371,13 @@ fn poke_peek_cat() {
             file: "smaps_rollup".into()
         }
     );
+    assert_eq!(
+        one("cat /proc/meminfo").kind,
+        LineKind::Cat {
+            pid: ProcPid::System,
+            file: "meminfo".into()
+        }
+    );
 }
 
 #[test]

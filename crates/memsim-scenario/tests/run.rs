@@ -251,3 +251,25 @@ fn long_scenarios_stream() {
     ));
     assert!(out.is_empty());
 }
+
+#[test]
+fn cat_of_meminfo_shows_the_commit_charge() {
+    let (s, out) = run_keep_going(&format!(
+        "cat /proc/meminfo\n{MAP}cat /proc/meminfo\ncat /proc/nonexistent\n"
+    ));
+    let commits: Vec<&str> = out.lines().filter(|l| l.starts_with("Committed_AS:")).collect();
+    // The private writable mapping charges its 4 pages (mm/util.c: __vm_enough_memory).
+    assert_eq!(
+        commits,
+        vec!["Committed_AS:          0 kB", "Committed_AS:         16 kB"]
+    );
+    let f: Vec<(usize, String, String)> = s.failures.into_iter().map(|f| (f.line, f.expected, f.got)).collect();
+    assert_eq!(
+        f,
+        vec![(
+            4,
+            "/proc/nonexistent".to_string(),
+            "ENOENT (No such file or directory)".to_string()
+        )]
+    );
+}

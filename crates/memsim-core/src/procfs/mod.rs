@@ -78,6 +78,14 @@ impl ProcFile {
 }
 
 impl Kernel {
+    /// Render a machine-wide `/proc` file (`meminfo`); other names are ENOENT.
+    pub fn proc_read_system(&self, name: &str) -> Result<Vec<u8>, Errno> {
+        match name {
+            "meminfo" => Ok(self.meminfo()),
+            _ => Err(Errno::ENOENT),
+        }
+    }
+
     /// Render `/proc/PID/<name>` (`maps`, `smaps`, `smaps_rollup`, `status`, `statm`, `stat`, `limits`).
     /// An unknown file or pid gives ENOENT, as opening it would. `pagemap` gives EFBIG (see the module
     /// documentation; use [`Kernel::pagemap_range`]).
