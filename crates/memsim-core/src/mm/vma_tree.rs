@@ -392,7 +392,7 @@ impl VmaTree {
 
     /// `pos_end_above` in block `b`, which holds the answer, trying the position hint first. It reads the
     /// VMAs, not the keys: the previous search loaded those.
-    #[inline]
+    #[inline(always)]
     fn pos_in_hinted_block(&self, b: usize, addr: u64) -> Pos {
         let blk = &self.blocks[b];
         let (hb, hi) = self.pos_hint.get();
