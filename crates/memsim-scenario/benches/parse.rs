@@ -48,7 +48,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("strace_syntax_owned_ast", |b| {
         b.iter(|| memsim_scenario::parse_str("bench", &text).expect("parses").len())
     });
-    // `memsim run`'s first pass: parse and decode every modeled call.
+    // `memsim run`'s path: each line scanned and its modeled call decoded, then dropped before the next.
+    g.bench_function("run_steps", |b| {
+        b.iter(|| {
+            memsim_scenario::run::steps("bench", &text)
+                .map(|s| s.expect("parses").line)
+                .sum::<usize>()
+        })
+    });
+    // Every line parsed, decoded and kept (`prepare`).
     g.bench_function("prepare", |b| {
         b.iter(|| memsim_scenario::prepare("bench", &text).expect("parses").len())
     });

@@ -1,6 +1,6 @@
 //! Parse the benchmark corpus N times (default 10) and print the throughput against wall-clock time. Run
 //! under `perf stat -e task-clock` to get CPU time on a busy machine:
-//! `cargo run --release -p memsim-scenario --example parse_speed -- 20 [scan|stream|owned|prepare]`.
+//! `cargo run --release -p memsim-scenario --example parse_speed -- 20 [scan|stream|owned|prepare|steps]`.
 
 fn main() {
     let iters: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
@@ -23,6 +23,15 @@ fn main() {
         lines += match mode.as_str() {
             "owned" => memsim_scenario::parse_str("bench", &text).expect("parses").len(),
             "prepare" => memsim_scenario::prepare("bench", &text).expect("parses").len(),
+            // `memsim run`'s path: each line scanned and decoded, then dropped.
+            "steps" => {
+                let mut n = 0;
+                for s in memsim_scenario::run::steps("bench", &text) {
+                    s.expect("parses");
+                    n += 1;
+                }
+                n
+            }
             "stream" => {
                 // Each line is scanned and dropped before the next: what a streaming consumer pays.
                 let mut p = memsim_scenario::Parser::new("bench");

@@ -679,6 +679,10 @@ fn hex_val(b: u8) -> Option<u8> {
 
 /// `[pid  1234] ` or `1234 `, then any `-t`/`-tt`/`-ttt`/`-r` timestamps.
 fn prefix(c: &mut Cur) -> PResult<Option<u32>> {
+    // Most lines start with the call's name: no PID, no timestamp, no spaces to skip.
+    if matches!(c.peek(), Some(b) if is_ident_start(b)) {
+        return Ok(None);
+    }
     let mut pid = None;
     if c.rest().starts_with(b"[pid") {
         let open = c.i;
@@ -1331,6 +1335,9 @@ impl<'a> Cur<'a> {
     fn skip_ws(&mut self) -> PResult<()> {
         loop {
             self.skip_spaces();
+            if self.peek() != Some(b'/') {
+                return Ok(());
+            }
             if self.rest().starts_with(b"/*") {
                 let open = self.i;
                 match find2(&self.s[self.i + 2..], b'*', b'/') {
@@ -1376,18 +1383,11 @@ impl<'a> Cur<'a> {
         if self.rest().starts_with(b"0x") || self.rest().starts_with(b"0X") {
             self.i += 2;
             let d0 = self.i;
-            // Up to 15 digits cannot overflow: no checks per digit.
-            let digits = self
-                .rest()
-                .iter()
-                .take(16)
-                .take_while(|b| b.is_ascii_hexdigit())
-                .count();
-            if digits < 16 {
-                for &b in &self.s[d0..d0 + digits] {
-                    v = v << 4 | hex_val(b).unwrap_or(0) as u64;
-                }
-                self.i += digits;
+            // The first 16 digits cannot overflow: no checks for them.
+            for &b in self.rest().iter().take(16) {
+                let Some(d) = hex_val(b) else { break };
+                v = v << 4 | d as u64;
+                self.i += 1;
             }
             while let Some(d) = self.peek().and_then(hex_val) {
                 match wide {
@@ -1403,13 +1403,13 @@ impl<'a> Cur<'a> {
         } else {
             let radix: u64 = if self.peek() == Some(b'0') { 8 } else { 10 };
             if radix == 10 {
-                // Up to 19 decimal digits cannot overflow a u64: no checks per digit.
-                let digits = self.rest().iter().take(20).take_while(|b| b.is_ascii_digit()).count();
-                if digits < 20 {
-                    for &b in &self.s[start..start + digits] {
-                        v = v * 10 + (b - b'0') as u64;
+                // The first 19 decimal digits cannot overflow a u64: no checks for them.
+                for &b in self.rest().iter().take(19) {
+                    if !b.is_ascii_digit() {
+                        break;
                     }
-                    self.i += digits;
+                    v = v * 10 + (b - b'0') as u64;
+                    self.i += 1;
                 }
             }
             while let Some(d) = self.peek().filter(u8::is_ascii_digit) {

@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use memsim_core::task::{ExitStatus, Rlimit, TaskState};
 use memsim_core::uapi::{self, RLIMIT_CORE, RLIMIT_STACK};
@@ -48,7 +49,8 @@ pub enum Op {
     /// A modeled system call, decoded, and its expected result.
     Call { call: Call, expect: Expect },
     /// A system call memsim does not model: counted. `exit_code` is the first argument of `exit`/`exit_group`.
-    Unmodeled { name: String, exit_code: Option<i64> },
+    /// The name is shared between the steps of one scenario that call it (a log repeats a few dozen names).
+    Unmodeled { name: Arc<str>, exit_code: Option<i64> },
     /// Everything else: accesses, poke/peek, signal and exit lines, `cat`.
     Line(LineKind),
 }
@@ -70,6 +72,7 @@ pub fn steps<'t>(file: &'t str, text: &'t str) -> Steps<'t> {
         parser: Parser::new(file),
         lines: text.lines().enumerate(),
         spare: Vec::new(),
+        names: Names::default(),
     }
 }
 
@@ -82,6 +85,26 @@ pub struct Steps<'t> {
     lines: std::iter::Enumerate<std::str::Lines<'t>>,
     /// The last call's argument list, reused for the next.
     spare: Vec<(Pos, ArgRef<'t>)>,
+    names: Names,
+}
+
+/// Names of unmodeled calls seen lately, so that a step shares its name instead of allocating one.
+#[derive(Clone, Default)]
+struct Names {
+    slots: [Option<Arc<str>>; 32],
+}
+
+impl Names {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        let b = name.as_bytes();
+        let h =
+            b.len().wrapping_mul(31) ^ b.first().map_or(0, |&c| c as usize * 7) ^ b.last().map_or(0, |&c| c as usize);
+        let slot = &mut self.slots[h % 32];
+        match slot {
+            Some(n) if **n == *name => n.clone(),
+            _ => slot.insert(Arc::from(name)).clone(),
+        }
+    }
 }
 
 impl Iterator for Steps<'_> {
@@ -93,17 +116,22 @@ impl Iterator for Steps<'_> {
             match self.parser.scan_line_reusing(i + 1, l, std::mem::take(&mut self.spare)) {
                 Err(e) => return Some(Err(e)),
                 Ok(None) => continue,
-                Ok(Some(scanned)) => return Some(step_of(self.file, scanned, &mut self.spare)),
+                Ok(Some(scanned)) => return Some(step_of(self.file, scanned, &mut self.spare, &mut self.names)),
             }
         }
     }
 }
 
 /// `spare` receives a call's argument list back, for the next line.
-fn step_of<'t>(file: &str, scanned: Scanned<'t>, spare: &mut Vec<(Pos, ArgRef<'t>)>) -> Result<Step, ParseError> {
+fn step_of<'t>(
+    file: &str,
+    scanned: Scanned<'t>,
+    spare: &mut Vec<(Pos, ArgRef<'t>)>,
+    names: &mut Names,
+) -> Result<Step, ParseError> {
     Ok(match scanned {
         Scanned::Call { line, pid, call } => {
-            let op = op_of(call.name(), &call.args, || call.expect.to_expect()).map_err(|e| {
+            let op = op_of(call.name(), &call.args, || call.expect.to_expect(), names).map_err(|e| {
                 let pos = e
                     .index
                     .and_then(|i| call.args.get(i))
@@ -116,7 +144,7 @@ fn step_of<'t>(file: &str, scanned: Scanned<'t>, spare: &mut Vec<(Pos, ArgRef<'t
         }
         Scanned::Line(Line { line, pid, kind }) => {
             let op = match kind {
-                LineKind::Syscall(sc) => op_of(&sc.name, &sc.args, || sc.expect.clone())
+                LineKind::Syscall(sc) => op_of(&sc.name, &sc.args, || sc.expect.clone(), names)
                     .map_err(|e| arg_error(file, line, &sc.name, e.pos(&sc), &e))?,
                 k => Op::Line(k),
             };
@@ -155,11 +183,16 @@ impl<'t> LineFinder<'t> {
     }
 }
 
-fn op_of<A: ArgValue>(name: &str, args: &[A], expect: impl FnOnce() -> Expect) -> Result<Op, ArgError> {
+fn op_of<A: ArgValue>(
+    name: &str,
+    args: &[A],
+    expect: impl FnOnce() -> Expect,
+    names: &mut Names,
+) -> Result<Op, ArgError> {
     Ok(match call::decode_args(name, args)? {
         Some(call) => Op::Call { call, expect: expect() },
         None => Op::Unmodeled {
-            name: name.to_string(),
+            name: names.get(name),
             exit_code: match name {
                 "exit" | "exit_group" => args.first().and_then(|a| a.to_u64(&[]).ok()).map(|v| v as i64),
                 _ => None,
@@ -455,7 +488,7 @@ impl Runner {
         if step.pid.is_some_and(|p| self.stand_ins.contains(&p)) {
             let ends = match &step.op {
                 Op::Line(LineKind::Exited { .. } | LineKind::Killed { .. } | LineKind::Signal { .. }) => true,
-                Op::Unmodeled { name, .. } => matches!(name.as_str(), "exit" | "exit_group"),
+                Op::Unmodeled { name, .. } => matches!(&**name, "exit" | "exit_group"),
                 _ => false,
             };
             if ends {
@@ -503,14 +536,14 @@ impl Runner {
                 return Ok(Some(text));
             }
             Op::Unmodeled { name, exit_code } => {
-                if matches!(name.as_str(), "exit_group" | "exit") {
+                if matches!(&**name, "exit_group" | "exit") {
                     self.exit(pid, ExitStatus::Exited(exit_code.unwrap_or(0) as i32));
                     return Ok(narrate.then(|| "?".into()));
                 }
-                match self.stats.unmodeled.get_mut(name) {
+                match self.stats.unmodeled.get_mut(&**name) {
                     Some(c) => *c += 1,
                     None => {
-                        self.stats.unmodeled.insert(name.clone(), 1);
+                        self.stats.unmodeled.insert(name.to_string(), 1);
                     }
                 }
                 return Ok(None);
@@ -844,5 +877,30 @@ mod tests {
             assert_eq!(r.kernel.phys.nr_used(), used, "{end}");
             assert_eq!(r.kernel.committed_pages, committed, "{end}");
         }
+    }
+
+    /// Unmodeled calls are counted by name, however many names share the name cache's slots.
+    #[test]
+    fn unmodeled_calls_are_counted_by_name() {
+        let names: Vec<String> = (0..100).map(|i| format!("call{i}")).collect();
+        let mut text = String::new();
+        for round in 0..3 {
+            for (i, n) in names.iter().enumerate() {
+                if i % 3 >= round {
+                    text += &format!("{n}(1, 2) = 0\n");
+                }
+            }
+        }
+        let mut r = Runner::new(Machine::default().build(Box::new(MemFs::new())));
+        let s = r.run("t.scn", &text, &mut io::sink(), false).unwrap();
+        assert_eq!(s.stats.unmodeled.len(), 100);
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(s.stats.unmodeled[n], (i % 3 + 1) as u64, "{n}");
+        }
+        let steps = prepare("t.scn", &text).unwrap();
+        assert!(steps
+            .iter()
+            .zip(text.lines())
+            .all(|(s, l)| matches!(&s.op, Op::Unmodeled { name, .. } if l.starts_with(&format!("{name}(")))));
     }
 }
