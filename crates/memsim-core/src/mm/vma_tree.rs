@@ -355,17 +355,13 @@ impl VmaTree {
         if h < n && self.first_start[h] < addr && (h + 1 == n || self.first_start[h + 1] >= addr) {
             return h + 1;
         }
-        let b = if addr == 0 {
-            0
-        } else {
-            count_le(&self.first_start, addr - 1)
-        };
+        let b = self.first_start.partition_point(|&s| s < addr);
         self.hint.set(b.saturating_sub(1));
         b
     }
 
     /// First position whose VMA ends above `addr` (the end position if none).
-    #[inline(always)]
+    #[inline]
     fn pos_end_above(&self, addr: u64) -> Pos {
         // Operations cluster (an mmap, the fault, the mprotect and the munmap that follow touch one place), so
         // the block of the previous search, and within it the position of the previous search or the one
@@ -379,6 +375,12 @@ impl VmaTree {
             if (addr < e) & (h == 0 || self.last_end[h - 1] <= addr) {
                 return self.pos_in_hinted_block(h, addr);
             }
+        }
+        // Past the last VMA (operations at the top of the address space, or a growing heap): one
+        // predictable compare instead of the search.
+        let nb = self.last_end.len();
+        if self.last_end.last().is_none_or(|&e| e <= addr) {
+            return (nb, 0);
         }
         let b = count_le(&self.last_end, addr);
         self.hint.set(b);
@@ -578,7 +580,9 @@ impl VmaTree {
             return;
         }
         let s = vma.start.0;
-        let b = if s == 0 { 0 } else { count_le(&self.first_start, s - 1) }.saturating_sub(1);
+        // (A branchy search: insertions cluster, so its branches are predicted, and then it beats the
+        // branch-free one, whose steps wait for each other.)
+        let b = self.first_start.partition_point(|&x| x < s).saturating_sub(1);
         let blk = &mut self.blocks[b];
         let i = blk.index_start_at_or_above(s);
         if blk.len() < BLOCK_MAX {
