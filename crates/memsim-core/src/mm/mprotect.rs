@@ -258,14 +258,22 @@ pub(crate) mod testkit {
     pub fn draw_with(k: &Kernel, kind: impl Fn(&Vma) -> char) -> String {
         let m = mm(k);
         m.vmas.check().unwrap();
+        picture(
+            m.vmas
+                .iter()
+                .filter(|v| v.start.0 >> 12 >= BASE && v.end.0 >> 12 <= BASE + WINDOW),
+            BASE,
+            kind,
+        )
+    }
+
+    /// One character per page from page `base` on, a space for a hole; adjacent VMAs of the same kind are
+    /// told apart by case (an uppercase run followed by a lowercase one).
+    pub fn picture<'a>(vmas: impl Iterator<Item = &'a Vma>, base: u64, kind: impl Fn(&Vma) -> char) -> String {
         let mut out: Vec<char> = Vec::new();
         let mut last: Option<(char, u64)> = None;
-        for v in m
-            .vmas
-            .iter()
-            .filter(|v| v.start.0 >> 12 >= BASE && v.end.0 >> 12 <= BASE + WINDOW)
-        {
-            let (s, e) = ((v.start.0 >> 12) - BASE, (v.end.0 >> 12) - BASE);
+        for v in vmas {
+            let (s, e) = ((v.start.0 >> 12) - base, (v.end.0 >> 12) - base);
             while (out.len() as u64) < s {
                 out.push(' ');
             }

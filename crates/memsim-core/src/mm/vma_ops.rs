@@ -480,24 +480,7 @@ pub(crate) mod tests {
     /// Draw the address space (pages from BASE on), switching case between adjacent VMAs of the same kind.
     pub(crate) fn draw(k: &Kernel, mm: MmId) -> String {
         let m = &k.mms[&mm];
-        let mut out: Vec<char> = Vec::new();
-        let mut last: Option<(char, u64)> = None;
-        for v in m.vmas.iter() {
-            let (s, e) = ((v.start.0 >> 12) - BASE, (v.end.0 >> 12) - BASE);
-            while (out.len() as u64) < s {
-                out.push(' ');
-            }
-            let mut ch = kind_of(v);
-            if let Some((pc, pe)) = last {
-                if pe == s && pc.eq_ignore_ascii_case(&ch) && pc.is_ascii_uppercase() {
-                    ch = ch.to_ascii_lowercase();
-                }
-            }
-            for _ in s..e {
-                out.push(ch);
-            }
-            last = Some((ch, e));
-        }
+        let pic = crate::mm::mprotect::testkit::picture(m.vmas.iter(), BASE, kind_of);
         m.vmas.check().unwrap();
         // pgoff stays linear for file and private anon VMAs.
         for v in m.vmas.iter() {
@@ -507,7 +490,7 @@ pub(crate) mod tests {
                 assert_eq!(v.pgoff, (v.start.0 >> 12) - BASE, "file pgoff of {v:?}");
             }
         }
-        out.into_iter().collect::<String>().trim_end().to_string()
+        pic
     }
 
     fn page(i: u64) -> VirtAddr {
