@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod mm;
 pub mod phys;
 pub mod procfs;
+pub mod random;
 pub mod task;
 pub mod uapi;
 

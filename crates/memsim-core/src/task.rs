@@ -117,7 +117,19 @@ pub enum ExitStatus {
 pub struct Task {
     pub pid: Pid,
     pub tgid: Pid,
+    /// `parent`: who gets SIGCHLD and can wait (the same as `real_parent` unless ptraced).
     pub ppid: Pid,
+    /// `real_parent`: the creator, or the reaper after reparenting (CLONE_PARENT: the creator's parent).
+    pub real_parent: Pid,
+    /// `children`, in creation order (`list_add_tail` in `copy_process`).
+    pub children: Vec<Pid>,
+    /// `exit_signal`: the signal sent to the parent at exit (SIGCHLD for fork, 0 for threads).
+    pub exit_signal: u32,
+    /// `active_mm`: the mm whose page tables are loaded; a kernel thread borrows the previous task's (lazy
+    /// TLB) and has `mm == None`.
+    pub active_mm: Option<MmId>,
+    /// `personality` (`ADDR_NO_RANDOMIZE` 0x0040000, ...).
+    pub personality: u32,
     /// `comm`, at most 15 bytes.
     pub comm: String,
     pub state: TaskState,

@@ -5,6 +5,10 @@
 //! trait; the host implementation lives outside the core (`memsim-scenario`), and [`MemFs`] serves tests.
 //! Nothing here can write to a file: memsim never writes a host file it models.
 
+pub mod binfmt_elf;
+pub mod binfmt_script;
+pub mod coredump;
+pub mod exec;
 pub mod open;
 
 use std::collections::BTreeMap;

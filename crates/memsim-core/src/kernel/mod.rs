@@ -2,6 +2,12 @@
 //! task list and the address spaces. System calls are `impl Kernel` blocks in the module of the kernel file
 //! they mirror (`mm/mmap.rs` has `sys_mmap`, `fs/open.rs` has `sys_openat`, ...).
 
+pub mod exit;
+pub mod fork;
+pub mod pid;
+pub mod signal;
+pub mod sys;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -175,6 +181,11 @@ impl Kernel {
             pid: INIT_PID,
             tgid: INIT_PID,
             ppid: Pid(0),
+            real_parent: Pid(0),
+            children: Vec::new(),
+            exit_signal: crate::uapi::SIGCHLD,
+            active_mm: Some(mm),
+            personality: 0,
             comm: "init".to_string(),
             state: TaskState::Running,
             mm: Some(mm),

@@ -1,0 +1,1 @@
+//! Resource limits (`kernel/sys.c`): `getrlimit`, `setrlimit`, `prlimit64` and their permission checks.
