@@ -360,12 +360,12 @@ pub fn line_diff(a: &str, b: &str) -> String {
             out.push_str(&format!("  {}\n", x[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&format!("+ {}\n", y[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
             out.push_str(&format!("- {}\n", x[i]));
             i += 1;
+        } else {
+            out.push_str(&format!("+ {}\n", y[j]));
+            j += 1;
         }
     }
     out
