@@ -302,3 +302,64 @@ fn render(k: &Kernel, path: &Path) -> Result<String, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_lines_keep_paths_with_spaces() {
+        let t = "555555554000-555555556000 r--p 00002000 fe:00 247030                     /tmp/a b\n\
+                 7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0                          [stack]\n";
+        let m = parse_maps(t);
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (m[0].start, m[0].end, m[0].offset),
+            (0x555555554000, 0x555555556000, 0x2000)
+        );
+        assert_eq!((m[0].perms.as_str(), m[0].path.as_str()), ("r--p", "/tmp/a b"));
+        assert_eq!(m[1].path, "[stack]");
+        assert_eq!(m[1].text, t.lines().nth(1).unwrap());
+    }
+
+    #[test]
+    fn a_script_is_followed_to_its_interpreter() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("memsim-layout-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inner = dir.join("inner");
+        let outer = dir.join("outer");
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        std::fs::write(&inner, format!("#!{} -e\nexit 0\n", sh.display())).unwrap();
+        std::fs::write(&outer, format!("#!{}\n", inner.display())).unwrap();
+        for f in [&inner, &outer] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let (p, data) = elf_of(&outer).unwrap();
+        assert_eq!(p, sh);
+        assert_eq!(&data[..4], b"\x7fELF");
+        std::fs::write(&outer, "#!\n").unwrap();
+        assert!(elf_of(&outer).unwrap_err().contains("without an interpreter"));
+        std::fs::write(&outer, format!("#!{}\n", outer.display())).unwrap();
+        assert!(elf_of(&outer).unwrap_err().contains("too many levels"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn programs_are_found_like_execvp() {
+        let sh = resolve("sh").expect("sh is in $PATH");
+        assert!(sh.is_absolute() && sh.ends_with("sh"));
+        let rel = resolve("./x").unwrap();
+        assert_eq!(rel, std::env::current_dir().unwrap().join("./x"));
+        assert!(resolve("no-such-program-memsim").is_none());
+    }
+
+    #[test]
+    fn sections_name_the_seed_segments() {
+        assert_eq!(segment_of(SectionKind::Text), "text");
+        assert_eq!(segment_of(SectionKind::Data), "data");
+        assert_eq!(segment_of(SectionKind::UninitializedData), "bss");
+        assert_eq!(segment_of(SectionKind::ReadOnlyData), "rodata");
+        assert_eq!(segment_of(SectionKind::UninitializedTls), "tls");
+    }
+}
