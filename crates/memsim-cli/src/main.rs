@@ -3,6 +3,7 @@
 //! Exit status: 0 when every expectation held, 1 when one failed, 2 for a malformed scenario line or a bad
 //! flag (clap's own usage errors exit 2 as well).
 
+mod layout;
 mod machine;
 mod tour;
 mod translate;
@@ -31,7 +32,8 @@ Examples:
   memsim run --arch i386 --ram 512M --rlimit STACK=16M:unlimited -
                                                 read the scenario from standard input
   memsim translate --arch i386 --map 0x1234F000=0xAAAAA000 0x1234FFFF
-                                                one address translation, level by level";
+                                                one address translation, level by level
+  memsim layout --aslr 0 ./a.out                where a real program's segments and globals lie after execve";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +56,9 @@ enum Command {
     Tour(TourArgs),
     /// Show one virtual-to-physical translation step by step: each page-table level's index, entry and flags.
     Translate(translate::TranslateArgs),
+    /// Load a real ELF program with execve and show where its segments and named objects lie (the seed's table).
+    #[command(after_help = layout::LAYOUT_HELP)]
+    Layout(layout::LayoutArgs),
 }
 
 const RUN_HELP: &str = "\
@@ -115,6 +120,7 @@ fn main() -> ExitCode {
             Err(e) => usage_error(&e),
         },
         Command::Translate(a) => translate::run(&a),
+        Command::Layout(a) => layout::run(&a),
     }
 }
 
