@@ -782,7 +782,7 @@ impl Kernel {
         let u_rand = p;
         self.exec_write(pid, u_rand, &rand).map_err(|_| efault("AT_RANDOM"))?;
 
-        let cred = self.task(pid)?.cred;
+        let cred = self.task(pid)?.cred.clone();
         let cfg = &self.cfg;
         let mut auxv: Vec<(u64, u64)> = Vec::with_capacity(24);
         // ARCH_DLINFO

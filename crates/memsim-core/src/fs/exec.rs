@@ -346,7 +346,7 @@ impl Kernel {
             .fs
             .stat(&full)
             .map_err(|e| ExecError::new(e, format!("{path}: {}", e.strerror())))?;
-        let cred = self.task(pid)?.cred;
+        let cred = self.task(pid)?.cred.clone();
         let ftype = meta.mode & S_IFMT;
         if ftype == S_IFDIR {
             return Err(ExecError::new(Errno::EACCES, format!("{path}: is a directory")));
@@ -392,10 +392,11 @@ impl Kernel {
         }
         let t = self.task_mut(pid)?;
         t.flags &= !(PF_RANDOMIZE | PF_FORKNOEXEC);
-        let cloexec: Vec<i32> = t.files.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect();
-        for fd in cloexec {
-            t.files.remove(fd);
+        // unshare_files: a table shared through CLONE_FILES is copied first; then do_close_on_exec.
+        if t.files.users() > 1 {
+            t.files = t.files.clone();
         }
+        t.files.retain(|_, e| !e.cloexec);
         // __set_task_comm(kbasename(bprm->filename)): at most 15 bytes.
         let base = bprm.filename.rsplit('/').next().unwrap_or("").as_bytes();
         t.comm = String::from_utf8_lossy(&base[..base.len().min(COMM_MAX)]).into_owned();

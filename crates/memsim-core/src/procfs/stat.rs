@@ -17,6 +17,8 @@ fn state_char(task: &Task) -> char {
     match task.state {
         TaskState::Running => 'R',
         TaskState::Sleeping => 'S',
+        TaskState::DiskSleep => 'D',
+        TaskState::Idle => 'I',
         TaskState::Stopped => 'T',
         TaskState::Zombie => 'Z',
         TaskState::Dead => 'X',

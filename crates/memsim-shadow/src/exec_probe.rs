@@ -1,0 +1,607 @@
+//! Post-exec layouts: run a real program up to its first instruction and hold the model's `execve` against it.
+//!
+//! The kernel side ([`exec_real`]) forks; the child turns address-space randomization off for itself
+//! (`personality(ADDR_NO_RANDOMIZE)`, what `setarch -R` does), sets a fixed RLIMIT_STACK (the stack size
+//! and `mmap_base` depend on it), asks to be traced (`PTRACE_TRACEME`) and calls `execve`. A traced process
+//! that execs stops with SIGTRAP before it runs a single user instruction (`fs/exec.c: exec_binprm` →
+//! `ptrace_event(PTRACE_EVENT_EXEC)`, which for a `PTRACE_TRACEME` tracee without options is a plain
+//! SIGTRAP): its `/proc/PID/maps`, the mm boundaries in `/proc/PID/stat`, `/proc/PID/auxv` and its registers
+//! are exactly what `load_elf_binary` left. The parent reads them, kills the child and reaps it.
+//!
+//! The model side ([`exec_model`]) builds a `Kernel` configured like this host with `randomize_va_space` 0
+//! and the same limits, calls `Kernel::sys_execve` on PID 1 with the same argv and envp, and renders the
+//! same files. [`compare`] puts the two side by side, maps byte for byte (device and inode included).
+
+use std::ffi::CString;
+use std::io;
+
+use memsim_core::task::Rlimit;
+use memsim_core::uapi::RLIMIT_STACK;
+
+use crate::host::HostConfig;
+
+/// One exec to probe: the file, its argument and environment strings, and the stack limit to run it with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub path: String,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    /// The soft RLIMIT_STACK in bytes (the hard limit is left as it is).
+    pub stack_limit: u64,
+}
+
+/// The fixed environment every probe uses, so that stack contents do not depend on the caller's.
+pub fn fixed_envp() -> Vec<Vec<u8>> {
+    ["PATH=/usr/bin:/bin", "HOME=/", "LANG=C", "TERM=dumb"]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
+}
+
+/// The default stack limit of the probes: 8 MiB, the usual default (`_STK_LIM`).
+pub const STACK_LIMIT: u64 = 8 << 20;
+
+impl ExecSpec {
+    /// `path` with `argv` (argv\[0\] included) and the fixed environment, under an 8 MiB stack limit.
+    pub fn new(path: &str, argv: &[&str]) -> ExecSpec {
+        ExecSpec {
+            path: path.to_string(),
+            argv: argv.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            envp: fixed_envp(),
+            stack_limit: STACK_LIMIT,
+        }
+    }
+}
+
+/// The mm boundaries `/proc/PID/stat` shows (fields 26-28 and 45-51), named as in `mm_struct`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MmBounds {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_stack: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+impl MmBounds {
+    /// `(name, value)` in `mm_struct` order.
+    pub fn fields(&self) -> [(&'static str, u64); 10] {
+        [
+            ("start_code", self.start_code),
+            ("end_code", self.end_code),
+            ("start_data", self.start_data),
+            ("end_data", self.end_data),
+            ("start_brk", self.start_brk),
+            ("start_stack", self.start_stack),
+            ("arg_start", self.arg_start),
+            ("arg_end", self.arg_end),
+            ("env_start", self.env_start),
+            ("env_end", self.env_end),
+        ]
+    }
+
+    /// Parse `/proc/PID/stat` (`fs/proc/array.c: do_task_stat`). Fields are counted from 1; the command
+    /// name (field 2) may contain spaces and parentheses, so counting starts after the last `)`.
+    pub fn from_stat(stat: &str) -> Result<MmBounds, String> {
+        let rest = stat
+            .rfind(')')
+            .map(|i| &stat[i + 1..])
+            .ok_or_else(|| format!("no `)` in stat: {stat:?}"))?;
+        // `rest` starts with field 3.
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| -> Result<u64, String> {
+            let s = f.get(n - 3).ok_or_else(|| format!("stat has no field {n}"))?;
+            s.parse::<u64>()
+                .map_err(|_| format!("stat field {n} `{s}` is not a number"))
+        };
+        Ok(MmBounds {
+            start_code: field(26)?,
+            end_code: field(27)?,
+            start_stack: field(28)?,
+            start_data: field(45)?,
+            end_data: field(46)?,
+            start_brk: field(47)?,
+            arg_start: field(48)?,
+            arg_end: field(49)?,
+            env_start: field(50)?,
+            env_end: field(51)?,
+        })
+    }
+}
+
+/// What one exec left, as `/proc` and the registers show it at the first instruction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecLayout {
+    /// `/proc/PID/maps`.
+    pub maps: String,
+    pub bounds: MmBounds,
+    /// The instruction pointer and stack pointer at the first instruction, when known.
+    pub rip: Option<u64>,
+    pub rsp: Option<u64>,
+    /// `/proc/PID/auxv` as (type, value) pairs up to and excluding AT_NULL, when known.
+    pub auxv: Vec<(u64, u64)>,
+    /// The initial stack's bytes from `start_stack` (argc) to the end of the `[stack]` VMA.
+    pub stack: Vec<u8>,
+}
+
+/// `AT_*` auxv types used here (`include/uapi/linux/auxvec.h`).
+pub const AT_BASE: u64 = 7;
+pub const AT_ENTRY: u64 = 9;
+
+impl ExecLayout {
+    pub fn auxv_get(&self, ty: u64) -> Option<u64> {
+        self.auxv.iter().find(|&&(t, _)| t == ty).map(|&(_, v)| v)
+    }
+}
+
+/// Parse `/proc/PID/auxv`: native-endian u64 pairs, ending at AT_NULL.
+pub fn parse_auxv(bytes: &[u8]) -> Vec<(u64, u64)> {
+    let word = |c: &[u8]| c.try_into().map(u64::from_ne_bytes).unwrap_or(0);
+    let mut out = Vec::new();
+    for pair in bytes.chunks_exact(16) {
+        let (t, v) = (word(&pair[..8]), word(&pair[8..]));
+        if t == 0 {
+            break;
+        }
+        out.push((t, v));
+    }
+    out
+}
+
+fn cstrings(v: &[Vec<u8>]) -> io::Result<Vec<CString>> {
+    v.iter()
+        .map(|s| CString::new(s.clone()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a string")))
+        .collect()
+}
+
+/// The child's exit status when its setup or `execve` failed (it has no other way to report).
+const CHILD_FAILED: i32 = 127;
+
+/// Run `spec` for real up to its first instruction (see the module documentation) and read its layout.
+pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
+    let path = CString::new(spec.path.as_bytes()).map_err(|_| "NUL in the path".to_string())?;
+    let argv = cstrings(&spec.argv).map_err(|e| e.to_string())?;
+    let envp = cstrings(&spec.envp).map_err(|e| e.to_string())?;
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `old` is a valid out pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut old) } != 0 {
+        return Err(format!("getrlimit: {}", io::Error::last_os_error()));
+    }
+    if spec.stack_limit > old.rlim_max {
+        return Err(format!(
+            "the stack limit {} exceeds this process's hard limit {}",
+            spec.stack_limit, old.rlim_max
+        ));
+    }
+    let stack = libc::rlimit {
+        rlim_cur: spec.stack_limit,
+        rlim_max: old.rlim_max,
+    };
+
+    // SAFETY: fork has no memory-safety preconditions. The child only makes system calls on memory prepared
+    // above (no allocation, no locks: this process may have other threads) and then execs or `_exit`s.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: the freshly forked child; every pointer refers to memory made before fork and still valid
+        // (argv/envp arrays end with NULL). The block never returns.
+        unsafe {
+            // PER_LINUX | ADDR_NO_RANDOMIZE, as `setarch -R` sets it.
+            if libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong) == -1
+                || libc::setrlimit(libc::RLIMIT_STACK, &stack) != 0
+                || libc::ptrace(
+                    libc::PTRACE_TRACEME,
+                    0 as libc::pid_t,
+                    std::ptr::null_mut::<libc::c_void>(),
+                    std::ptr::null_mut::<libc::c_void>(),
+                ) != 0
+            {
+                libc::_exit(CHILD_FAILED);
+            }
+            libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
+            libc::_exit(CHILD_FAILED);
+        }
+    }
+    let result = inspect_stopped(pid);
+    // SAFETY: `pid` is our own child (stopped or already gone); SIGKILL ends a traced stop too.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let mut status = 0;
+    // SAFETY: reaping our own child; `status` is a valid out pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    result
+}
+
+/// Wait for the exec stop of child `pid` and read its layout. The caller kills and reaps the child.
+fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, String> {
+    let mut status = 0;
+    // SAFETY: waiting for our own child; `status` is a valid out pointer.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    if r != pid {
+        return Err(format!("waitpid: {}", io::Error::last_os_error()));
+    }
+    if libc::WIFEXITED(status) {
+        return Err(format!(
+            "the child exited with status {} before stopping (setup or execve failed)",
+            libc::WEXITSTATUS(status)
+        ));
+    }
+    if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP {
+        return Err(format!(
+            "unexpected wait status {status:#x} (expected the exec SIGTRAP stop)"
+        ));
+    }
+    let read = |f: &str| std::fs::read(format!("/proc/{pid}/{f}")).map_err(|e| format!("/proc/{pid}/{f}: {e}"));
+    let maps = String::from_utf8_lossy(&read("maps")?).into_owned();
+    let bounds = MmBounds::from_stat(&String::from_utf8_lossy(&read("stat")?))?;
+    let auxv = parse_auxv(&read("auxv")?);
+    let stack = match stack_end(&maps) {
+        Some(end) if end > bounds.start_stack => {
+            use std::os::unix::fs::FileExt;
+            let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| format!("/proc/{pid}/mem: {e}"))?;
+            let mut buf = vec![0u8; (end - bounds.start_stack) as usize];
+            mem.read_exact_at(&mut buf, bounds.start_stack)
+                .map_err(|e| format!("reading the stack from /proc/{pid}/mem: {e}"))?;
+            buf
+        }
+        _ => Vec::new(),
+    };
+    // SAFETY: an all-zero `user_regs_struct` is a valid value (plain integers).
+    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our tracee, stopped; PTRACE_GETREGS writes one `user_regs_struct` to `regs`.
+    let got = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGS,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            &mut regs as *mut libc::user_regs_struct as *mut libc::c_void,
+        )
+    };
+    let (rip, rsp) = if got == 0 {
+        (Some(regs.rip), Some(regs.rsp))
+    } else {
+        (None, None)
+    };
+    Ok(ExecLayout {
+        maps,
+        bounds,
+        rip,
+        rsp,
+        auxv,
+        stack,
+    })
+}
+
+/// The end of the `[stack]` VMA in a maps text.
+pub fn stack_end(maps: &str) -> Option<u64> {
+    let l = maps.lines().find(|l| l.ends_with("[stack]"))?;
+    let (_, end) = l.split_whitespace().next()?.split_once('-')?;
+    u64::from_str_radix(end, 16).ok()
+}
+
+/// The model configured like this host for a probe: `randomize_va_space` 0 (the child ran with
+/// ADDR_NO_RANDOMIZE, which clears PF_RANDOMIZE just as the sysctl 0 does), the host's limits with the
+/// probe's RLIMIT_STACK, the host's RAM, sysctls and uid.
+pub fn probe_machine(spec: &ExecSpec, host: &HostConfig) -> memsim_scenario::Machine {
+    let mut cfg = host.cfg.clone();
+    cfg.randomize_va_space = 0;
+    let mut rlimits: Vec<(usize, Rlimit)> = host.rlimits.iter().copied().enumerate().collect();
+    if let Some(r) = rlimits.get_mut(RLIMIT_STACK) {
+        r.1 = Rlimit::new(spec.stack_limit, host.rlimits[RLIMIT_STACK].max);
+    }
+    memsim_scenario::Machine {
+        cfg,
+        rlimits,
+        ..Default::default()
+    }
+}
+
+/// Run `spec` on the model: `execve` on PID 1 of a machine like this host's, then its `/proc/1/maps` and
+/// mm boundaries. `Err` when the model's `execve` fails (with its errno) or is not available.
+pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, String> {
+    let machine = probe_machine(spec, host);
+    let mut k = machine.build(Box::new(memsim_scenario::HostFs::new()));
+    let init = memsim_core::kernel::INIT_PID;
+    model_execve(&mut k, init, spec)?;
+    let maps = k
+        .proc_read(init, "maps")
+        .map_err(|e| format!("model /proc/1/maps: {e}"))?;
+    let mm = k.mm(init).map_err(|e| format!("model mm: {e}"))?;
+    let bounds = MmBounds {
+        start_code: mm.start_code,
+        end_code: mm.end_code,
+        start_stack: mm.start_stack,
+        start_data: mm.start_data,
+        end_data: mm.end_data,
+        start_brk: mm.start_brk,
+        arg_start: mm.arg_start,
+        arg_end: mm.arg_end,
+        env_start: mm.env_start,
+        env_end: mm.env_end,
+    };
+    let auxv = k.proc_read(init, "auxv").map(|b| parse_auxv(&b)).unwrap_or_default();
+    let maps = String::from_utf8_lossy(&maps).into_owned();
+    let stack = match stack_end(&maps) {
+        Some(end) if end > bounds.start_stack => k
+            .peek(init, bounds.start_stack, end - bounds.start_stack)
+            .map_err(|e| format!("model: reading the initial stack: {e:?}"))?,
+        _ => Vec::new(),
+    };
+    Ok(ExecLayout {
+        maps,
+        bounds,
+        rip: None,
+        rsp: Some(bounds.start_stack),
+        auxv,
+        stack,
+    })
+}
+
+/// The model's `execve` (`Kernel::sys_execve`).
+fn model_execve(_k: &mut memsim_core::Kernel, _pid: memsim_core::task::Pid, _spec: &ExecSpec) -> Result<(), String> {
+    Err("the model has no execve yet (Kernel::sys_execve is not on main)".to_string())
+}
+
+/// How the model's layout differs from the kernel's; empty when they agree.
+pub fn compare(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
+    let mut out = Vec::new();
+    if kernel.maps != model.maps {
+        out.push(format!(
+            "/proc/PID/maps differs (- kernel, + model):\n{}",
+            line_diff(&kernel.maps, &model.maps)
+        ));
+    }
+    for ((name, k), (_, m)) in kernel.bounds.fields().iter().zip(model.bounds.fields().iter()) {
+        if k != m {
+            out.push(format!("{name}: kernel {k:#x}, model {m:#x}"));
+        }
+    }
+    out
+}
+
+/// How the initial stacks differ (see [`stack_dump`]); empty when they agree.
+pub fn compare_stacks(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
+    let k = stack_dump(kernel.bounds.start_stack, &kernel.stack);
+    let m = stack_dump(model.bounds.start_stack, &model.stack);
+    if k == m {
+        Vec::new()
+    } else {
+        vec![format!(
+            "the initial stack differs (- kernel, + model):\n{}",
+            changed_lines(&line_diff(&k, &m), 2)
+        )]
+    }
+}
+
+/// Names of the auxv types (`include/uapi/linux/auxvec.h`, `arch/x86/include/uapi/asm/auxvec.h`).
+fn at_name(t: u64) -> String {
+    let n = match t {
+        0 => "AT_NULL",
+        3 => "AT_PHDR",
+        4 => "AT_PHENT",
+        5 => "AT_PHNUM",
+        6 => "AT_PAGESZ",
+        7 => "AT_BASE",
+        8 => "AT_FLAGS",
+        9 => "AT_ENTRY",
+        11 => "AT_UID",
+        12 => "AT_EUID",
+        13 => "AT_GID",
+        14 => "AT_EGID",
+        15 => "AT_PLATFORM",
+        16 => "AT_HWCAP",
+        17 => "AT_CLKTCK",
+        23 => "AT_SECURE",
+        24 => "AT_BASE_PLATFORM",
+        25 => "AT_RANDOM",
+        26 => "AT_HWCAP2",
+        27 => "AT_RSEQ_FEATURE_SIZE",
+        28 => "AT_RSEQ_ALIGN",
+        29 => "AT_HWCAP3",
+        30 => "AT_HWCAP4",
+        31 => "AT_EXECFN",
+        33 => "AT_SYSINFO_EHDR",
+        51 => "AT_MINSIGSTKSZ",
+        _ => return format!("AT_{t}"),
+    };
+    n.to_string()
+}
+
+/// A readable picture of an initial stack (`fs/binfmt_elf.c: create_elf_tables`), one item per line with its
+/// address: argc, the argv and envp pointers, the auxv entries, then the bytes above them (padding, the
+/// AT_RANDOM bytes, the platform string, the argument and environment strings, the file name) in 16-byte
+/// rows. The 16 AT_RANDOM bytes are random on the kernel side, so they are shown as `<random>`.
+pub fn stack_dump(sp: u64, bytes: &[u8]) -> String {
+    let word = |i: usize| -> Option<u64> {
+        bytes
+            .get(i..i + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let mut out = String::new();
+    let mut i = 0usize;
+    let Some(argc) = word(0) else {
+        return format!("{sp:#x} (no stack)\n");
+    };
+    out.push_str(&format!("{sp:#x} argc {argc}\n"));
+    i += 8;
+    let mut random = None;
+    for what in ["argv", "envp"] {
+        let mut n = 0;
+        while let Some(p) = word(i) {
+            out.push_str(&format!("{:#x} {what}[{n}] {p:#x}\n", sp + i as u64));
+            i += 8;
+            n += 1;
+            if p == 0 || n > 1 << 20 {
+                break;
+            }
+        }
+    }
+    while let (Some(t), Some(v)) = (word(i), word(i + 8)) {
+        out.push_str(&format!("{:#x} {} {v:#x}\n", sp + i as u64, at_name(t)));
+        i += 16;
+        if t == 25 {
+            random = Some(v);
+        }
+        if t == 0 {
+            break;
+        }
+    }
+    while i < bytes.len() {
+        let a = sp + i as u64;
+        if random == Some(a) && i + 16 <= bytes.len() {
+            out.push_str(&format!("{a:#x} <random>\n"));
+            i += 16;
+            continue;
+        }
+        // Rows end at the AT_RANDOM bytes so that they stay masked.
+        let mut n = 16.min(bytes.len() - i);
+        if let Some(r) = random {
+            if r > a && r < a + n as u64 {
+                n = (r - a) as usize;
+            }
+        }
+        let row: String = bytes[i..i + n]
+            .iter()
+            .map(|&b| match b {
+                0 => "\\0".to_string(),
+                0x20..=0x7e if b != b'\\' => (b as char).to_string(),
+                _ => format!("\\x{b:02x}"),
+            })
+            .collect();
+        out.push_str(&format!("{a:#x} {row}\n"));
+        i += n;
+    }
+    out
+}
+
+/// Only the changed lines of a [`line_diff`] and `context` lines around them (`...` between runs).
+pub fn changed_lines(diff: &str, context: usize) -> String {
+    let lines: Vec<&str> = diff.lines().collect();
+    let keep: Vec<bool> = (0..lines.len())
+        .map(|i| {
+            let lo = i.saturating_sub(context);
+            let hi = (i + context + 1).min(lines.len());
+            lines[lo..hi].iter().any(|l| !l.starts_with("  "))
+        })
+        .collect();
+    let mut out = String::new();
+    let mut skipped = false;
+    for (l, k) in lines.iter().zip(&keep) {
+        if *k {
+            if skipped {
+                out.push_str("  ...\n");
+            }
+            out.push_str(l);
+            out.push('\n');
+            skipped = false;
+        } else {
+            skipped = true;
+        }
+    }
+    if skipped {
+        out.push_str("  ...\n");
+    }
+    out
+}
+
+/// A line diff of two texts (longest common subsequence; the texts are a few dozen lines).
+pub fn line_diff(a: &str, b: &str) -> String {
+    let x: Vec<&str> = a.lines().collect();
+    let y: Vec<&str> = b.lines().collect();
+    let (n, m) = (x.len(), y.len());
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if x[i] == y[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = String::new();
+    while i < n || j < m {
+        if i < n && j < m && x[i] == y[j] {
+            out.push_str(&format!("  {}\n", x[i]));
+            i += 1;
+            j += 1;
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push_str(&format!("- {}\n", x[i]));
+            i += 1;
+        } else {
+            out.push_str(&format!("+ {}\n", y[j]));
+            j += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_after_a_parenthesized_name() {
+        // 52 fields; the name holds a space and a `)`.
+        let mut f: Vec<String> = (1..=52).map(|n| n.to_string()).collect();
+        f[1] = "(a b) c)".to_string();
+        let b = MmBounds::from_stat(&f.join(" ")).unwrap();
+        assert_eq!((b.start_code, b.end_code, b.start_stack), (26, 27, 28));
+        assert_eq!((b.start_data, b.end_data, b.start_brk), (45, 46, 47));
+        assert_eq!((b.arg_start, b.arg_end, b.env_start, b.env_end), (48, 49, 50, 51));
+        assert!(MmBounds::from_stat("1 (x) R 2 3").is_err());
+    }
+
+    #[test]
+    fn auxv_stops_at_null() {
+        let mut b = Vec::new();
+        for w in [AT_ENTRY, 0x401000, AT_BASE, 0, 0, 0, 5, 5] {
+            b.extend_from_slice(&u64::to_ne_bytes(w));
+        }
+        assert_eq!(parse_auxv(&b), vec![(AT_ENTRY, 0x401000), (AT_BASE, 0)]);
+    }
+
+    #[test]
+    fn stack_dump_masks_the_random_bytes() {
+        let sp = 0x7fff_0000u64;
+        let mut b = Vec::new();
+        for w in [1u64, sp + 0x60, 0, sp + 0x63, 0, 25, sp + 0x48, 0, 0] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&[0xaa; 16]);
+        b.extend_from_slice(b"ab\0x=1\0");
+        let d = stack_dump(sp, &b);
+        assert!(d.contains("argv[0] 0x7fff0060"), "{d}");
+        assert!(d.contains("envp[0] 0x7fff0063"), "{d}");
+        assert!(d.contains("AT_RANDOM 0x7fff0048"), "{d}");
+        assert!(d.contains("0x7fff0048 <random>"), "{d}");
+        assert!(d.contains("0x7fff0058 ab\\0x=1\\0"), "{d}");
+        assert!(!d.contains("xaa"), "{d}");
+        let mut b2 = b.clone();
+        b2[0x48] = 0x55;
+        assert_eq!(stack_dump(sp, &b2), d, "random bytes do not count");
+        b2[0x59] = b'c';
+        assert_ne!(stack_dump(sp, &b2), d, "string bytes count");
+    }
+
+    #[test]
+    fn diff_marks_both_sides() {
+        let d = line_diff("a\nb\nc\n", "a\nx\nc\n");
+        assert_eq!(d, "  a\n- b\n+ x\n  c\n");
+    }
+}
