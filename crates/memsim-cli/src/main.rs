@@ -4,6 +4,7 @@
 //! flag (clap's own usage errors exit 2 as well).
 
 mod machine;
+mod ps;
 mod tour;
 mod translate;
 
@@ -50,6 +51,12 @@ enum Command {
     Tour(TourArgs),
     /// Show one virtual-to-physical translation step by step: each page-table level's index, entry and flags.
     Translate(translate::TranslateArgs),
+    /// Run a scenario (optional), then list the processes like `ps -eo pid,ppid,stat,vsz,rss,comm`.
+    Ps(ps::PsArgs),
+    /// Run a scenario (optional), then draw the process tree like `pstree -p`.
+    Pstree(ps::PsArgs),
+    /// Run a scenario (optional), then print one process's mappings like `pmap` (`-x`, `-d`, `-X`, `-XX`).
+    Pmap(ps::PmapArgs),
 }
 
 const RUN_HELP: &str = "\
@@ -105,6 +112,9 @@ fn main() -> ExitCode {
             Err(e) => usage_error(&e),
         },
         Command::Translate(a) => translate::run(&a),
+        Command::Ps(a) => ps::ps(&a),
+        Command::Pstree(a) => ps::pstree(&a),
+        Command::Pmap(a) => ps::pmap(&a),
     }
 }
 

@@ -429,9 +429,20 @@ fn limits_matches_reference_sample() {
     );
 }
 
+/// Put `sleep 900`'s argument strings where its `arg_start`..`arg_end` say they are (the top of its
+/// `[stack]`), so `cmdline` and pmap's header read them from the model's memory as procps does.
+fn write_sleep_args(k: &mut Kernel) {
+    let mm = k.mm(SLEEP_PID).unwrap();
+    let (start, end) = (mm.arg_start, mm.arg_end);
+    assert_eq!(end - start, 10);
+    k.poke(SLEEP_PID, start, b"sleep\0900\0").unwrap();
+    assert_eq!(k.proc_read(SLEEP_PID, "cmdline").unwrap(), b"sleep\0900\0");
+}
+
 #[test]
 fn pmap_formats_match_reference_samples() {
-    let (k, pages) = sleep_kernel("sleep 900");
+    let (mut k, pages) = sleep_kernel("sleep");
+    write_sleep_args(&mut k);
     for (fmt, sample, golden) in [
         (PmapFormat::Default, "sample_pmap.txt", "sleep_pmap.txt"),
         (PmapFormat::Extended, "sample_pmap_x.txt", "sleep_pmap_x.txt"),
@@ -724,7 +735,8 @@ fn default_machine_renders_every_file() {
 
 #[test]
 fn pmap_extended_tables_match_reference_samples() {
-    let (k, pages) = sleep_kernel("sleep 900");
+    let (mut k, pages) = sleep_kernel("sleep");
+    write_sleep_args(&mut k);
     let x = String::from_utf8(k.pmap_with(SLEEP_PID, PmapFormat::More, &pages).unwrap()).unwrap();
     let xx = String::from_utf8(k.pmap_with(SLEEP_PID, PmapFormat::All, &pages).unwrap()).unwrap();
     let doc = "22686:   sleep 900

@@ -17,6 +17,8 @@ pub mod maps;
 pub mod meminfo;
 pub mod pagemap;
 pub mod pmap;
+pub mod ps;
+pub mod pstree;
 pub mod smaps;
 pub mod stat;
 pub mod statm;
