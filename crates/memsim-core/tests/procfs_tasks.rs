@@ -13,12 +13,18 @@ use memsim_core::{Errno, Pid};
 use procfs_common::*;
 
 fn text(k: &Kernel, pid: u32, file: &str) -> String {
-    String::from_utf8(k.proc_read(Pid(pid), file).unwrap_or_else(|e| panic!("{pid}/{file}: {e}"))).unwrap()
+    String::from_utf8(
+        k.proc_read(Pid(pid), file)
+            .unwrap_or_else(|e| panic!("{pid}/{file}: {e}")),
+    )
+    .unwrap()
 }
 
 /// The keys of a `Key:\tvalue` file, in order.
 fn keys(s: &str) -> Vec<String> {
-    s.lines().map(|l| l.split(':').next().unwrap_or("").to_string()).collect()
+    s.lines()
+        .map(|l| l.split(':').next().unwrap_or("").to_string())
+        .collect()
 }
 
 fn field<'a>(s: &'a str, key: &str) -> &'a str {
@@ -200,7 +206,11 @@ fn thread_files_match_a_real_thread() {
 #[test]
 fn task_paths_are_checked_like_proc_lookups() {
     let k = machine();
-    assert_eq!(k.proc_read(Pid(10), "task/12/status"), Err(Errno::ENOENT), "other group");
+    assert_eq!(
+        k.proc_read(Pid(10), "task/12/status"),
+        Err(Errno::ENOENT),
+        "other group"
+    );
     assert_eq!(k.proc_read(Pid(10), "task/99/status"), Err(Errno::ENOENT));
     assert_eq!(k.proc_read(Pid(10), "task/011/status"), Err(Errno::ENOENT));
     assert_eq!(k.proc_read(Pid(10), "task/11/nope"), Err(Errno::ENOENT));
@@ -331,7 +341,10 @@ fn pstree_matches_real_pstree_for_the_same_tree() {
     let root = sh.id();
     let mut real = String::new();
     for _ in 0..500 {
-        let out = std::process::Command::new("pstree").args(["-p", &root.to_string()]).output().unwrap();
+        let out = std::process::Command::new("pstree")
+            .args(["-p", &root.to_string()])
+            .output()
+            .unwrap();
         real = String::from_utf8(out.stdout).unwrap();
         if real.contains("sleep") && real.contains("cat") {
             break;

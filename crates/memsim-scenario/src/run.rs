@@ -457,7 +457,7 @@ impl Runner {
         }
         let m = if self.pids.is_empty() {
             init
-        } else if self.kernel.tasks.contains_key(&Pid(p)) {
+        } else if self.kernel.is_user_task(Pid(p)) {
             Pid(p)
         } else {
             self.stand_ins.insert(p);

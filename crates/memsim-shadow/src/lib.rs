@@ -13,8 +13,12 @@
 //!    kernel, line by line and `/proc` text of the window byte by byte.
 //!
 //! [`known`] reads the list of cases where the model is known to disagree.
+//!
+//! [`exec_probe`] is separate: it stops a real program at its first instruction after `execve` (ptrace) and
+//! compares its layout with the model's `execve`.
 
 pub mod compare;
+pub mod exec_probe;
 pub mod host;
 pub mod known;
 pub mod model;

@@ -115,19 +115,47 @@ pub struct FdEntry {
 /// A process's descriptor table (`struct files_struct`). Descriptors 0-2 are not pre-opened: the model
 /// starts with an empty table, so the first `openat` returns 3 only after 0-2 are taken. (Scenario runners
 /// pre-open 0, 1, 2 on `/dev/null` so that numbering matches a real process.)
-#[derive(Clone, Debug, Default)]
+///
+/// The table is a shared handle: [`FdTable::share`] is CLONE_FILES (both tasks see every later open, dup and
+/// close); `clone()` is `dup_fd`, an independent copy holding the same open file descriptions, as fork makes.
+#[derive(Debug, Default)]
 pub struct FdTable {
-    fds: BTreeMap<i32, FdEntry>,
+    fds: Arc<std::sync::Mutex<BTreeMap<i32, FdEntry>>>,
+}
+
+impl Clone for FdTable {
+    /// `dup_fd`: a new table with the same descriptions (not shared).
+    fn clone(&self) -> Self {
+        FdTable {
+            fds: Arc::new(std::sync::Mutex::new(self.lock().clone())),
+        }
+    }
 }
 
 impl FdTable {
-    pub fn get(&self, fd: i32) -> Option<&FdEntry> {
-        self.fds.get(&fd)
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, FdEntry>> {
+        // Never poisoned: nothing panics while holding it.
+        self.fds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// The same table, shared (CLONE_FILES: `atomic_inc(&oldf->count)`).
+    pub fn share(&self) -> FdTable {
+        FdTable { fds: self.fds.clone() }
+    }
+    /// `files->count`: how many tasks use this table.
+    pub fn users(&self) -> usize {
+        Arc::strong_count(&self.fds)
+    }
+    /// The two handles name the same table.
+    pub fn same_table(&self, other: &FdTable) -> bool {
+        Arc::ptr_eq(&self.fds, &other.fds)
+    }
+    pub fn get(&self, fd: i32) -> Option<FdEntry> {
+        self.lock().get(&fd).cloned()
     }
     /// The lowest free descriptor at or above `min` (`alloc_fd`), below `limit` (RLIMIT_NOFILE) else EMFILE.
     pub fn lowest_free(&self, min: i32, limit: u64) -> Result<i32, Errno> {
         let mut fd = min;
-        for (&k, _) in self.fds.range(min..) {
+        for (&k, _) in self.lock().range(min..) {
             if k != fd {
                 break;
             }
@@ -139,19 +167,31 @@ impl FdTable {
         Ok(fd)
     }
     pub fn install(&mut self, fd: i32, entry: FdEntry) -> Option<FdEntry> {
-        self.fds.insert(fd, entry)
+        self.lock().insert(fd, entry)
     }
     pub fn remove(&mut self, fd: i32) -> Option<FdEntry> {
-        self.fds.remove(&fd)
+        self.lock().remove(&fd)
     }
-    pub fn iter(&self) -> impl Iterator<Item = (i32, &FdEntry)> + '_ {
-        self.fds.iter().map(|(&k, v)| (k, v))
+    /// The open descriptors in order (a snapshot).
+    pub fn iter(&self) -> std::vec::IntoIter<(i32, FdEntry)> {
+        self.lock()
+            .iter()
+            .map(|(&k, v)| (k, v.clone()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+    /// Remove every descriptor (`put_files_struct` of the last user, or exec's close-on-exec pass with a
+    /// filter); returns what was removed.
+    pub fn retain(&mut self, mut keep: impl FnMut(i32, &FdEntry) -> bool) -> Vec<(i32, FdEntry)> {
+        let mut g = self.lock();
+        let gone: Vec<i32> = g.iter().filter(|(&k, v)| !keep(k, v)).map(|(&k, _)| k).collect();
+        gone.into_iter().filter_map(|k| g.remove(&k).map(|v| (k, v))).collect()
     }
     pub fn len(&self) -> usize {
-        self.fds.len()
+        self.lock().len()
     }
     pub fn is_empty(&self) -> bool {
-        self.fds.is_empty()
+        self.lock().is_empty()
     }
 }
 

@@ -14,11 +14,13 @@ use std::sync::Arc;
 use crate::arch::Arch;
 use crate::errno::Errno;
 use crate::filemap::PageCache;
-use crate::fs::{FdTable, FileSource, Inode, InodeId};
+use crate::fs::{FileSource, Inode, InodeId};
 use crate::mm::vma::VmFlags;
 use crate::mm::{Mm, MmId};
 use crate::phys::PhysMem;
-use crate::task::{default_rlimits, Cred, Pid, Task, TaskState, CAP_IPC_LOCK, CAP_SYS_ADMIN};
+use crate::task::{
+    default_rlimits, Cred, Pid, Rlimit, Task, TaskState, CAP_IPC_LOCK, CAP_SYS_ADMIN, PF_KTHREAD, PF_NOFREEZE,
+};
 use crate::uapi::*;
 
 /// `vm.overcommit_memory`.
@@ -76,6 +78,11 @@ pub struct KernelConfig {
     pub legacy_va_layout: bool,
     /// Credentials of the first process.
     pub uid: u32,
+    /// `kernel.pid_max` (this machine's `/proc/sys/kernel/pid_max` is 32768, the default for fewer than 32
+    /// CPUs: `PID_MAX_DEFAULT`).
+    pub pid_max: u32,
+    /// `fs.nr_open` (1048576): the ceiling of RLIMIT_NOFILE.
+    pub nr_open: u64,
 }
 
 impl Default for KernelConfig {
@@ -96,6 +103,8 @@ impl Default for KernelConfig {
             randomize_va_space: 0,
             legacy_va_layout: false,
             uid: 0,
+            pid_max: pid::PID_MAX_DEFAULT,
+            nr_open: 1 << 20,
         }
     }
 }
@@ -142,6 +151,13 @@ pub struct Kernel {
     pub(crate) next_anon_vma: u64,
     /// Inode numbers for shmem objects on dev 00:01.
     pub(crate) next_shmem_ino: u64,
+    /// `pid_namespace->pid_allocated` cursor: the last pid handed out (`alloc_pid` starts after it).
+    pub(crate) last_pid: u32,
+    /// Creation counter: `Task::seq`, the order of `for_each_process`.
+    pub(crate) next_task_seq: u64,
+    /// `anon_vma->parent` for anon_vmas created by `anon_vma_fork`: a page of an ancestor's anon_vma may be
+    /// mapped by a VMA of a descendant's (the rmap chain).
+    pub anon_vma_parent: BTreeMap<crate::mm::vma::AnonVmaId, crate::mm::vma::AnonVmaId>,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -155,9 +171,27 @@ impl std::fmt::Debug for Kernel {
 
 /// PID 1's PID.
 pub const INIT_PID: Pid = Pid(1);
+/// kthreadd's PID.
+pub const KTHREADD_PID: Pid = Pid(2);
+
+/// The workers kthreadd starts at boot, named and ordered as `ps -eo pid,ppid,stat,comm` shows them on this
+/// machine (Linux 6.18: PIDs 3..=8; worker PIDs the real boot used and freed are not modelled, so
+/// `kworker/0:0` follows directly).
+pub const KTHREAD_WORKERS: &[(&str, TaskState)] = &[
+    ("pool_workqueue_release", TaskState::Sleeping),
+    ("kworker/R-rcu_gp", TaskState::Idle),
+    ("kworker/R-sync_wq", TaskState::Idle),
+    ("kworker/R-kvfree_rcu_reclaim", TaskState::Idle),
+    ("kworker/R-slub_flushwq", TaskState::Idle),
+    ("kworker/R-netns", TaskState::Idle),
+    ("kworker/0:0", TaskState::Idle),
+    ("kworker/0:0H-kblockd", TaskState::Idle),
+];
 
 impl Kernel {
-    /// A machine with one process, PID 1, with an empty address space and Linux's default rlimits.
+    /// A machine with PID 1 (`init`, an empty address space, Linux's default rlimits, the credentials of
+    /// `cfg.uid`) and the kernel threads: `kthreadd` (PID 2) and a few workers it started, as `ps` shows them
+    /// on this machine. The first process forked afterwards gets the next PID.
     pub fn new(cfg: KernelConfig, fs: Box<dyn FileSource>) -> Kernel {
         let phys = PhysMem::new(cfg.totalram_pages());
         let mut k = Kernel {
@@ -173,32 +207,91 @@ impl Kernel {
             next_file: 1,
             next_anon_vma: 1,
             next_shmem_ino: 1024,
+            last_pid: 0,
+            next_task_seq: 0,
+            anon_vma_parent: BTreeMap::new(),
             cfg,
         };
         let mm = k.new_mm();
         let rlimits = default_rlimits(k.cfg.ram_bytes);
-        let task = Task {
-            pid: INIT_PID,
-            tgid: INIT_PID,
-            ppid: Pid(0),
-            real_parent: Pid(0),
-            children: Vec::new(),
-            exit_signal: crate::uapi::SIGCHLD,
-            active_mm: Some(mm),
-            personality: 0,
-            comm: "init".to_string(),
-            state: TaskState::Running,
-            mm: Some(mm),
-            files: FdTable::default(),
-            rlimits,
-            cred: Cred::for_uid(k.cfg.uid),
-            flags: 0,
-            min_flt: 0,
-            maj_flt: 0,
-            exit: None,
-        };
-        k.tasks.insert(INIT_PID, task);
+        // init/main.c: rest_init → user_mode_thread(kernel_init) gets PID 1.
+        let pid = k.alloc_pid().expect("PID 1 is free");
+        debug_assert_eq!(pid, INIT_PID);
+        let mut init = Task::blank(pid, "init", rlimits, Cred::for_uid(k.cfg.uid));
+        init.mm = Some(mm);
+        init.active_mm = Some(mm);
+        init.seq = k.next_seq();
+        k.tasks.insert(INIT_PID, init);
+        k.start_kthreads(rlimits);
         k
+    }
+
+    /// The next creation sequence number.
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.next_task_seq += 1;
+        self.next_task_seq
+    }
+
+    /// `rest_init` → `kernel_thread(kthreadd)` (PID 2, parent 0), then workers `kthreadd` creates
+    /// (`kthread_create` → `create_kthread`): each a child of kthreadd, `PF_KTHREAD`, no `mm`, every signal
+    /// ignored (`ignore_signals`), root credentials (`init_cred`). They borrow `active_mm` (lazy TLB): the
+    /// model lends them init's mm, taking an `mm_count` reference (`mmgrab`) as `context_switch` does.
+    fn start_kthreads(&mut self, rlimits: [Rlimit; RLIM_NLIMITS]) {
+        let borrowed = self.tasks.get(&INIT_PID).and_then(|t| t.mm);
+        let spawn = |k: &mut Kernel, comm: &str, parent: Pid, state: TaskState| -> Option<Pid> {
+            let pid = k.alloc_pid().ok()?;
+            let mut t = Task::blank(pid, comm, rlimits, Cred::kernel());
+            t.flags = PF_KTHREAD | PF_NOFREEZE;
+            t.state = state;
+            t.ppid = parent;
+            t.real_parent = parent;
+            t.exit_signal = 0;
+            t.active_mm = borrowed;
+            t.sighand.with(|h| {
+                for a in h.action.iter_mut() {
+                    a.handler = crate::task::SigHandler::Ignore;
+                }
+            });
+            t.seq = k.next_seq();
+            if let Some(mm) = borrowed.and_then(|m| k.mms.get_mut(&m)) {
+                mm.mm_count += 1; // mmgrab for the lazy-TLB borrow
+            }
+            k.tasks.insert(pid, t);
+            if let Some(p) = k.tasks.get_mut(&parent) {
+                p.children.push(pid);
+            }
+            Some(pid)
+        };
+        let Some(kthreadd) = spawn(self, "kthreadd", Pid(0), TaskState::Sleeping) else {
+            return;
+        };
+        debug_assert_eq!(kthreadd, KTHREADD_PID);
+        for (comm, state) in KTHREAD_WORKERS {
+            spawn(self, comm, kthreadd, *state);
+        }
+    }
+
+    /// Every process (thread-group leader), in creation order (`for_each_process`). Kernel threads are
+    /// processes too, as in Linux; zombies are included until reaped.
+    pub fn for_each_process(&self) -> impl Iterator<Item = &Task> + '_ {
+        let mut v: Vec<&Task> = self.tasks.values().filter(|t| t.is_group_leader()).collect();
+        v.sort_by_key(|t| t.seq);
+        v.into_iter()
+    }
+
+    /// The threads of `pid`'s thread group, the leader first, in creation order (`for_each_thread`).
+    pub fn threads_of(&self, pid: Pid) -> impl Iterator<Item = &Task> + '_ {
+        let leader = self.tasks.get(&pid).map(|t| t.tgid);
+        let list: Vec<Pid> = leader
+            .and_then(|l| self.tasks.get(&l))
+            .map(|l| l.threads.clone())
+            .unwrap_or_default();
+        list.into_iter().filter_map(move |p| self.tasks.get(&p))
+    }
+
+    /// A user process (not a kernel thread) with this PID exists: what a strace PID can name.
+    pub fn is_user_task(&self, pid: Pid) -> bool {
+        self.tasks.get(&pid).is_some_and(|t| !t.is_kthread())
     }
 
     /// Create an empty address space with `arch_pick_mmap_layout` applied for the current RLIMIT_STACK default

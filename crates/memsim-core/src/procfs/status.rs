@@ -28,6 +28,8 @@ pub fn state_name(task: &Task) -> &'static str {
     match task.state {
         TaskState::Running => "R (running)",
         TaskState::Sleeping => "S (sleeping)",
+        TaskState::DiskSleep => "D (disk sleep)",
+        TaskState::Idle => "I (idle)",
         TaskState::Stopped => "T (stopped)",
         TaskState::Zombie => "Z (zombie)",
         TaskState::Dead => "X (dead)",

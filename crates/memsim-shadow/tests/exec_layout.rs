@@ -1,0 +1,290 @@
+//! Post-exec layouts against the real kernel (issue 3, item 10): each case execs a real program with ASLR
+//! off, a fixed argv/envp and an 8 MiB stack limit, stops it at its first instruction with ptrace, and
+//! compares its `/proc/PID/maps` (byte for byte, device and inode included) and mm boundaries with the
+//! model's after `Kernel::sys_execve`.
+//!
+//! Adding a case is one line in [`CASES`]. Programs built from `examples/seed_layout.c` are compiled with gcc
+//! into Cargo's temporary directory at test time.
+//!
+//! A case listed in [`KNOWN_MISMATCHES`] may differ (its diff is printed); any other case that differs fails
+//! the test. A listed case that agrees is reported so that it can be removed from the list.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use memsim_shadow::exec_probe::{self, ExecLayout, ExecSpec, AT_BASE, AT_ENTRY};
+use memsim_shadow::HostConfig;
+
+/// What to exec.
+#[derive(Clone, Copy, Debug)]
+enum Prog {
+    /// A file on this machine.
+    Host(&'static str),
+    /// `examples/seed_layout.c` built with these gcc flags.
+    Seed(&'static [&'static str]),
+    /// A `#!` script with this first line (and an `exit 0` body), written to a temporary file.
+    Script(&'static str),
+}
+
+/// The arguments after argv\[0\] (which is always the path that is exec'd).
+#[derive(Clone, Copy, Debug)]
+enum Args {
+    Fixed(&'static [&'static str]),
+    /// `count` arguments of `len` bytes each.
+    Long {
+        count: usize,
+        len: usize,
+    },
+}
+
+struct Case {
+    name: &'static str,
+    prog: Prog,
+    args: Args,
+}
+
+const fn case(name: &'static str, prog: Prog, args: Args) -> Case {
+    Case { name, prog, args }
+}
+
+use Args::*;
+use Prog::*;
+
+/// The cases, one per line.
+const CASES: &[Case] = &[
+    case("dynamic-pie-cat", Host("/usr/bin/cat"), Fixed(&["/dev/null"])),
+    case("seed-pie", Seed(&["-pie"]), Fixed(&[])),
+    case("seed-no-pie", Seed(&["-no-pie"]), Fixed(&[])),
+    case("seed-static", Seed(&["-static"]), Fixed(&[])),
+    case("seed-static-pie", Seed(&["-static-pie"]), Fixed(&[])),
+    case(
+        "ld.so-direct",
+        Host("/lib64/ld-linux-x86-64.so.2"),
+        Fixed(&["/usr/bin/true"]),
+    ),
+    case("script", Script("#!/bin/sh"), Fixed(&["one", "two"])),
+    // 2048 strings of 100 bytes: 200 KiB, more than the 128 KiB the initial stack VMA would otherwise have.
+    case("long-argv", Host("/usr/bin/true"), Long { count: 2048, len: 100 }),
+];
+
+/// Cases where the model is known to differ from the kernel, with the reason. Shrink as the loader improves.
+const KNOWN_MISMATCHES: &[(&str, &str)] = &[
+    ("dynamic-pie-cat", "no Kernel::sys_execve on main yet"),
+    ("seed-pie", "no Kernel::sys_execve on main yet"),
+    ("seed-no-pie", "no Kernel::sys_execve on main yet"),
+    ("seed-static", "no Kernel::sys_execve on main yet"),
+    ("seed-static-pie", "no Kernel::sys_execve on main yet"),
+    ("ld.so-direct", "no Kernel::sys_execve on main yet"),
+    ("script", "no Kernel::sys_execve on main yet"),
+    ("long-argv", "no Kernel::sys_execve on main yet"),
+];
+
+fn workdir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("exec_layout");
+    std::fs::create_dir_all(&d).expect("create the test's temporary directory");
+    d
+}
+
+/// `gcc -print-file-name=libc.a` prints the bare name when the static C library is not installed.
+fn have_static_libc() -> bool {
+    Command::new("gcc")
+        .arg("-print-file-name=libc.a")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().contains('/'))
+        .unwrap_or(false)
+}
+
+/// Build `examples/seed_layout.c` with `flags`, once per test process. `Err` says why a case is skipped.
+fn seed_binary(flags: &'static [&'static str]) -> Result<PathBuf, String> {
+    static BUILT: OnceLock<std::sync::Mutex<BTreeMap<String, Result<PathBuf, String>>>> = OnceLock::new();
+    let key = flags.join(" ");
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = built.get(&key) {
+        return r.clone();
+    }
+    let r = (|| {
+        if flags.iter().any(|f| f.starts_with("-static")) && !have_static_libc() {
+            return Err(format!("skipped: gcc {key} needs libc.a, which is not installed"));
+        }
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed_layout.c");
+        let out = workdir().join(format!("seed_layout{}", key.replace(' ', "")));
+        let st = Command::new("gcc")
+            .args(["-O0", "-o"])
+            .arg(&out)
+            .args(flags)
+            .arg(&src)
+            .status()
+            .unwrap_or_else(|e| panic!("running gcc (needed to build the test programs): {e}"));
+        assert!(st.success(), "gcc {key} {} failed", src.display());
+        Ok(out)
+    })();
+    built.insert(key, r.clone());
+    r
+}
+
+fn script(first_line: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = workdir().join("script.sh");
+    let tmp = workdir().join(format!("script.sh.{}", std::process::id()));
+    std::fs::write(&tmp, format!("{first_line}\nexit 0\n")).expect("write the script");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod the script");
+    std::fs::rename(&tmp, &p).expect("install the script");
+    p
+}
+
+/// The exec of a case, or why it is skipped.
+fn spec(c: &Case) -> Result<ExecSpec, String> {
+    let path = match c.prog {
+        Host(p) => PathBuf::from(p),
+        Seed(flags) => seed_binary(flags)?,
+        Script(line) => script(line),
+    };
+    let path = path.to_string_lossy().into_owned();
+    let mut argv: Vec<String> = vec![path.clone()];
+    match c.args {
+        Fixed(a) => argv.extend(a.iter().map(|s| s.to_string())),
+        Long { count, len } => argv.extend((0..count).map(|i| format!("{i:0len$}"))),
+    }
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    Ok(ExecSpec::new(&path, &argv))
+}
+
+/// `e_entry` of the ELF file at `path` (ELF64 little-endian: offset 24).
+fn elf_entry(path: &str) -> u64 {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(&b[..4], b"\x7fELF", "{path} is not ELF");
+    u64::from_le_bytes(b[24..32].try_into().expect("8 bytes"))
+}
+
+/// The file mapped at offset 0 at `addr` in a maps text.
+fn file_at(maps: &str, addr: u64) -> Option<String> {
+    maps.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let start = u64::from_str_radix(f.next()?.split('-').next()?, 16).ok()?;
+        let (_, off, _, _) = (f.next()?, f.next()?, f.next()?, f.next()?);
+        let path = f.next()?;
+        (start == addr && u64::from_str_radix(off, 16).ok()? == 0).then(|| path.to_string())
+    })
+}
+
+/// The kernel side alone: the process stops at its first instruction, which is the interpreter's entry
+/// point (AT_BASE + its e_entry) when there is one and AT_ENTRY otherwise; the stack pointer is
+/// `mm->start_stack` and lies in `[stack]`.
+#[test]
+fn real_exec_stops_at_the_entry_point() {
+    let mut ran = 0;
+    for c in CASES {
+        let spec = match spec(c) {
+            Ok(s) => s,
+            Err(why) => {
+                eprintln!("{}: {why}", c.name);
+                continue;
+            }
+        };
+        let real: ExecLayout = exec_probe::exec_real(&spec).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let rip = real.rip.unwrap_or_else(|| panic!("{}: PTRACE_GETREGS failed", c.name));
+        let base = real.auxv_get(AT_BASE).unwrap_or(0);
+        let expected = if base != 0 {
+            let interp = file_at(&real.maps, base).unwrap_or_else(|| panic!("{}: nothing at AT_BASE", c.name));
+            base + elf_entry(&interp)
+        } else {
+            real.auxv_get(AT_ENTRY).expect("AT_ENTRY")
+        };
+        assert_eq!(rip, expected, "{}: rip\n{}", c.name, real.maps);
+        assert_eq!(
+            real.rsp,
+            Some(real.bounds.start_stack),
+            "{}: rsp is start_stack",
+            c.name
+        );
+        let stack = real
+            .maps
+            .lines()
+            .find(|l| l.ends_with("[stack]"))
+            .expect("a [stack] line");
+        let (lo, hi) = stack.split_whitespace().next().unwrap().split_once('-').unwrap();
+        let (lo, hi) = (
+            u64::from_str_radix(lo, 16).unwrap(),
+            u64::from_str_radix(hi, 16).unwrap(),
+        );
+        assert!((lo..hi).contains(&real.bounds.start_stack), "{}: sp in [stack]", c.name);
+        assert!(real.bounds.arg_start < real.bounds.arg_end && real.bounds.arg_end <= real.bounds.env_start);
+        if let Long { count, len } = c.args {
+            // The strings alone exceed 128 KiB, so the stack VMA grew beyond its usual initial size.
+            assert!(real.bounds.arg_end - real.bounds.arg_start > (count * len) as u64);
+            assert!(hi - lo > 132 << 10, "{}: the [stack] VMA holds the long argv", c.name);
+        }
+        ran += 1;
+    }
+    assert!(ran >= CASES.len() - 1, "too many cases skipped");
+}
+
+#[test]
+fn model_layout_matches_the_kernel() {
+    let host = HostConfig::from_host().expect("host configuration");
+    let mut unexpected = Vec::new();
+    let mut now_match = Vec::new();
+    let mut matched = Vec::new();
+    for c in CASES {
+        let spec = match spec(c) {
+            Ok(s) => s,
+            Err(why) => {
+                eprintln!("{}: {why}", c.name);
+                continue;
+            }
+        };
+        let real = exec_probe::exec_real(&spec).unwrap_or_else(|e| panic!("{}: kernel side: {e}", c.name));
+        if let Some(dir) = std::env::var_os("MEMSIM_EXEC_LAYOUT_DUMP") {
+            // The kernel's answers, for whoever works on the loader.
+            let text = format!(
+                "{}\nrip {:x?} rsp {:x?}\n{:#x?}\n",
+                real.maps, real.rip, real.rsp, real.bounds
+            );
+            std::fs::write(Path::new(&dir).join(format!("{}.txt", c.name)), text).expect("dump");
+        }
+        let diffs = match exec_probe::exec_model(&spec, &host) {
+            Ok(model) => exec_probe::compare(&real, &model),
+            Err(e) => vec![format!("the model's execve failed: {e}")],
+        };
+        let known = KNOWN_MISMATCHES.iter().find(|(n, _)| *n == c.name);
+        if diffs.is_empty() {
+            matched.push(c.name);
+            if let Some((_, why)) = known {
+                now_match.push(format!("{} (listed: {why})", c.name));
+            }
+            continue;
+        }
+        let report = format!("== {} ({})\n{}\n", c.name, spec.path, diffs.join("\n"));
+        match known {
+            Some((_, why)) => eprintln!("known mismatch, {why}:\n{report}"),
+            None => unexpected.push(report),
+        }
+    }
+    eprintln!("cases that match the kernel byte for byte: {matched:?}");
+    if !now_match.is_empty() {
+        eprintln!(
+            "these cases now match the kernel; remove them from KNOWN_MISMATCHES: {}",
+            now_match.join(", ")
+        );
+    }
+    assert!(
+        unexpected.is_empty(),
+        "the model's exec layout differs from the kernel's:\n{}",
+        unexpected.join("\n")
+    );
+}
+
+#[test]
+fn every_known_mismatch_names_a_case() {
+    for (n, _) in KNOWN_MISMATCHES {
+        assert!(
+            CASES.iter().any(|c| c.name == *n),
+            "KNOWN_MISMATCHES lists `{n}`, which is not a case"
+        );
+    }
+}
