@@ -5,7 +5,7 @@
 mod procfs_common;
 
 use memsim_core::kernel::{Kernel, KernelConfig};
-use memsim_core::procfs::task::{PF_FORKNOEXEC, PF_KTHREAD, PF_NOFREEZE, PF_RANDOMIZE};
+use memsim_core::procfs::task::{PF_FORKNOEXEC, PF_RANDOMIZE};
 use memsim_core::procfs::{ps, pstree};
 use memsim_core::task::{ExitStatus, Task, TaskState};
 use memsim_core::uapi::*;
@@ -50,6 +50,7 @@ fn new_task(k: &Kernel, pid: u32, tgid: u32, parent: u32, comm: &str) -> Task {
     t.ppid = Pid(parent);
     t.real_parent = Pid(parent);
     t.children.clear();
+    t.threads = vec![Pid(pid)];
     t.comm = comm.to_string();
     t.state = TaskState::Sleeping;
     t.flags = 0;
@@ -58,37 +59,30 @@ fn new_task(k: &Kernel, pid: u32, tgid: u32, parent: u32, comm: &str) -> Task {
     t
 }
 
-/// init (1, with a child process 10 that has a thread 11 and a zombie child 12), kthreadd (2) and one
-/// worker (3).
+/// The booted machine (init, kthreadd and its workers) plus a child process of init, 20, with a thread 21
+/// and a zombie child 22.
 fn machine() -> Kernel {
     let mut k = kernel(KernelConfig::default());
-    let mm10 = k.new_mm();
-    let mut p10 = new_task(&k, 10, 10, 1, "worker");
-    p10.mm = Some(mm10);
-    p10.active_mm = Some(mm10);
-    p10.flags = PF_FORKNOEXEC;
-    p10.min_flt = 7;
-    let mut t11 = p10.clone();
-    t11.pid = Pid(11);
-    t11.min_flt = 5;
-    t11.exit_signal = 0;
-    let mut z12 = new_task(&k, 12, 12, 10, "done");
-    z12.mm = None;
-    z12.active_mm = None;
+    let mm20 = k.new_mm();
+    let mut p20 = new_task(&k, 20, 20, 1, "worker");
+    p20.mm = Some(mm20);
+    p20.active_mm = Some(mm20);
+    p20.flags = PF_FORKNOEXEC;
+    p20.min_flt = 7;
+    p20.threads = vec![Pid(20), Pid(21)];
+    let mut t21 = p20.clone();
+    t21.pid = Pid(21);
+    t21.threads.clear();
+    t21.min_flt = 5;
+    t21.exit_signal = 0;
+    let mut z22 = new_task(&k, 22, 22, 20, "done");
+    z22.mm = None;
+    z22.active_mm = None;
     // Exec'd with randomization, like the real `sh -c 'exit 3'` the zombie test compares with.
-    z12.flags = PF_RANDOMIZE;
-    z12.state = TaskState::Zombie;
-    z12.exit = Some(ExitStatus::Exited(3));
-    let mut kthreadd = new_task(&k, 2, 2, 0, "kthreadd");
-    kthreadd.mm = None;
-    kthreadd.active_mm = None;
-    kthreadd.flags = PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC;
-    kthreadd.exit_signal = 0;
-    let mut kw = new_task(&k, 3, 3, 2, "kworker/0:0");
-    kw.mm = None;
-    kw.active_mm = None;
-    kw.flags = PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC | 0x20;
-    for t in [p10, t11, z12, kthreadd, kw] {
+    z22.flags = PF_RANDOMIZE;
+    z22.state = TaskState::Zombie;
+    z22.exit = Some(ExitStatus::Exited(3));
+    for t in [p20, t21, z22] {
         k.tasks.insert(t.pid, t);
     }
     k
@@ -97,6 +91,7 @@ fn machine() -> Kernel {
 /// A real zombie: a child that exited and is not yet waited for. Returns its pid and the child handle
 /// (dropping it without waiting leaves the zombie until the test process exits).
 fn real_zombie() -> (u32, std::process::Child) {
+    #[allow(clippy::zombie_processes)] // the zombie is the point; the callers wait for it
     let child = std::process::Command::new("sh")
         .args(["-c", "exit 3"])
         .spawn()
@@ -109,13 +104,15 @@ fn real_zombie() -> (u32, std::process::Child) {
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+    let mut child = child;
+    let _ = child.wait();
     panic!("child {pid} never became a zombie");
 }
 
 #[test]
 fn zombie_status_has_the_lines_of_a_real_zombie() {
     let k = machine();
-    let model = text(&k, 12, "status");
+    let model = text(&k, 22, "status");
     let (pid, mut child) = real_zombie();
     let real = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let real_stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -126,17 +123,17 @@ fn zombie_status_has_the_lines_of_a_real_zombie() {
         assert_eq!(field(&model, key), field(&real, key), "{key}");
     }
     // stat: a zombie has no mm fields, is "blocked" (wchan 1), and shows its wait status and do_exit's flags.
-    let (m, r) = (stat_fields(&text(&k, 12, "stat")), stat_fields(&real_stat));
+    let (m, r) = (stat_fields(&text(&k, 22, "stat")), stat_fields(&real_stat));
     assert_eq!(m.len(), 52);
     assert_eq!(r.len(), 52);
     for f in [3, 9, 20, 23, 24, 26, 27, 28, 35, 38, 45, 46, 47, 48, 49, 50, 51, 52] {
         assert_eq!(m[f - 1], r[f - 1], "field {f}: model {m:?} real {r:?}");
     }
-    assert_eq!(text(&k, 12, "statm"), "0 0 0 0 0 0 0\n");
-    assert_eq!(text(&k, 12, "maps"), "");
-    assert_eq!(text(&k, 12, "cmdline"), "");
-    assert_eq!(k.proc_read(Pid(12), "environ"), Err(Errno::ESRCH));
-    assert_eq!(text(&k, 12, "comm"), "done\n");
+    assert_eq!(text(&k, 22, "statm"), "0 0 0 0 0 0 0\n");
+    assert_eq!(text(&k, 22, "maps"), "");
+    assert_eq!(text(&k, 22, "cmdline"), "");
+    assert_eq!(k.proc_read(Pid(22), "environ"), Err(Errno::ESRCH));
+    assert_eq!(text(&k, 22, "comm"), "done\n");
 }
 
 #[test]
@@ -155,10 +152,13 @@ fn kernel_thread_files_match_kthreadd() {
     }
     let m = stat_fields(&text(&k, 2, "stat"));
     let r = stat_fields(&std::fs::read_to_string("/proc/2/stat").unwrap());
-    // Everything but the times, starttime and the CPU it last ran on.
-    for f in (1..=52).filter(|f| ![14, 15, 16, 17, 22, 39].contains(f)) {
+    // Everything but the times, starttime and the CPU it last ran on, and the flags: the booted kthreadd
+    // lacks PF_FORKNOEXEC (0x40; reported to the task owner), so only PF_KTHREAD is compared there.
+    for f in (1..=52).filter(|f| ![9, 14, 15, 16, 17, 22, 39].contains(f)) {
         assert_eq!(m[f - 1], r[f - 1], "field {f}: model {m:?} real {r:?}");
     }
+    let flags = |v: &[String]| v[8].parse::<u32>().unwrap() & memsim_core::task::PF_KTHREAD;
+    assert_eq!(flags(&m), flags(&r));
     assert_eq!(text(&k, 2, "cmdline"), "");
     assert_eq!(text(&k, 2, "maps"), "");
     assert_eq!(k.proc_read(Pid(2), "environ"), Err(Errno::ESRCH));
@@ -181,43 +181,43 @@ fn thread_files_match_a_real_thread() {
     let real_stat = std::fs::read_to_string(format!("/proc/{path}/stat")).unwrap();
     done_tx.send(()).unwrap();
     h.join().unwrap();
-    let model = text(&k, 10, "task/11/status");
+    let model = text(&k, 20, "task/21/status");
     assert_eq!(keys(&model), keys(&real_status));
-    assert_eq!(field(&model, "Pid"), "11");
-    assert_eq!(field(&model, "Tgid"), "10");
+    assert_eq!(field(&model, "Pid"), "21");
+    assert_eq!(field(&model, "Tgid"), "20");
     assert_eq!(field(&model, "PPid"), "1");
     assert_eq!(field(&model, "Threads"), "2");
     // A thread's exit_signal is -1, as the real thread's.
-    let m = stat_fields(&text(&k, 10, "task/11/stat"));
+    let m = stat_fields(&text(&k, 20, "task/21/stat"));
     let r = stat_fields(&real_stat);
     assert_eq!(m[37], "-1");
     assert_eq!(m[37], r[37]);
     assert_eq!(m[19], "2", "num_threads");
     // Fault counts: the thread's own under task/, the group's sum at the process level.
     assert_eq!(m[9], "5");
-    assert_eq!(stat_fields(&text(&k, 10, "stat"))[9], "12");
-    assert_eq!(stat_fields(&text(&k, 10, "task/10/stat"))[9], "7");
+    assert_eq!(stat_fields(&text(&k, 20, "stat"))[9], "12");
+    assert_eq!(stat_fields(&text(&k, 20, "task/20/stat"))[9], "7");
     // /proc/TID works too, and is the thread's view.
-    assert_eq!(field(&text(&k, 11, "status"), "Pid"), "11");
-    assert_eq!(text(&k, 10, "task/11/maps"), text(&k, 10, "maps"));
-    assert_eq!(text(&k, 10, "task/11/comm"), "worker\n");
+    assert_eq!(field(&text(&k, 21, "status"), "Pid"), "21");
+    assert_eq!(text(&k, 20, "task/21/maps"), text(&k, 20, "maps"));
+    assert_eq!(text(&k, 20, "task/21/comm"), "worker\n");
 }
 
 #[test]
 fn task_paths_are_checked_like_proc_lookups() {
     let k = machine();
     assert_eq!(
-        k.proc_read(Pid(10), "task/12/status"),
+        k.proc_read(Pid(20), "task/22/status"),
         Err(Errno::ENOENT),
         "other group"
     );
-    assert_eq!(k.proc_read(Pid(10), "task/99/status"), Err(Errno::ENOENT));
-    assert_eq!(k.proc_read(Pid(10), "task/011/status"), Err(Errno::ENOENT));
-    assert_eq!(k.proc_read(Pid(10), "task/11/nope"), Err(Errno::ENOENT));
-    assert_eq!(k.proc_read(Pid(10), "task/11"), Err(Errno::EISDIR));
-    assert_eq!(k.proc_read(Pid(10), "task"), Err(Errno::EISDIR));
-    assert_eq!(k.proc_read(Pid(10), "tasks/11/stat"), Err(Errno::ENOENT));
-    assert_eq!(k.proc_read(Pid(10), "task/11/pagemap"), Err(Errno::EFBIG));
+    assert_eq!(k.proc_read(Pid(20), "task/99/status"), Err(Errno::ENOENT));
+    assert_eq!(k.proc_read(Pid(20), "task/021/status"), Err(Errno::ENOENT));
+    assert_eq!(k.proc_read(Pid(20), "task/21/nope"), Err(Errno::ENOENT));
+    assert_eq!(k.proc_read(Pid(20), "task/21"), Err(Errno::EISDIR));
+    assert_eq!(k.proc_read(Pid(20), "task"), Err(Errno::EISDIR));
+    assert_eq!(k.proc_read(Pid(20), "tasks/21/stat"), Err(Errno::ENOENT));
+    assert_eq!(k.proc_read(Pid(20), "task/21/pagemap"), Err(Errno::EFBIG));
 }
 
 #[test]
@@ -226,7 +226,7 @@ fn cmdline_and_environ_read_memory_without_changing_it() {
     let p = Pid(1);
     let base = k
         .sys_mmap(p, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        .unwrap() as u64;
+        .unwrap();
     let args = b"prog\0-v\0x y\0";
     let env = b"A=1\0B=2\0";
     k.poke(p, base + 4090, args).unwrap(); // straddles the page boundary
@@ -262,7 +262,7 @@ fn cmdline_and_environ_read_memory_without_changing_it() {
     // The second page was written by the pokes above; use a fresh mapping instead.
     let fresh = k
         .sys_mmap(p, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        .unwrap() as u64;
+        .unwrap();
     let mm = k.mm_mut(p).unwrap();
     mm.arg_start = fresh;
     mm.arg_end = fresh + 4;
@@ -277,8 +277,8 @@ fn cmdline_and_environ_read_memory_without_changing_it() {
 fn ps_lists_every_process_like_procps() {
     let mut k = machine();
     // A locked page and a bigger address space for the worker.
-    let mm10 = k.task(Pid(10)).unwrap().mm.unwrap();
-    let mm = k.mms.get_mut(&mm10).unwrap();
+    let mm20 = k.task(Pid(20)).unwrap().mm.unwrap();
+    let mm = k.mms.get_mut(&mm20).unwrap();
     mm.total_vm = 2_000_000_000 >> 2; // VSZ wider than its column
     mm.locked_vm = 1;
     let out = ps::render(&k);
@@ -287,9 +287,16 @@ fn ps_lists_every_process_like_procps() {
         "  PID  PPID STAT    VSZ   RSS COMMAND
     1     0 Rs        0     0 init
     2     0 S         0     0 kthreadd
-    3     2 S         0     0 kworker/0:0
-   10     1 SLl  2000000000 0 worker
-   12    10 Z         0     0 done
+    3     2 S         0     0 pool_workqueue_release
+    4     2 I         0     0 kworker/R-rcu_gp
+    5     2 I         0     0 kworker/R-sync_wq
+    6     2 I         0     0 kworker/R-kvfree_rcu_reclaim
+    7     2 I         0     0 kworker/R-slub_flushwq
+    8     2 I         0     0 kworker/R-netns
+    9     2 I         0     0 kworker/0:0
+   10     2 I         0     0 kworker/0:0H-kblockd
+   20     1 SLl  2000000000 0 worker
+   22    20 Z         0     0 done
 "
     );
     check_golden("machine_ps.txt", out.as_bytes());
@@ -299,7 +306,7 @@ fn ps_lists_every_process_like_procps() {
 fn pstree_draws_like_psmisc() {
     let mut k = machine();
     // More children of init to exercise sorting (by name, threads after letters) and branches.
-    for (pid, parent, comm) in [(20, 1, "bash"), (21, 20, "sleep"), (22, 20, "cat"), (23, 1, "Zed")] {
+    for (pid, parent, comm) in [(30, 1, "bash"), (31, 30, "sleep"), (32, 30, "cat"), (33, 1, "Zed")] {
         let mut t = new_task(&k, pid, pid, parent, comm);
         t.mm = None;
         k.tasks.insert(t.pid, t);
@@ -307,11 +314,11 @@ fn pstree_draws_like_psmisc() {
     let out = pstree::render(&k);
     assert_eq!(
         out,
-        "init(1)-+-Zed(23)
-        |-bash(20)-+-cat(22)
-        |          `-sleep(21)
-        `-worker(10)-+-done(12)
-                     `-{worker}(11)
+        "init(1)-+-Zed(33)
+        |-bash(30)-+-cat(32)
+        |          `-sleep(31)
+        `-worker(20)-+-done(22)
+                     `-{worker}(21)
 "
     );
     check_golden("machine_pstree.txt", out.as_bytes());

@@ -8,10 +8,10 @@
 //! which RSS does not count either). So reading these files never changes RSS, page tables or the page
 //! cache. Pages that exec wrote (the argument and environment strings) are always present.
 
+use crate::addr::Pfn;
 use crate::addr::{PAGE_MASK, PAGE_SIZE};
 use crate::kernel::Kernel;
 use crate::mm::Mm;
-use crate::addr::Pfn;
 use crate::task::Task;
 
 /// The bytes of one page of `mm` at the page-aligned `page`, as a read through the page tables would see
@@ -115,7 +115,7 @@ pub fn render_environ(kernel: &Kernel, mm: Option<&Mm>) -> Result<Vec<u8>, crate
 
 /// `comm_show`: the comm, unescaped, and a newline.
 pub fn render_comm(task: &Task) -> Vec<u8> {
-    let mut out: Vec<u8> = task.comm.as_bytes().iter().take(15).copied().collect();
+    let mut out = super::task::proc_comm(task).to_vec();
     out.push(b'\n');
     out
 }

@@ -108,13 +108,16 @@ impl Kernel {
         let task = task::lookup(self, pid).ok_or(Errno::ENOENT)?;
         if let Some(rest) = name.strip_prefix("task") {
             // proc_task_lookup: the tid must belong to the same thread group.
-            let rest = rest.strip_prefix('/').ok_or(if rest.is_empty() { Errno::EISDIR } else { Errno::ENOENT })?;
+            let rest = rest
+                .strip_prefix('/')
+                .ok_or(if rest.is_empty() { Errno::EISDIR } else { Errno::ENOENT })?;
             let (tid, file) = match rest.split_once('/') {
                 Some((t, f)) => (t, f),
                 None => (rest, ""),
             };
-            let tid: u32 = match tid.parse() {
-                Ok(t) if !tid.starts_with('+') && !(tid.starts_with('0') && tid.len() > 1) => t,
+            let tid: u32 = match tid.parse::<u32>() {
+                // Only the canonical decimal spelling names a task (`name_to_int`).
+                Ok(t) if t.to_string() == tid => t,
                 _ => return Err(Errno::ENOENT),
             };
             let thread = task::lookup(self, Pid(tid)).ok_or(Errno::ENOENT)?;

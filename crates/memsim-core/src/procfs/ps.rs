@@ -82,14 +82,10 @@ pub fn vsz_rss(kernel: &Kernel, task: &Task) -> (u64, u64) {
     match kernel.proc_mm(task) {
         None => (0, 0),
         Some(mm) => {
-            let rss: i64 = [
-                RssCounter::AnonPages,
-                RssCounter::FilePages,
-                RssCounter::ShmemPages,
-            ]
-            .iter()
-            .map(|&c| mm.counter(c).max(0))
-            .sum();
+            let rss: i64 = [RssCounter::AnonPages, RssCounter::FilePages, RssCounter::ShmemPages]
+                .iter()
+                .map(|&c| mm.counter(c).max(0))
+                .sum();
             (mm.total_vm << 2, (rss as u64) << 2)
         }
     }
@@ -126,7 +122,7 @@ pub fn render(kernel: &Kernel) -> String {
     row(&mut out, &head);
     for task in kernel.tasks.values().filter(|t| t.pid == t.tgid) {
         let (vsz, rss) = vsz_rss(kernel, task);
-        let comm: String = String::from_utf8_lossy(&task.comm.as_bytes()[..task.comm.len().min(15)]).into_owned();
+        let comm = String::from_utf8_lossy(pt::proc_comm(task)).into_owned();
         let cells = [
             task.pid.0.to_string(),
             pt::ppid(kernel, task).to_string(),
@@ -160,7 +156,10 @@ mod tests {
             line(["1", "0", "S<Ll", "45672", "15400", "process_api"]),
             "    1     0 S<Ll  45672 15400 process_api\n"
         );
-        assert_eq!(line(["2", "0", "S", "0", "0", "kthreadd"]), "    2     0 S         0     0 kthreadd\n");
+        assert_eq!(
+            line(["2", "0", "S", "0", "0", "kthreadd"]),
+            "    2     0 S         0     0 kthreadd\n"
+        );
     }
 
     #[test]

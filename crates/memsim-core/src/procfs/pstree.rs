@@ -188,12 +188,10 @@ fn add_child(nodes: &mut [Node], parent: usize, child: usize) {
         let sibs = &nodes[parent].children;
         let (key, uid) = (&nodes[child].key, nodes[child].uid);
         sibs.iter()
-            .position(|&s| {
-                match nodes[s].key.cmp(key) {
-                    std::cmp::Ordering::Greater => true,
-                    std::cmp::Ordering::Equal => nodes[s].uid > uid,
-                    std::cmp::Ordering::Less => false,
-                }
+            .position(|&s| match nodes[s].key.cmp(key) {
+                std::cmp::Ordering::Greater => true,
+                std::cmp::Ordering::Equal => nodes[s].uid > uid,
+                std::cmp::Ordering::Less => false,
             })
             .unwrap_or(sibs.len())
     };

@@ -4,7 +4,7 @@
 //! Identity, process group, session, flags, thread count and exit signal come from the task list
 //! (`procfs::task`). Deliberate differences: field 24 (rss) is the exact `get_mm_rss` sum, where Linux reads
 //! lagging per-CPU counters; times (utime, stime, starttime) are 0 and processor is 0, since the model has no
-//! clock or CPUs; there is no controlling terminal; no signals are pending, blocked or caught.
+//! clock or CPUs; there is no controlling terminal.
 
 use std::io::Write;
 
@@ -52,7 +52,7 @@ pub fn render_with(kernel: &Kernel, task: &Task, mm: Option<&Mm>, whole: bool) -
     let mut out = Vec::with_capacity(320);
     let _ = write!(out, "{} (", task.pid.0);
     // The comm is printed raw here (unlike status).
-    out.extend_from_slice(task.comm.as_bytes());
+    out.extend_from_slice(pt::proc_comm(task));
     // Fields 3-22: state, ppid, pgrp, session, tty_nr (no terminal), tpgid (-1 without one), flags, the
     // fault counts (reaped children's are not kept: 0), the four times and starttime (no clock: 0),
     // priority (20 + nice for SCHED_OTHER), nice, num_threads, itrealvalue.
@@ -76,17 +76,22 @@ pub fn render_with(kernel: &Kernel, task: &Task, mm: Option<&Mm>, whole: bool) -
     // signal masks as decimals (`& 0x7fffffff`; kernel threads ignore everything), wchan (1 when not
     // running: blocked in the kernel, which a zombie also is), nswap, cnswap, exit_signal (%d), processor,
     // rt_priority, policy (SCHED_OTHER), delayacct_blkio_ticks, guest times.
-    let sigign: u64 = if pt::is_kthread(task) { 0x7fff_ffff } else { 0 };
+    let (sigign, sigcatch) = task.sighand.with(|h| (h.ignored(), h.caught()));
+    let low = |set: u64| set & 0x7fff_ffff;
     let wchan = u8::from(state_char(task) != 'R');
     let _ = write!(
         out,
-        " {} {} {} {} {} {} 0 0 0 0 {sigign} 0 {wchan} 0 0 {} 0 0 0 0 0 0",
+        " {} {} {} {} {} {} 0 0 {} {} {} {} {wchan} 0 0 {} 0 0 0 0 0 0",
         m(|mm| mm.total_vm << 12),
         m(|mm| mm.rss_pages()),
         rsslim,
         m(|mm| mm.start_code),
         m(|mm| mm.end_code),
         m(|mm| mm.start_stack),
+        low(task.sig_pending),
+        low(task.sig_blocked),
+        low(sigign),
+        low(sigcatch),
         pt::exit_signal(task),
     );
     let _ = writeln!(

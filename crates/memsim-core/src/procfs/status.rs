@@ -14,7 +14,7 @@ use std::io::Write;
 use crate::addr::{page_align, PAGE_MASK, PAGE_SHIFT};
 use crate::kernel::Kernel;
 use crate::mm::{Mm, RssCounter};
-use crate::task::{Task, TaskState, CAP_FULL_SET};
+use crate::task::{Task, TaskState};
 use crate::uapi::RLIMIT_SIGPENDING;
 
 use super::task as pt;
@@ -25,21 +25,13 @@ pub fn state_name(task: &Task) -> &'static str {
     if task.exit.is_some() && task.state != TaskState::Dead {
         return "Z (zombie)";
     }
-    match task.state {
-        TaskState::Running => "R (running)",
-        TaskState::Sleeping => "S (sleeping)",
-        TaskState::DiskSleep => "D (disk sleep)",
-        TaskState::Idle => "I (idle)",
-        TaskState::Stopped => "T (stopped)",
-        TaskState::Zombie => "Z (zombie)",
-        TaskState::Dead => "X (dead)",
-    }
+    task.state.name()
 }
 
 /// `proc_task_name(m, p, true)`: the comm with `\n` and `\` escaped (`seq_escape_str(.., "\n\\")`).
-pub fn escaped_comm(comm: &str) -> Vec<u8> {
+pub fn escaped_comm(comm: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(comm.len());
-    for &b in comm.as_bytes().iter().take(15) {
+    for &b in comm {
         match b {
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -114,11 +106,11 @@ pub fn render(kernel: &Kernel, task: &Task, mm: Option<&Mm>) -> Vec<u8> {
     let kthread = pt::is_kthread(task);
     let mut out = Vec::with_capacity(1600);
     out.extend_from_slice(b"Name:\t");
-    out.extend_from_slice(&escaped_comm(&task.comm));
+    out.extend_from_slice(&escaped_comm(pt::proc_comm(task)));
     out.push(b'\n');
     if !zombie {
-        // get_task_umask: the model does not track umask; every process has the usual 022.
-        let _ = writeln!(out, "Umask:\t{:04o}", 0o022);
+        // get_task_umask: printed only while the task has an fs_struct (exit_fs drops it).
+        let _ = writeln!(out, "Umask:\t{:04o}", task.fs.with(|fs| fs.umask));
     }
     let _ = writeln!(out, "State:\t{}", state_name(task));
     let tgid = task.tgid.0;
@@ -129,13 +121,16 @@ pub fn render(kernel: &Kernel, task: &Task, mm: Option<&Mm>) -> Vec<u8> {
         pt::ppid(kernel, task)
     );
     let c = &task.cred;
-    // Saved and filesystem ids follow the effective ones.
-    let _ = writeln!(out, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.euid, c.euid);
-    let _ = writeln!(out, "Gid:\t{}\t{}\t{}\t{}", c.gid, c.egid, c.egid, c.egid);
+    let _ = writeln!(out, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.suid, c.fsuid);
+    let _ = writeln!(out, "Gid:\t{}\t{}\t{}\t{}", c.gid, c.egid, c.sgid, c.fsgid);
     let fdsize = if zombie { 0 } else { fd_table_size(task) };
     let _ = writeln!(out, "FDSize:\t{fdsize}");
-    // No supplementary groups; the trailing space is always there.
-    out.extend_from_slice(b"Groups:\t \n");
+    // Groups separated by spaces, then always one space (`Groups:\t \n` for none: `task_state`).
+    out.extend_from_slice(b"Groups:\t");
+    for (i, g) in c.groups.iter().enumerate() {
+        let _ = write!(out, "{}{g}", if i == 0 { "" } else { " " });
+    }
+    out.extend_from_slice(b" \n");
     let (pgrp, sid) = pt::pgrp_session(kernel, task);
     let _ = writeln!(
         out,
@@ -158,24 +153,22 @@ pub fn render(kernel: &Kernel, task: &Task, mm: Option<&Mm>) -> Vec<u8> {
         pt::nr_threads(kernel, task),
         task.rlimit(RLIMIT_SIGPENDING)
     );
-    // Kernel threads ignore every signal (`ignore_signals` in kthreadd and `kthread`).
-    let sigign: u64 = if kthread { u64::MAX } else { 0 };
+    let (sigign, sigcgt) = task.sighand.with(|h| (h.ignored(), h.caught()));
     for (key, v) in [
-        ("SigPnd", 0),
-        ("ShdPnd", 0),
-        ("SigBlk", 0),
+        ("SigPnd", task.sig_pending),
+        ("ShdPnd", task.sig_shared_pending),
+        ("SigBlk", task.sig_blocked),
         ("SigIgn", sigign),
-        ("SigCgt", 0),
+        ("SigCgt", sigcgt),
     ] {
         let _ = writeln!(out, "{key}:\t{v:016x}");
     }
-    // Permitted = effective; the bounding set is full unless dropped, which the model never does.
     let caps = [
-        ("CapInh", 0),
-        ("CapPrm", c.cap_effective),
+        ("CapInh", c.cap_inheritable),
+        ("CapPrm", c.cap_permitted),
         ("CapEff", c.cap_effective),
-        ("CapBnd", CAP_FULL_SET),
-        ("CapAmb", 0),
+        ("CapBnd", c.cap_bset),
+        ("CapAmb", c.cap_ambient),
     ];
     for (key, v) in caps {
         let _ = writeln!(out, "{key}:\t{v:016x}");

@@ -14,22 +14,26 @@
 use crate::kernel::Kernel;
 use crate::task::{Pid, Task, TaskState};
 
-/// `PF_EXITING`: set by `do_exit` (`exit_signals`).
-pub const PF_EXITING: u32 = 0x0000_0004;
+pub use crate::task::{PF_EXITING, PF_FORKNOEXEC, PF_KTHREAD, PF_NOFREEZE, PF_RANDOMIZE};
+
 /// `PF_POSTCOREDUMP`: set for every exiting task with an mm by `coredump_task_exit`.
 pub const PF_POSTCOREDUMP: u32 = 0x0000_0008;
-/// `PF_FORKNOEXEC`: forked but has not exec'd.
-pub const PF_FORKNOEXEC: u32 = 0x0000_0040;
-/// `PF_NOFREEZE`: set by `do_task_dead` on the way out, and for kernel threads that do not freeze.
-pub const PF_NOFREEZE: u32 = 0x0000_8000;
-/// `PF_KTHREAD`.
-pub const PF_KTHREAD: u32 = 0x0020_0000;
-/// `PF_RANDOMIZE`: exec'd with address-space randomization.
-pub const PF_RANDOMIZE: u32 = 0x0040_0000;
 
 /// The task is a kernel thread (`PF_KTHREAD`, `Kthread: 1`).
 pub fn is_kthread(task: &Task) -> bool {
-    task.flags & PF_KTHREAD != 0
+    task.is_kthread()
+}
+
+/// `proc_task_name`: the name `/proc` prints. User tasks: `comm`, at most 15 bytes. Kernel threads: the
+/// full name (`get_kthread_comm` uses `kthread->full_name`, and workqueue workers append their queue), so
+/// `ps` shows `kworker/R-kvfree_rcu_reclaim` whole.
+pub fn proc_comm(task: &Task) -> &[u8] {
+    let b = task.comm.as_bytes();
+    if task.is_kthread() {
+        b
+    } else {
+        &b[..b.len().min(15)]
+    }
 }
 
 /// The task has exited and waits to be reaped (or is being reaped).
