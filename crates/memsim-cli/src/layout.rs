@@ -37,12 +37,7 @@ brk for thread-local storage before main runs.";
 
 #[derive(clap::Args, Debug)]
 pub struct LayoutArgs {
-    /// kernel.randomize_va_space: 0 (off), 1 (stack, mmap, vDSO, PIE base), 2 (also brk).
-    #[arg(long, value_name = "0|1|2", default_value_t = 2)]
-    pub aslr: u32,
-    /// The seed of the model's random generator (ASLR offsets, AT_RANDOM bytes).
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    pub seed: u64,
+    /// The machine, with `--aslr` and `--seed`.
     #[command(flatten)]
     pub machine: MachineArgs,
     /// The program to load (a path, or a name looked up in $PATH).
@@ -56,10 +51,6 @@ pub struct LayoutArgs {
 pub const ENVP: [&str; 4] = ["PATH=/usr/bin:/bin", "HOME=/", "LANG=C", "TERM=dumb"];
 
 pub fn run(a: &LayoutArgs) -> ExitCode {
-    if a.aslr > 2 {
-        eprintln!("memsim: --aslr {}: expected 0, 1 or 2", a.aslr);
-        return ExitCode::from(2);
-    }
     let mut machine = match a.machine.to_machine() {
         Ok(m) => m,
         Err(e) => {
@@ -67,8 +58,8 @@ pub fn run(a: &LayoutArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    machine.cfg.randomize_va_space = a.aslr;
-    set_seed(&mut machine.cfg, a.seed);
+    let seed = machine.seed;
+    set_seed(&mut machine.cfg, seed);
     let path = match resolve(&a.program) {
         Some(p) => p,
         None => {

@@ -302,7 +302,11 @@ pub fn probe_machine(spec: &ExecSpec, host: &HostConfig) -> memsim_scenario::Mac
     if let Some(r) = rlimits.get_mut(RLIMIT_STACK) {
         r.1 = Rlimit::new(spec.stack_limit, host.rlimits[RLIMIT_STACK].max);
     }
-    memsim_scenario::Machine { cfg, rlimits }
+    memsim_scenario::Machine {
+        cfg,
+        rlimits,
+        ..Default::default()
+    }
 }
 
 /// Run `spec` on the model: `execve` on PID 1 of a machine like this host's, then its `/proc/1/maps` and
