@@ -875,7 +875,12 @@ impl Runner {
                     }
                 }
             }
-            LineKind::Signal { signo, code, addr } => {
+            LineKind::Signal {
+                signo,
+                code,
+                addr,
+                pid: si_pid,
+            } => {
                 let st = self.procs.entry(pid).or_default();
                 let want = fmt_signal(*signo, *code, *addr);
                 match st.pending_fault.take() {
@@ -890,7 +895,12 @@ impl Runner {
                     None if is_fault_signal(*signo) => {
                         misses.push((n, want, "no signal (the line before is not a faulting access)".into()));
                     }
-                    None => self.stats.async_signals += 1,
+                    None => {
+                        self.stats.async_signals += 1;
+                        if let (uapi::SIGCHLD, Some(c), Some(p)) = (*signo, code, si_pid) {
+                            self.check_sigchld(n, *c, *p, misses);
+                        }
+                    }
                 }
             }
             LineKind::Killed { signo, core_dumped } => {
@@ -942,6 +952,33 @@ impl Runner {
                 None => self.stats.ends_unchecked += 1,
             },
             _ => misses.push((n, fmt_exit(Some(want)), self.describe_end(pid))),
+        }
+    }
+
+    /// `--- SIGCHLD {si_code=CLD_EXITED, si_pid=P, ...} ---`: the child P must have ended that way (it may be
+    /// reaped already). Stops and continues are not modeled, so not checked.
+    fn check_sigchld(&mut self, n: usize, code: u32, p: u32, misses: &mut Vec<Miss>) {
+        if !self.first_seen || self.stand_ins.contains(&p) {
+            return;
+        }
+        let Some(&child) = self.pids.get(&p) else { return };
+        let end = match self.kernel.task(child) {
+            Ok(t) => t.exit,
+            Err(_) => match self.ended.get(&child) {
+                Some(e) => Some(*e),
+                None => return,
+            },
+        };
+        let ok = match (code, end) {
+            (call::CLD_EXITED, Some(ExitStatus::Exited(_))) => true,
+            (call::CLD_KILLED, Some(ExitStatus::Killed { core_dumped: false, .. })) => true,
+            (call::CLD_DUMPED, Some(ExitStatus::Killed { core_dumped: true, .. })) => true,
+            (call::CLD_EXITED | call::CLD_KILLED | call::CLD_DUMPED, _) => false,
+            _ => true,
+        };
+        if !ok {
+            let what = uapi::name_of(call::CLD_NAMES, code as u64).unwrap_or("?");
+            misses.push((n, format!("SIGCHLD {what} for {p}"), format!("{p} {}", fmt_exit(end))));
         }
     }
 
