@@ -5,6 +5,7 @@
 
 mod layout;
 mod machine;
+mod ps;
 mod tour;
 mod translate;
 
@@ -56,6 +57,12 @@ enum Command {
     Tour(TourArgs),
     /// Show one virtual-to-physical translation step by step: each page-table level's index, entry and flags.
     Translate(translate::TranslateArgs),
+    /// Run a scenario (optional), then list the processes like `ps -eo pid,ppid,stat,vsz,rss,comm`.
+    Ps(ps::PsArgs),
+    /// Run a scenario (optional), then draw the process tree like `pstree -p`.
+    Pstree(ps::PsArgs),
+    /// Run a scenario (optional), then print one process's mappings like `pmap` (`-x`, `-d`, `-X`, `-XX`).
+    Pmap(ps::PmapArgs),
     /// Load a real ELF program with execve and show where its segments and named objects lie (the seed's table).
     #[command(after_help = layout::LAYOUT_HELP)]
     Layout(layout::LayoutArgs),
@@ -120,6 +127,9 @@ fn main() -> ExitCode {
             Err(e) => usage_error(&e),
         },
         Command::Translate(a) => translate::run(&a),
+        Command::Ps(a) => ps::ps(&a),
+        Command::Pstree(a) => ps::pstree(&a),
+        Command::Pmap(a) => ps::pmap(&a),
         Command::Layout(a) => layout::run(&a),
     }
 }
