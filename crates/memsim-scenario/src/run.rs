@@ -334,7 +334,9 @@ impl Machine {
     /// Build the kernel: one process, PID 1, with the given rlimits. The mmap base is recomputed from
     /// RLIMIT_STACK, as exec does (`arch_pick_mmap_layout`).
     pub fn build(&self, fs: Box<dyn memsim_core::fs::FileSource>) -> Kernel {
-        let mut k = Kernel::new(self.cfg.clone(), fs);
+        let mut cfg = self.cfg.clone();
+        cfg.seed = self.seed;
+        let mut k = Kernel::new(cfg, fs);
         let init = memsim_core::kernel::INIT_PID;
         if let Ok(t) = k.task_mut(init) {
             for &(res, lim) in &self.rlimits {
