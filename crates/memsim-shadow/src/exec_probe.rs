@@ -721,7 +721,6 @@ mod tests {
                 arg_end: stack - 0x20,
                 env_start: stack - 0x20,
                 env_end: stack - 0x8,
-                ..MmBounds::default()
             },
             ..ExecLayout::default()
         };
