@@ -1,5 +1,5 @@
-//! The machine flags shared by every subcommand (`--ram`, `--overcommit`, `--arch`, `--uid`, `--rlimit`),
-//! parsed into a raw form by clap and then validated into a [`Machine`].
+//! The machine flags shared by every subcommand (`--ram`, `--overcommit`, `--arch`, `--uid`, `--rlimit`,
+//! `--aslr`, `--seed`, `--core-dir`), parsed into a raw form by clap and then validated into a [`Machine`].
 
 use memsim_core::arch::Arch;
 use memsim_core::kernel::OvercommitMode;
@@ -25,6 +25,17 @@ pub struct MachineArgs {
     /// Values are bytes (or counts) with optional K/M/G/T suffix, or `unlimited`/`infinity`. Repeatable.
     #[arg(long, value_name = "RESOURCE=SOFT:HARD")]
     pub rlimit: Vec<String>,
+    /// kernel.randomize_va_space: 0 off (replay logs recorded under `setarch -R`), 1 stack, vDSO and mmap
+    /// base, 2 also the heap (Linux's default). The first process, before it execs, is never randomized.
+    #[arg(long, value_name = "0|1|2", default_value = "2")]
+    pub aslr: String,
+    /// Seed of the model's random generator (ASLR offsets, AT_RANDOM): the same seed gives the same run.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// Write the core file of a process killed by SIGSEGV or SIGBUS to DIR/core.PID, when its RLIMIT_CORE
+    /// allows one (raise it with `--rlimit CORE=unlimited`).
+    #[arg(long, value_name = "DIR")]
+    pub core_dir: Option<std::path::PathBuf>,
 }
 
 impl MachineArgs {
@@ -40,6 +51,19 @@ impl MachineArgs {
             .map_err(|e| format!("--overcommit: {e}"))?;
         m.cfg.arch = self.arch.parse::<Arch>().map_err(|e| format!("--arch: {e}"))?;
         m.cfg.uid = self.uid;
+        m.cfg.randomize_va_space = match self.aslr.trim() {
+            "0" => 0,
+            "1" => 1,
+            "2" => 2,
+            other => return Err(format!("--aslr {other}: expected 0, 1 or 2")),
+        };
+        m.seed = self.seed;
+        if let Some(dir) = &self.core_dir {
+            if !dir.is_dir() {
+                return Err(format!("--core-dir {}: not a directory", dir.display()));
+            }
+            m.core_dir = Some(dir.clone());
+        }
         for r in &self.rlimit {
             m.rlimits
                 .push(parse_rlimit(r).map_err(|e| format!("--rlimit {r}: {e}"))?);
@@ -108,6 +132,34 @@ pub fn parse_rlimit(s: &str) -> Result<(usize, Rlimit), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn args(extra: &[&str]) -> Result<Machine, String> {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            m: MachineArgs,
+        }
+        let argv: Vec<&str> = std::iter::once("t").chain(extra.iter().copied()).collect();
+        <T as clap::Parser>::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .m
+            .to_machine()
+    }
+
+    #[test]
+    fn aslr_seed_and_core_dir() {
+        let m = args(&[]).unwrap();
+        assert_eq!((m.cfg.randomize_va_space, m.seed, m.core_dir.clone()), (2, 0, None));
+        let m = args(&["--aslr", "0", "--seed", "42", "--core-dir", "/tmp"]).unwrap();
+        assert_eq!(m.cfg.randomize_va_space, 0);
+        assert_eq!(m.seed, 42);
+        assert_eq!(m.core_dir.as_deref(), Some(std::path::Path::new("/tmp")));
+        assert!(args(&["--aslr", "3"]).unwrap_err().contains("expected 0, 1 or 2"));
+        assert!(args(&["--core-dir", "/nonexistent/dir"])
+            .unwrap_err()
+            .contains("not a directory"));
+        assert!(args(&["--seed", "x"]).is_err());
+    }
 
     #[test]
     fn sizes() {

@@ -3,7 +3,9 @@
 //! Exit status: 0 when every expectation held, 1 when one failed, 2 for a malformed scenario line or a bad
 //! flag (clap's own usage errors exit 2 as well).
 
+mod layout;
 mod machine;
+mod ps;
 mod tour;
 mod translate;
 
@@ -22,12 +24,17 @@ Examples:
   memsim tour                                   a guided walk through one address space
   memsim run examples/scenarios/hello.scn       run a scenario, checking every stated result
   memsim run trace.scn --cat /proc/1/maps       ... and print the final maps
-  strace -f -y -o log ls / && memsim run --keep-going log
-                                                replay a real strace log, reporting every difference
+  setarch -R strace -f -y -v -e trace=%memory,%process,%file -o log sh -c 'ls / | wc -l'
+  memsim run --aslr 0 log                       replay a real multi-process strace log (recorded with
+                                                ASLR off), checking every result
+  memsim run --keep-going --stats log           ... reporting every difference, and what was not modeled
+  memsim run --rlimit CORE=unlimited --core-dir /tmp crash.scn
+                                                write core.PID of a process a fault kills
   memsim run --arch i386 --ram 512M --rlimit STACK=16M:unlimited -
                                                 read the scenario from standard input
   memsim translate --arch i386 --map 0x1234F000=0xAAAAA000 0x1234FFFF
-                                                one address translation, level by level";
+                                                one address translation, level by level
+  memsim layout --aslr 0 ./a.out                where a real program's segments and globals lie after execve";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,6 +57,15 @@ enum Command {
     Tour(TourArgs),
     /// Show one virtual-to-physical translation step by step: each page-table level's index, entry and flags.
     Translate(translate::TranslateArgs),
+    /// Run a scenario (optional), then list the processes like `ps -eo pid,ppid,stat,vsz,rss,comm`.
+    Ps(ps::PsArgs),
+    /// Run a scenario (optional), then draw the process tree like `pstree -p`.
+    Pstree(ps::PsArgs),
+    /// Run a scenario (optional), then print one process's mappings like `pmap` (`-x`, `-d`, `-X`, `-XX`).
+    Pmap(ps::PmapArgs),
+    /// Load a real ELF program with execve and show where its segments and named objects lie (the seed's table).
+    #[command(after_help = layout::LAYOUT_HELP)]
+    Layout(layout::LayoutArgs),
 }
 
 const RUN_HELP: &str = "\
@@ -59,6 +75,12 @@ A scenario is read line by line; a result after ` = ` is an expectation memsim c
    S 7ffff7ffd000,8
   --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_ACCERR, si_addr=0x7ffff7ffd000} ---
   cat /proc/self/maps
+
+A real program's log replays as it is, every process of it: record it with ASLR off and the model's stack
+limit, then replay with --aslr 0 (PIDs map to the model's through clone results):
+  env -i PATH=/usr/bin:/bin setarch -R prlimit --stack=8388608:unlimited \
+      strace -f -y -v -e trace=%memory,%process,%file -o log sh -c 'ls / | wc -l'
+  memsim run --aslr 0 log
 
 Exit status: 0 when every expectation held, 1 at the first that failed (all of them with --keep-going),
 2 for a malformed line or a bad flag.";
@@ -105,6 +127,10 @@ fn main() -> ExitCode {
             Err(e) => usage_error(&e),
         },
         Command::Translate(a) => translate::run(&a),
+        Command::Ps(a) => ps::ps(&a),
+        Command::Pstree(a) => ps::pstree(&a),
+        Command::Pmap(a) => ps::pmap(&a),
+        Command::Layout(a) => layout::run(&a),
     }
 }
 
@@ -135,6 +161,7 @@ fn run(a: &RunArgs) -> ExitCode {
     };
     let kernel = machine.build(Box::new(HostFs::new()));
     let mut runner = Runner::new(kernel);
+    runner.core_dir = machine.core_dir.clone();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let summary = match runner.run(&name, &text, &mut out, a.keep_going) {

@@ -37,7 +37,10 @@ fn sleep_kernel(comm: &str) -> (Kernel, FakePages) {
     task.state = TaskState::Sleeping;
     task.flags = 0x400000;
     task.min_flt = 136;
+    // The reference container's capability sets (one capability dropped).
     task.cred.cap_effective = 0x1fffeffffff;
+    task.cred.cap_permitted = 0x1fffeffffff;
+    task.cred.cap_bset = 0x1fffeffffff;
     // The reference container's limits.
     task.rlimits[RLIMIT_NPROC] = Rlimit::new(96365, 96365);
     task.rlimits[RLIMIT_SIGPENDING] = Rlimit::new(96365, 96365);
@@ -382,9 +385,9 @@ fn sleep_status_matches_reference_sample() {
     let (k, _) = sleep_kernel("sleep");
     let status = String::from_utf8(k.proc_read(SLEEP_PID, "status").unwrap()).unwrap();
     let sample = golden_text("sample_status.txt");
-    // Lines the model cannot know (process group, session, queued signals, a bounding set the container
-    // dropped a capability from, context switches): only their keys must agree.
-    let unknown = ["NSpgid", "NSsid", "SigQ", "CapBnd", "voluntary_ctxt_switches"];
+    // Lines the model cannot know (process group, session, queued signals, context switches): only their
+    // keys must agree.
+    let unknown = ["NSpgid", "NSsid", "SigQ", "voluntary_ctxt_switches"];
     let got: Vec<&str> = status.lines().collect();
     let want: Vec<&str> = sample.lines().collect();
     assert_eq!(got.len(), want.len(), "{status}");
@@ -408,9 +411,9 @@ fn sleep_stat_matches_reference_sample_in_modelled_fields() {
     let got: Vec<&str> = stat.split_whitespace().collect();
     let want: Vec<&str> = sample.split_whitespace().collect();
     assert_eq!(got.len(), 52);
-    // 1-based field numbers the model cannot reproduce: pgrp, session, starttime, the lagging rss,
-    // wchan (blocked in the kernel), processor.
-    let unknown = [5, 6, 22, 24, 35, 39];
+    // 1-based field numbers the model cannot reproduce: pgrp, session (the shell is not modelled),
+    // starttime, the lagging rss, processor.
+    let unknown = [5, 6, 22, 24, 39];
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         if !unknown.contains(&(i + 1)) {
             assert_eq!(g, w, "field {}", i + 1);
@@ -429,9 +432,20 @@ fn limits_matches_reference_sample() {
     );
 }
 
+/// Put `sleep 900`'s argument strings where its `arg_start`..`arg_end` say they are (the top of its
+/// `[stack]`), so `cmdline` and pmap's header read them from the model's memory as procps does.
+fn write_sleep_args(k: &mut Kernel) {
+    let mm = k.mm(SLEEP_PID).unwrap();
+    let (start, end) = (mm.arg_start, mm.arg_end);
+    assert_eq!(end - start, 10);
+    k.poke(SLEEP_PID, start, b"sleep\0900\0").unwrap();
+    assert_eq!(k.proc_read(SLEEP_PID, "cmdline").unwrap(), b"sleep\0900\0");
+}
+
 #[test]
 fn pmap_formats_match_reference_samples() {
-    let (k, pages) = sleep_kernel("sleep 900");
+    let (mut k, pages) = sleep_kernel("sleep");
+    write_sleep_args(&mut k);
     for (fmt, sample, golden) in [
         (PmapFormat::Default, "sample_pmap.txt", "sleep_pmap.txt"),
         (PmapFormat::Extended, "sample_pmap_x.txt", "sleep_pmap_x.txt"),
@@ -724,7 +738,8 @@ fn default_machine_renders_every_file() {
 
 #[test]
 fn pmap_extended_tables_match_reference_samples() {
-    let (k, pages) = sleep_kernel("sleep 900");
+    let (mut k, pages) = sleep_kernel("sleep");
+    write_sleep_args(&mut k);
     let x = String::from_utf8(k.pmap_with(SLEEP_PID, PmapFormat::More, &pages).unwrap()).unwrap();
     let xx = String::from_utf8(k.pmap_with(SLEEP_PID, PmapFormat::All, &pages).unwrap()).unwrap();
     let doc = "22686:   sleep 900

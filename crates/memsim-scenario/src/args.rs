@@ -91,6 +91,13 @@ pub trait ArgValue {
     fn to_bytes(&self) -> Result<Cow<'_, [u8]>, ArgError>;
     /// A printed byte vector (`[1, 0, ...]`): its bytes and whether it was complete; `None` for an address.
     fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError>;
+    /// The key of a top-level `key=value` argument (clone's `flags=...`).
+    fn key(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The owned form, for the rare calls whose arguments are structures, arrays or expressions (execve,
+    /// clone3, wait4, the rlimit calls).
+    fn to_owned_arg(&self) -> Arg;
 }
 
 impl ArgValue for Arg {
@@ -100,8 +107,18 @@ impl ArgValue for Arg {
     fn to_bytes(&self) -> Result<Cow<'_, [u8]>, ArgError> {
         arg_bytes(self).map(Cow::Borrowed)
     }
+    fn key(&self) -> Option<&[u8]> {
+        match self {
+            Arg::Keyed(k, _) => Some(k.as_bytes()),
+            _ => None,
+        }
+    }
+    fn to_owned_arg(&self) -> Arg {
+        self.clone()
+    }
     fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError> {
         match self {
+            Arg::Keyed(_, v) => v.to_byte_vector(),
             Arg::Array(items) => byte_vector(items.iter().map(|it| match it {
                 Arg::Int(n) => Item::Int(*n),
                 Arg::Other(t) if t == "..." => Item::More,
@@ -122,6 +139,7 @@ impl ArgValue for ArgRef<'_> {
             ArgRef::Str { .. } => Err(ArgError::new("expected a number, found a string")),
             ArgRef::Array(_) => Err(ArgError::new("expected a number, found an array")),
             ArgRef::Struct(_) => Err(ArgError::new("expected a number, found a structure")),
+            ArgRef::Keyed(_, v) => v.to_u64(tables),
             ArgRef::Other(t) => Err(ArgError::new(format!(
                 "expected a number, found `{}`",
                 String::from_utf8_lossy(t)
@@ -138,11 +156,22 @@ impl ArgValue for ArgRef<'_> {
             ArgRef::Str { truncated: true, .. } => {
                 Err(ArgError::new("the string is truncated (`...`): rerun strace with -s"))
             }
+            ArgRef::Keyed(_, v) => v.to_bytes(),
             _ => Err(ArgError::new("expected a string")),
         }
     }
+    fn key(&self) -> Option<&[u8]> {
+        match self {
+            ArgRef::Keyed(k, _) => Some(k),
+            _ => None,
+        }
+    }
+    fn to_owned_arg(&self) -> Arg {
+        self.to_arg()
+    }
     fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError> {
         match self {
+            ArgRef::Keyed(_, v) => v.to_byte_vector(),
             ArgRef::Array(items) => byte_vector(items.iter().map(|it| match it {
                 ArgRef::Int(n) => Item::Int(n.get()),
                 ArgRef::Other(t) if *t == b"..." => Item::More,
@@ -163,6 +192,12 @@ impl<T: ArgValue> ArgValue for (Pos, T) {
     }
     fn to_byte_vector(&self) -> Result<(Option<Vec<u8>>, bool), ArgError> {
         self.1.to_byte_vector()
+    }
+    fn key(&self) -> Option<&[u8]> {
+        self.1.key()
+    }
+    fn to_owned_arg(&self) -> Arg {
+        self.1.to_owned_arg()
     }
 }
 
@@ -306,6 +341,7 @@ pub fn arg_u64(arg: &Arg, tables: &[NameTable]) -> Result<u64, ArgError> {
         Arg::Str { .. } => Err(ArgError::new("expected a number, found a string")),
         Arg::Array(_) => Err(ArgError::new("expected a number, found an array")),
         Arg::Struct(_) => Err(ArgError::new("expected a number, found a structure")),
+        Arg::Keyed(_, v) => arg_u64(v, tables),
         Arg::Other(t) => Err(ArgError::new(format!("expected a number, found `{t}`"))),
     }
 }
@@ -328,6 +364,7 @@ pub fn arg_bytes(arg: &Arg) -> Result<&[u8], ArgError> {
             truncated: false,
         } => Ok(bytes),
         Arg::Str { truncated: true, .. } => Err(ArgError::new("the string is truncated (`...`): rerun strace with -s")),
+        Arg::Keyed(_, v) => arg_bytes(v),
         _ => Err(ArgError::new("expected a string")),
     }
 }

@@ -24,6 +24,8 @@ pub enum Arg {
     Array(Vec<Arg>),
     /// `{key=value, ...}` (keys optional).
     Struct(Vec<(Option<String>, Arg)>),
+    /// A top-level `key=value`, as clone prints its arguments (`child_stack=NULL`, `flags=...`).
+    Keyed(String, Box<Arg>),
     /// Anything else kept verbatim (e.g. `0x7ffd... /* 20 vars */` after stripping the comment is an `Int`).
     Other(String),
 }

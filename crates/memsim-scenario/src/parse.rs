@@ -125,6 +125,9 @@ pub enum ArgRef<'a> {
     },
     Array(Vec<ArgRef<'a>>),
     Struct(Vec<(Option<&'a [u8]>, ArgRef<'a>)>),
+    /// A top-level `key=value` (clone's `child_stack=NULL, flags=...`): which fields strace prints depends
+    /// on the flags, so the decoder finds them by key.
+    Keyed(&'a [u8], Box<ArgRef<'a>>),
     Other(&'a [u8]),
 }
 
@@ -148,6 +151,7 @@ impl ArgRef<'_> {
             },
             ArgRef::Array(v) => Arg::Array(v.iter().map(ArgRef::to_arg).collect()),
             ArgRef::Struct(v) => Arg::Struct(v.iter().map(|(k, v)| (k.map(lossy), v.to_arg())).collect()),
+            ArgRef::Keyed(k, v) => Arg::Keyed(lossy(k), Box::new(v.to_arg())),
             ArgRef::Other(t) => Arg::Other(lossy(t)),
         }
     }
@@ -342,6 +346,16 @@ impl Parser {
     }
 
     /// The file name used in error messages.
+    /// Calls started but not yet resumed (`<unfinished ...>`), by PID prefix: `(pid, name, text, line)`, the
+    /// text running from the call's name up to its cut. A `strace -f` log shows a new child's first lines
+    /// before the `<... clone resumed>` line that gives its PID; the runner creates the child from its parent's
+    /// unfinished clone.
+    pub fn unfinished(&self) -> impl Iterator<Item = (Option<u32>, &str, &str, usize)> + '_ {
+        self.pending
+            .values()
+            .map(|p| (p.pid, p.name.as_str(), p.text.as_str(), p.line))
+    }
+
     pub fn file_name(&self) -> &str {
         &self.file
     }
@@ -945,11 +959,11 @@ fn call_line<'a>(c: &mut Cur<'a>, map: &PosMap, mut args: Vec<(Pos, ArgRef<'a>)>
             let at = c.i;
             let v = match simple_value(c) {
                 Some(v) => v,
-                None => {
-                    // Top-level `key=value` (clone's `child_stack=NULL, flags=...`): the key is dropped.
-                    key(c);
-                    value(c, 1)?
-                }
+                None => match key(c) {
+                    // Top-level `key=value` (clone's `child_stack=NULL, flags=...`).
+                    Some(k) => ArgRef::Keyed(k, Box::new(value(c, 1)?)),
+                    None => value(c, 1)?,
+                },
             };
             args.push((map.pos(at), v));
             c.skip_ws()?;
@@ -1121,6 +1135,20 @@ fn value<'a>(c: &mut Cur<'a>, depth: usize) -> PResult<ArgRef<'a>> {
     let start = c.i;
     if let Some(a) = primary(c, depth)? {
         c.skip_ws()?;
+        if c.rest().starts_with(b"=>") {
+            // `{flags=..., ...} => {parent_tid=[1236]}` (clone3): the fields the call wrote on exit. The
+            // value on entry is the argument; the written ones repeat what the result says.
+            let save = c.i;
+            c.i += 2;
+            c.skip_ws()?;
+            if primary(c, depth + 1)?.is_some() {
+                c.skip_ws()?;
+                if matches!(c.peek(), None | Some(b',' | b')' | b']' | b'}')) {
+                    return Ok(a);
+                }
+            }
+            c.i = save;
+        }
         if matches!(c.peek(), None | Some(b',' | b')' | b']' | b'}')) {
             return Ok(a);
         }

@@ -24,7 +24,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use memsim_core::task::{ExitStatus, Rlimit, TaskState};
+use memsim_core::task::{ExitStatus, Rlimit};
 use memsim_core::uapi::{self, RLIMIT_CORE, RLIMIT_STACK};
 use memsim_core::{AccessKind, Errno, Kernel, Pid, SigInfo};
 
@@ -104,6 +104,13 @@ impl Names {
             Some(n) if **n == *name => n.clone(),
             _ => slot.insert(Arc::from(name)).clone(),
         }
+    }
+}
+
+impl Steps<'_> {
+    /// The parser, for the calls it holds unfinished.
+    pub fn parser(&self) -> &Parser {
+        &self.parser
     }
 }
 
@@ -273,6 +280,19 @@ pub struct Stats {
     pub async_signals: u64,
     /// Exit and signal lines of PIDs that stand in for PID 1: not applied.
     pub skipped: u64,
+    /// Descriptors placed where the log says a real program got them: strace's `-e trace=%file` filter leaves
+    /// out close, dup and pipe, so the model closes (or fills) descriptors the log shows were free (taken).
+    pub fd_syncs: u64,
+    /// Children created from their parent's unfinished clone when their first line came before its result.
+    pub early_clones: u64,
+    /// execve calls whose environment the log did not show (strace without `-v`): run with none.
+    pub unknown_env: u64,
+    /// execve calls whose strings strace cut short (`-s`): the new stack cannot be the real one.
+    pub truncated_exec: u64,
+    /// Processes the log shows ending for a reason the model does not see (a signal from outside, SIGPIPE).
+    pub external_ends: u64,
+    /// `+++` lines of tasks already gone from the model (reaped threads) whose status is not known.
+    pub ends_unchecked: u64,
 }
 
 /// The result of a run: the failed expectations (at most one unless `keep_going`) and statistics.
@@ -292,6 +312,9 @@ struct ProcState {
     pending_fault: Option<(usize, SigInfo)>,
     /// "process is dead" was reported once already.
     dead_reported: bool,
+    /// Runs a real program (it executed an execve of the log, or descends from one that did): its log is
+    /// filtered, so descriptor numbers follow the log (see [`Stats::fd_syncs`]).
+    real_program: bool,
 }
 
 /// Machine options as the command line gives them.
@@ -300,6 +323,11 @@ pub struct Machine {
     pub cfg: memsim_core::KernelConfig,
     /// `(RLIMIT_*, limit)` pairs applied to PID 1.
     pub rlimits: Vec<(usize, Rlimit)>,
+    /// `--seed`: the seed of the model's random generator (ASLR offsets, AT_RANDOM bytes).
+    pub seed: u64,
+    /// `--core-dir`: where a process killed by a fault leaves its core file (`core.PID`), when RLIMIT_CORE
+    /// allows one.
+    pub core_dir: Option<std::path::PathBuf>,
 }
 
 impl Machine {
@@ -329,7 +357,16 @@ impl Machine {
 /// Drives the model through scenarios.
 pub struct Runner {
     pub kernel: Kernel,
+    /// Log PIDs → model PIDs: the first prefix seen is PID 1; children get theirs from clone results.
     pids: BTreeMap<u32, Pid>,
+    /// The first prefix (PID 1's) has been seen.
+    first_seen: bool,
+    /// Task-creating calls run early, by their caller's prefix: the child's log PID and model PID.
+    early: BTreeMap<Option<u32>, (u32, Pid)>,
+    /// Exit statuses of children reaped by wait, for `+++` lines that come after the reap.
+    ended: BTreeMap<Pid, ExitStatus>,
+    /// See [`Machine::core_dir`].
+    pub core_dir: Option<std::path::PathBuf>,
     /// Prefix PIDs other than the first that were mapped to PID 1 for want of a task of their own.
     stand_ins: std::collections::BTreeSet<u32>,
     procs: BTreeMap<Pid, ProcState>,
@@ -354,6 +391,10 @@ impl Runner {
         Runner {
             kernel,
             pids: BTreeMap::new(),
+            first_seen: false,
+            early: BTreeMap::new(),
+            ended: BTreeMap::new(),
+            core_dir: None,
             stand_ins: std::collections::BTreeSet::new(),
             procs: BTreeMap::new(),
             stats: Stats::default(),
@@ -379,6 +420,11 @@ impl Runner {
             let s = s.map_err(RunError::Malformed)?;
             if !running {
                 continue;
+            }
+            if let Some(p) = s.pid {
+                if !self.pids.contains_key(&p) && self.first_seen {
+                    self.adopt(p, it.parser());
+                }
             }
             if !checked && matches!(s.op, Op::Line(LineKind::Cat { .. })) {
                 // The first output: nothing may be printed before every line parsed.
@@ -448,23 +494,240 @@ impl Runner {
         v
     }
 
-    /// The model PID for a line's prefix.
+    /// The model PID for a line's prefix. The first prefix seen is PID 1; a child's is set by the result of
+    /// the clone that made it. A prefix that is neither (a log that does not trace process creation) stands
+    /// in for PID 1. Log PIDs are never taken as model PIDs: the model's numbers differ (kernel threads take
+    /// 2, 3, ...).
     pub fn model_pid(&mut self, prefix: Option<u32>) -> Pid {
         let init = memsim_core::kernel::INIT_PID;
         let Some(p) = prefix else { return init };
         if let Some(&m) = self.pids.get(&p) {
             return m;
         }
-        let m = if self.pids.is_empty() {
-            init
-        } else if self.kernel.is_user_task(Pid(p)) {
-            Pid(p)
-        } else {
+        if self.first_seen {
             self.stand_ins.insert(p);
-            init
+        }
+        self.first_seen = true;
+        self.pids.insert(p, init);
+        init
+    }
+
+    /// A log PID in a call's argument or output, as the model numbers it. Before any prefix (a hand-written
+    /// scenario) PIDs are the model's own; an unknown PID becomes one no task can have.
+    fn to_model(&self, p: i64) -> i64 {
+        if !self.first_seen {
+            return p;
+        }
+        match u32::try_from(p).ok().and_then(|p| self.pids.get(&p)) {
+            Some(m) => m.0 as i64,
+            None => i32::MAX as i64,
+        }
+    }
+
+    /// A line of `p`, a PID with no mapping yet, came while a parent's clone is unfinished: that clone made
+    /// `p` (strace prints the child's first lines before the parent's `<... clone resumed>` when they
+    /// interleave). Run the latest such clone now and map `p` to its child; the resumed line then checks
+    /// that its result is `p`.
+    fn adopt(&mut self, p: u32, parser: &Parser) {
+        let mut best: Option<(usize, Option<u32>, String)> = None;
+        for (pid, name, text, line) in parser.unfinished() {
+            if !matches!(name, "clone" | "clone3" | "fork" | "vfork") || self.early.contains_key(&pid) {
+                continue;
+            }
+            if pid.is_some_and(|q| !self.pids.contains_key(&q)) {
+                continue;
+            }
+            if best.as_ref().is_none_or(|b| line > b.0) {
+                best = Some((line, pid, format!("{})", text.trim_end().trim_end_matches(','))));
+            }
+        }
+        let Some((line, parent, text)) = best else { return };
+        let Ok(Some(crate::ast::Line {
+            kind: LineKind::Syscall(sc),
+            ..
+        })) = crate::parse::parse_line("", line, &text)
+        else {
+            return;
         };
-        self.pids.insert(p, m);
-        m
+        let Ok(Some(call)) = call::decode(&sc) else { return };
+        let ppid = self.model_pid(parent);
+        let out = call::execute(&mut self.kernel, ppid, &call);
+        if let Ok(child) = out.result {
+            let child = Pid(child as u32);
+            self.stats.early_clones += 1;
+            self.pids.insert(p, child);
+            self.inherit(ppid, child);
+            self.early.insert(parent, (p, child));
+        }
+    }
+
+    /// A new task runs what its parent ran.
+    fn inherit(&mut self, parent: Pid, child: Pid) {
+        let real = self.procs.get(&parent).is_some_and(|s| s.real_program);
+        self.procs.entry(child).or_default().real_program = real;
+    }
+
+    /// Make `fd` the lowest free descriptor of `pid`, as the log shows it was (see [`Stats::fd_syncs`]).
+    fn sync_fd(&mut self, pid: Pid, fd: i128) {
+        const MAX_FILL: i128 = 4096;
+        if !(0..MAX_FILL).contains(&fd) {
+            return;
+        }
+        let fd = fd as i32;
+        let occupied = |k: &Kernel, f: i32| k.task(pid).is_ok_and(|t| t.files.get(f).is_some());
+        if occupied(&self.kernel, fd) {
+            let _ = self.kernel.sys_close(pid, fd as i64);
+            self.stats.fd_syncs += 1;
+        }
+        for f in 0..fd {
+            if !occupied(&self.kernel, f) {
+                // A descriptor the program got from a call the log leaves out (pipe, dup, socket).
+                if self
+                    .kernel
+                    .sys_openat(pid, uapi::AT_FDCWD, "/dev/null", uapi::O_RDONLY, 0)
+                    .is_err()
+                {
+                    return;
+                }
+                self.stats.fd_syncs += 1;
+            }
+        }
+    }
+
+    /// Run a modeled call, check its result and outputs, and keep the PID map and per-process state.
+    fn run_call(
+        &mut self,
+        n: usize,
+        prefix: Option<u32>,
+        pid: Pid,
+        call: &Call,
+        expect: &Expect,
+        misses: &mut Vec<Miss>,
+    ) -> Outcome {
+        if call.creates_task() {
+            if let Some((child_sp, child)) = self.early.remove(&prefix) {
+                let out = Outcome::of(Ok(child.0 as u64));
+                let want = match expect {
+                    Expect::Value(v) => *v == child_sp as i128,
+                    Expect::Error(_) => false,
+                    Expect::Unchecked => true,
+                };
+                if !want {
+                    misses.push((
+                        n,
+                        fmt_expect(expect, false),
+                        format!("{child_sp} (whose lines came first)"),
+                    ));
+                }
+                return out;
+            }
+        }
+        let mapped;
+        let call = if matches!(
+            call,
+            Call::Kill { .. }
+                | Call::Tgkill { .. }
+                | Call::Tkill { .. }
+                | Call::Wait4 { .. }
+                | Call::Waitid { .. }
+                | Call::Prlimit64 { .. }
+        ) {
+            let mut c = call.clone();
+            c.map_pids(|p| self.to_model(p));
+            mapped = c;
+            &mapped
+        } else {
+            call
+        };
+        match call {
+            Call::Openat { .. } => {
+                if let Expect::Value(fd) = expect {
+                    if self.procs.get(&pid).is_some_and(|s| s.real_program) {
+                        self.sync_fd(pid, *fd);
+                    }
+                }
+            }
+            Call::Execve { envp, truncated, .. } => {
+                self.stats.unknown_env += envp.is_none() as u64;
+                self.stats.truncated_exec += *truncated as u64;
+            }
+            _ => {}
+        }
+        let out = call::execute(&mut self.kernel, pid, call);
+        if call.returns_pid() {
+            self.check_pid_result(n, call, expect, &out, misses);
+        } else if let Some((want, got)) = check(call, expect, &out) {
+            misses.push((n, want, got));
+        }
+        match (call, &out.result) {
+            (Call::Wait4 { status: want, .. }, Ok(r)) if *r != 0 => {
+                if let Some(got) = out.status {
+                    self.ended.insert(Pid(*r as u32), status_of(got));
+                    if let Some(want) = want {
+                        if *want != got {
+                            misses.push((n, fmt_wstatus(*want), fmt_wstatus(got)));
+                        }
+                    }
+                }
+            }
+            (Call::Waitid { info: Some(want), .. }, Ok(_)) if *want != out.info.unwrap_or_default() => {
+                misses.push((n, fmt_info(want), fmt_info(&out.info.unwrap_or_default())));
+            }
+            (Call::Getrlimit { old: Some(want), .. } | Call::Prlimit64 { old: Some(want), .. }, Ok(_))
+                if out.rlim != Some(*want) =>
+            {
+                misses.push((n, fmt_rlim(Some(*want)), fmt_rlim(out.rlim)));
+            }
+            (Call::Execve { .. }, Ok(_)) => {
+                let st = self.procs.entry(pid).or_default();
+                st.real_program = true;
+                st.pending_fault = None;
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// A PID result (fork's child, wait4's reaped child) is compared through the PID map; a new child's PID
+    /// enters it.
+    fn check_pid_result(&mut self, n: usize, call: &Call, expect: &Expect, out: &Outcome, misses: &mut Vec<Miss>) {
+        let got = match out.result {
+            Ok(r) => r as i64,
+            Err(e) => {
+                if !matches!(expect, Expect::Unchecked | Expect::Error(_))
+                    || matches!(expect, Expect::Error(name) if !call::errno_matches(name, e))
+                {
+                    misses.push((n, fmt_expect(expect, false), call::format_result(&out.result, false)));
+                }
+                return;
+            }
+        };
+        let v = match expect {
+            Expect::Unchecked => return,
+            Expect::Error(_) => {
+                misses.push((n, fmt_expect(expect, false), got.to_string()));
+                return;
+            }
+            Expect::Value(v) => *v,
+        };
+        let ok = if v <= 0 || !self.first_seen {
+            v == got as i128
+        } else if let Ok(v) = u32::try_from(v) {
+            match self.pids.get(&v) {
+                Some(m) if !self.stand_ins.contains(&v) => m.0 as i64 == got,
+                _ if call.creates_task() => {
+                    self.stand_ins.remove(&v);
+                    self.pids.insert(v, Pid(got as u32));
+                    true
+                }
+                _ => false,
+            }
+        } else {
+            false
+        };
+        if !ok {
+            misses.push((n, v.to_string(), format!("{got} (model PID)")));
+        }
     }
 
     /// Run one prepared line. Returns what happened, as strace would print it (a call's result, a raised
@@ -489,6 +752,11 @@ impl Runner {
             let ends = match &step.op {
                 Op::Line(LineKind::Exited { .. } | LineKind::Killed { .. } | LineKind::Signal { .. }) => true,
                 Op::Unmodeled { name, .. } => matches!(&**name, "exit" | "exit_group"),
+                // A stand-in's own program and end are not PID 1's.
+                Op::Call {
+                    call: Call::Exit { .. } | Call::ExitGroup { .. } | Call::Execve { .. },
+                    ..
+                } => true,
                 _ => false,
             };
             if ends {
@@ -522,9 +790,11 @@ impl Runner {
         let kind = match &step.op {
             Op::Call { call, expect } => {
                 self.stats.calls += 1;
-                let out = call::execute(&mut self.kernel, pid, call);
-                if let Some((want, got)) = check(call, expect, &out) {
-                    misses.push((n, want, got));
+                let out = self.run_call(n, step.pid, pid, call, expect, misses);
+                if call.creates_task() {
+                    if let Ok(child) = out.result {
+                        self.inherit(pid, Pid(child as u32));
+                    }
                 }
                 if !narrate {
                     return Ok(None);
@@ -537,7 +807,7 @@ impl Runner {
             }
             Op::Unmodeled { name, exit_code } => {
                 if matches!(&**name, "exit_group" | "exit") {
-                    self.exit(pid, ExitStatus::Exited(exit_code.unwrap_or(0) as i32));
+                    self.end(pid, ExitStatus::Exited(exit_code.unwrap_or(0) as i32));
                     return Ok(narrate.then(|| "?".into()));
                 }
                 match self.stats.unmodeled.get_mut(&**name) {
@@ -629,19 +899,11 @@ impl Runner {
                     signo: *signo,
                     core_dumped: *core_dumped,
                 };
-                let got = self.kernel.task(pid).ok().and_then(|t| t.exit);
-                if got != Some(want) {
-                    misses.push((n, fmt_exit(Some(want)), self.describe_end(pid)));
-                }
+                self.end_line(n, pid, want, !is_fault_signal(*signo), misses);
             }
             LineKind::Exited { code } => {
-                let want = ExitStatus::Exited(*code);
-                match self.kernel.task(pid).ok().map(|t| t.exit) {
-                    // A thread or process leaving without an exit_group line in the scenario.
-                    Some(None) => self.exit(pid, want),
-                    Some(Some(got)) if got == want => {}
-                    _ => misses.push((n, fmt_exit(Some(want)), self.describe_end(pid))),
-                }
+                // A thread or process leaving without an exit line in the scenario is ended here.
+                self.end_line(n, pid, ExitStatus::Exited(*code), true, misses);
             }
             LineKind::Cat {
                 pid: ProcPid::System,
@@ -664,6 +926,25 @@ impl Runner {
         Ok(effect)
     }
 
+    /// A `+++ exited with N +++` or `+++ killed by SIG +++` line: the task must have ended so. A live task is
+    /// ended here when `may_end` (an exit the log does not show as a call, a signal from outside the model);
+    /// a task already reaped is checked against the status its reaper saw, when one did.
+    fn end_line(&mut self, n: usize, pid: Pid, want: ExitStatus, may_end: bool, misses: &mut Vec<Miss>) {
+        match self.kernel.task(pid).map(|t| t.exit) {
+            Ok(None) if may_end => {
+                self.stats.external_ends += matches!(want, ExitStatus::Killed { .. }) as u64;
+                self.end(pid, want);
+            }
+            Ok(Some(got)) if got == want => {}
+            Err(_) => match self.ended.get(&pid) {
+                Some(got) if *got != want => misses.push((n, fmt_exit(Some(want)), fmt_exit(Some(*got)))),
+                Some(_) => {}
+                None => self.stats.ends_unchecked += 1,
+            },
+            _ => misses.push((n, fmt_exit(Some(want)), self.describe_end(pid))),
+        }
+    }
+
     /// An access faulted: the signal is pending for the next line to check, and with no handler it kills the
     /// process (`force_sig_fault` → `do_group_exit`), dumping core when RLIMIT_CORE allows it.
     fn fault(&mut self, pid: Pid, n: usize, sig: SigInfo) {
@@ -674,7 +955,10 @@ impl Runner {
             .map(|t| t.rlimit(RLIMIT_CORE) != 0)
             .unwrap_or(false);
         let core_dumped = core && sig_kernel_coredump(sig.signo);
-        self.exit(
+        if core_dumped {
+            self.write_core(pid, sig);
+        }
+        self.end(
             pid,
             ExitStatus::Killed {
                 signo: sig.signo,
@@ -683,19 +967,12 @@ impl Runner {
         );
     }
 
-    /// End a process (`do_exit`): it becomes a zombie holding its exit status, and its address space goes
-    /// with it (`exit_mm` → `mmput` → `exit_mmap`) once no live task shares it. The core may already have
-    /// marked the task dead (a fatal fault), so the task's `mm` is read directly, not through `Kernel::mm`.
-    fn exit(&mut self, pid: Pid, status: ExitStatus) {
-        let Ok(t) = self.kernel.task_mut(pid) else { return };
-        t.exit = Some(status);
-        t.state = TaskState::Zombie;
-        let Some(mm) = t.mm else { return };
-        // kernel/fork.c: mmput — exit_mmap runs when the last user drops the mm.
-        let shared = self.kernel.tasks.values().any(|t| t.mm == Some(mm) && t.is_alive());
-        if !shared {
-            self.kernel.exit_mmap(mm);
-        }
+    /// `do_coredump`: the core file `core.PID` in `--core-dir`, when one is given.
+    fn write_core(&mut self, _pid: Pid, _sig: SigInfo) {}
+
+    /// End a process through the core (`do_exit`).
+    fn end(&mut self, pid: Pid, status: ExitStatus) {
+        call::do_exit(&mut self.kernel, pid, status);
     }
 
     fn describe_end(&self, pid: Pid) -> String {
@@ -748,6 +1025,62 @@ fn fmt_expect(e: &Expect, hex: bool) -> String {
             None => format!("-1 {name}"),
         },
         Expect::Unchecked => "?".into(),
+    }
+}
+
+/// A wait status (`include/uapi/linux/wait.h` encoding) as the end it records.
+fn status_of(w: i32) -> ExitStatus {
+    if w & 0x7f == 0 {
+        ExitStatus::Exited((w >> 8) & 0xff)
+    } else {
+        ExitStatus::Killed {
+            signo: (w & 0x7f) as u32,
+            core_dumped: w & 0x80 != 0,
+        }
+    }
+}
+
+/// A wait status as strace prints it.
+fn fmt_wstatus(w: i32) -> String {
+    if w & 0x7f == 0 {
+        format!("[{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}]", (w >> 8) & 0xff)
+    } else if w & 0xff == 0x7f {
+        format!(
+            "[{{WIFSTOPPED(s) && WSTOPSIG(s) == {}}}]",
+            signal_name(((w >> 8) & 0xff) as u32)
+        )
+    } else {
+        format!(
+            "[{{WIFSIGNALED(s) && WTERMSIG(s) == {}{}}}]",
+            signal_name((w & 0x7f) as u32),
+            if w & 0x80 != 0 { " && WCOREDUMP(s)" } else { "" }
+        )
+    }
+}
+
+fn fmt_info(i: &call::WaitInfo) -> String {
+    if i.pid == 0 {
+        return "{}".into();
+    }
+    format!(
+        "{{si_code={}, si_pid={}, si_status={}}}",
+        uapi::name_of(call::CLD_NAMES, i.code as u64).map_or_else(|| i.code.to_string(), str::to_string),
+        i.pid,
+        i.status
+    )
+}
+
+fn fmt_rlim(r: Option<Rlimit>) -> String {
+    let v = |x: u64| {
+        if x == uapi::RLIM_INFINITY {
+            "RLIM64_INFINITY".to_string()
+        } else {
+            x.to_string()
+        }
+    };
+    match r {
+        Some(r) => format!("{{rlim_cur={}, rlim_max={}}}", v(r.cur), v(r.max)),
+        None => "no limit written".into(),
     }
 }
 

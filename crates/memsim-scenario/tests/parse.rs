@@ -211,9 +211,12 @@ fn arrays_structures_comments() {
     assert_eq!(
         c.args,
         vec![
-            Arg::Int(0),
-            Arg::Flags(vec![name("CLONE_CHILD_CLEARTID"), name("SIGCHLD")]),
-            Arg::Int(0x7f00)
+            Arg::Keyed("child_stack".into(), Box::new(Arg::Int(0))),
+            Arg::Keyed(
+                "flags".into(),
+                Box::new(Arg::Flags(vec![name("CLONE_CHILD_CLEARTID"), name("SIGCHLD")]))
+            ),
+            Arg::Keyed("child_tidptr".into(), Box::new(Arg::Int(0x7f00)))
         ]
     );
     let c = call("futex(0x1, FUTEX_WAKE_OP_PRIVATE, 1, 1, 0x2, FUTEX_OP_SET<<28|0<<12|FUTEX_OP_CMP_GT<<24|0x1) = 1");

@@ -128,9 +128,16 @@ fn exits() {
         failures("exit_group(3) = ?\n+++ exited with 4 +++\n"),
         vec![(2, "exited with 4".into(), "exited with 3".into())]
     );
+    // A signal from outside the model (SIGKILL, SIGPIPE) ends a live process; a fault signal must come from
+    // a faulting access.
+    assert_eq!(failures("+++ killed by SIGKILL +++\n"), vec![]);
     assert_eq!(
-        failures("+++ killed by SIGKILL +++\n"),
-        vec![(1, "killed by SIGKILL".into(), "alive".into())]
+        failures("+++ killed by SIGKILL +++\nmunmap(0x100000000, 4096) = 0\n"),
+        vec![(2, "process 1 to be alive".into(), "killed by SIGKILL".into())]
+    );
+    assert_eq!(
+        failures("+++ killed by SIGSEGV +++\n"),
+        vec![(1, "killed by SIGSEGV".into(), "alive".into())]
     );
     // Without an exit_group line, `+++ exited` is the exit.
     assert_eq!(failures("+++ exited with 0 +++\n+++ exited with 0 +++\n"), vec![]);

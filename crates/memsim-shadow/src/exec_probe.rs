@@ -125,6 +125,8 @@ pub struct ExecLayout {
     pub rsp: Option<u64>,
     /// `/proc/PID/auxv` as (type, value) pairs up to and excluding AT_NULL, when known.
     pub auxv: Vec<(u64, u64)>,
+    /// The initial stack's bytes from `start_stack` (argc) to the end of the `[stack]` VMA.
+    pub stack: Vec<u8>,
 }
 
 /// `AT_*` auxv types used here (`include/uapi/linux/auxvec.h`).
@@ -246,6 +248,17 @@ fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, String> {
     let maps = String::from_utf8_lossy(&read("maps")?).into_owned();
     let bounds = MmBounds::from_stat(&String::from_utf8_lossy(&read("stat")?))?;
     let auxv = parse_auxv(&read("auxv")?);
+    let stack = match stack_end(&maps) {
+        Some(end) if end > bounds.start_stack => {
+            use std::os::unix::fs::FileExt;
+            let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| format!("/proc/{pid}/mem: {e}"))?;
+            let mut buf = vec![0u8; (end - bounds.start_stack) as usize];
+            mem.read_exact_at(&mut buf, bounds.start_stack)
+                .map_err(|e| format!("reading the stack from /proc/{pid}/mem: {e}"))?;
+            buf
+        }
+        _ => Vec::new(),
+    };
     // SAFETY: an all-zero `user_regs_struct` is a valid value (plain integers).
     let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
     // SAFETY: `pid` is our tracee, stopped; PTRACE_GETREGS writes one `user_regs_struct` to `regs`.
@@ -268,7 +281,15 @@ fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, String> {
         rip,
         rsp,
         auxv,
+        stack,
     })
+}
+
+/// The end of the `[stack]` VMA in a maps text.
+pub fn stack_end(maps: &str) -> Option<u64> {
+    let l = maps.lines().find(|l| l.ends_with("[stack]"))?;
+    let (_, end) = l.split_whitespace().next()?.split_once('-')?;
+    u64::from_str_radix(end, 16).ok()
 }
 
 /// The model configured like this host for a probe: `randomize_va_space` 0 (the child ran with
@@ -281,7 +302,11 @@ pub fn probe_machine(spec: &ExecSpec, host: &HostConfig) -> memsim_scenario::Mac
     if let Some(r) = rlimits.get_mut(RLIMIT_STACK) {
         r.1 = Rlimit::new(spec.stack_limit, host.rlimits[RLIMIT_STACK].max);
     }
-    memsim_scenario::Machine { cfg, rlimits }
+    memsim_scenario::Machine {
+        cfg,
+        rlimits,
+        ..Default::default()
+    }
 }
 
 /// Run `spec` on the model: `execve` on PID 1 of a machine like this host's, then its `/proc/1/maps` and
@@ -307,12 +332,21 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
         env_start: mm.env_start,
         env_end: mm.env_end,
     };
+    let auxv = k.proc_read(init, "auxv").map(|b| parse_auxv(&b)).unwrap_or_default();
+    let maps = String::from_utf8_lossy(&maps).into_owned();
+    let stack = match stack_end(&maps) {
+        Some(end) if end > bounds.start_stack => k
+            .peek(init, bounds.start_stack, end - bounds.start_stack)
+            .map_err(|e| format!("model: reading the initial stack: {e:?}"))?,
+        _ => Vec::new(),
+    };
     Ok(ExecLayout {
-        maps: String::from_utf8_lossy(&maps).into_owned(),
+        maps,
         bounds,
         rip: None,
-        rsp: None,
-        auxv: k.proc_read(init, "auxv").map(|b| parse_auxv(&b)).unwrap_or_default(),
+        rsp: Some(bounds.start_stack),
+        auxv,
+        stack,
     })
 }
 
@@ -334,6 +368,152 @@ pub fn compare(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
         if k != m {
             out.push(format!("{name}: kernel {k:#x}, model {m:#x}"));
         }
+    }
+    out
+}
+
+/// How the initial stacks differ (see [`stack_dump`]); empty when they agree.
+pub fn compare_stacks(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
+    let k = stack_dump(kernel.bounds.start_stack, &kernel.stack);
+    let m = stack_dump(model.bounds.start_stack, &model.stack);
+    if k == m {
+        Vec::new()
+    } else {
+        vec![format!(
+            "the initial stack differs (- kernel, + model):\n{}",
+            changed_lines(&line_diff(&k, &m), 2)
+        )]
+    }
+}
+
+/// Names of the auxv types (`include/uapi/linux/auxvec.h`, `arch/x86/include/uapi/asm/auxvec.h`).
+fn at_name(t: u64) -> String {
+    let n = match t {
+        0 => "AT_NULL",
+        3 => "AT_PHDR",
+        4 => "AT_PHENT",
+        5 => "AT_PHNUM",
+        6 => "AT_PAGESZ",
+        7 => "AT_BASE",
+        8 => "AT_FLAGS",
+        9 => "AT_ENTRY",
+        11 => "AT_UID",
+        12 => "AT_EUID",
+        13 => "AT_GID",
+        14 => "AT_EGID",
+        15 => "AT_PLATFORM",
+        16 => "AT_HWCAP",
+        17 => "AT_CLKTCK",
+        23 => "AT_SECURE",
+        24 => "AT_BASE_PLATFORM",
+        25 => "AT_RANDOM",
+        26 => "AT_HWCAP2",
+        27 => "AT_RSEQ_FEATURE_SIZE",
+        28 => "AT_RSEQ_ALIGN",
+        29 => "AT_HWCAP3",
+        30 => "AT_HWCAP4",
+        31 => "AT_EXECFN",
+        33 => "AT_SYSINFO_EHDR",
+        51 => "AT_MINSIGSTKSZ",
+        _ => return format!("AT_{t}"),
+    };
+    n.to_string()
+}
+
+/// A readable picture of an initial stack (`fs/binfmt_elf.c: create_elf_tables`), one item per line with its
+/// address: argc, the argv and envp pointers, the auxv entries, then the bytes above them (padding, the
+/// AT_RANDOM bytes, the platform string, the argument and environment strings, the file name) in 16-byte
+/// rows. The 16 AT_RANDOM bytes are random on the kernel side, so they are shown as `<random>`.
+pub fn stack_dump(sp: u64, bytes: &[u8]) -> String {
+    let word = |i: usize| -> Option<u64> {
+        bytes
+            .get(i..i + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let mut out = String::new();
+    let mut i = 0usize;
+    let Some(argc) = word(0) else {
+        return format!("{sp:#x} (no stack)\n");
+    };
+    out.push_str(&format!("{sp:#x} argc {argc}\n"));
+    i += 8;
+    let mut random = None;
+    for what in ["argv", "envp"] {
+        let mut n = 0;
+        while let Some(p) = word(i) {
+            out.push_str(&format!("{:#x} {what}[{n}] {p:#x}\n", sp + i as u64));
+            i += 8;
+            n += 1;
+            if p == 0 || n > 1 << 20 {
+                break;
+            }
+        }
+    }
+    while let (Some(t), Some(v)) = (word(i), word(i + 8)) {
+        out.push_str(&format!("{:#x} {} {v:#x}\n", sp + i as u64, at_name(t)));
+        i += 16;
+        if t == 25 {
+            random = Some(v);
+        }
+        if t == 0 {
+            break;
+        }
+    }
+    while i < bytes.len() {
+        let a = sp + i as u64;
+        if random == Some(a) && i + 16 <= bytes.len() {
+            out.push_str(&format!("{a:#x} <random>\n"));
+            i += 16;
+            continue;
+        }
+        // Rows end at the AT_RANDOM bytes so that they stay masked.
+        let mut n = 16.min(bytes.len() - i);
+        if let Some(r) = random {
+            if r > a && r < a + n as u64 {
+                n = (r - a) as usize;
+            }
+        }
+        let row: String = bytes[i..i + n]
+            .iter()
+            .map(|&b| match b {
+                0 => "\\0".to_string(),
+                0x20..=0x7e if b != b'\\' => (b as char).to_string(),
+                _ => format!("\\x{b:02x}"),
+            })
+            .collect();
+        out.push_str(&format!("{a:#x} {row}\n"));
+        i += n;
+    }
+    out
+}
+
+/// Only the changed lines of a [`line_diff`] and `context` lines around them (`...` between runs).
+pub fn changed_lines(diff: &str, context: usize) -> String {
+    let lines: Vec<&str> = diff.lines().collect();
+    let keep: Vec<bool> = (0..lines.len())
+        .map(|i| {
+            let lo = i.saturating_sub(context);
+            let hi = (i + context + 1).min(lines.len());
+            lines[lo..hi].iter().any(|l| !l.starts_with("  "))
+        })
+        .collect();
+    let mut out = String::new();
+    let mut skipped = false;
+    for (l, k) in lines.iter().zip(&keep) {
+        if *k {
+            if skipped {
+                out.push_str("  ...\n");
+            }
+            out.push_str(l);
+            out.push('\n');
+            skipped = false;
+        } else {
+            skipped = true;
+        }
+    }
+    if skipped {
+        out.push_str("  ...\n");
     }
     out
 }
@@ -394,6 +574,29 @@ mod tests {
             b.extend_from_slice(&u64::to_ne_bytes(w));
         }
         assert_eq!(parse_auxv(&b), vec![(AT_ENTRY, 0x401000), (AT_BASE, 0)]);
+    }
+
+    #[test]
+    fn stack_dump_masks_the_random_bytes() {
+        let sp = 0x7fff_0000u64;
+        let mut b = Vec::new();
+        for w in [1u64, sp + 0x60, 0, sp + 0x63, 0, 25, sp + 0x48, 0, 0] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&[0xaa; 16]);
+        b.extend_from_slice(b"ab\0x=1\0");
+        let d = stack_dump(sp, &b);
+        assert!(d.contains("argv[0] 0x7fff0060"), "{d}");
+        assert!(d.contains("envp[0] 0x7fff0063"), "{d}");
+        assert!(d.contains("AT_RANDOM 0x7fff0048"), "{d}");
+        assert!(d.contains("0x7fff0048 <random>"), "{d}");
+        assert!(d.contains("0x7fff0058 ab\\0x=1\\0"), "{d}");
+        assert!(!d.contains("xaa"), "{d}");
+        let mut b2 = b.clone();
+        b2[0x48] = 0x55;
+        assert_eq!(stack_dump(sp, &b2), d, "random bytes do not count");
+        b2[0x59] = b'c';
+        assert_ne!(stack_dump(sp, &b2), d, "string bytes count");
     }
 
     #[test]

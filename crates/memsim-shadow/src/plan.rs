@@ -156,6 +156,8 @@ fn registers(call: &Call) -> Result<Registers, String> {
         Call::Dup { fd } => (libc::SYS_dup, [*fd as u64, 0, 0, 0, 0, 0], None),
         Call::Dup2 { old, new } => (libc::SYS_dup2, [*old as u64, *new as u64, 0, 0, 0, 0], None),
         Call::Dup3 { old, new, flags } => (libc::SYS_dup3, [*old as u64, *new as u64, *flags, 0, 0, 0], None),
+        // Process calls (exec, fork, exit, wait, signals, limits) would act on the differential child itself.
+        _ => return Err("process calls are not supported natively: they would act on the test's own child".into()),
     })
 }
 

@@ -11,15 +11,19 @@
 //! * A task that has exited (or has no `mm`) renders as Linux renders a task whose `mm` is gone: empty `maps`,
 //!   `smaps` and `pagemap`, `ESRCH` for `smaps_rollup`, zeros in `statm`, no memory block in `status`.
 
+pub mod cmdline;
 pub mod limits;
 pub mod maps;
 pub mod meminfo;
 pub mod pagemap;
 pub mod pmap;
+pub mod ps;
+pub mod pstree;
 pub mod smaps;
 pub mod stat;
 pub mod statm;
 pub mod status;
+pub mod task;
 
 use crate::addr::VirtAddr;
 use crate::arch::Arch;
@@ -43,11 +47,17 @@ pub enum ProcFile {
     Stat,
     Limits,
     Pagemap,
+    Cmdline,
+    Environ,
+    Comm,
 }
 
 impl ProcFile {
     /// Every file, in the order `ls /proc/PID` would not bother to keep (alphabetical here).
     pub const ALL: &'static [ProcFile] = &[
+        ProcFile::Cmdline,
+        ProcFile::Comm,
+        ProcFile::Environ,
         ProcFile::Limits,
         ProcFile::Maps,
         ProcFile::Pagemap,
@@ -69,6 +79,9 @@ impl ProcFile {
             ProcFile::Stat => "stat",
             ProcFile::Limits => "limits",
             ProcFile::Pagemap => "pagemap",
+            ProcFile::Cmdline => "cmdline",
+            ProcFile::Environ => "environ",
+            ProcFile::Comm => "comm",
         }
     }
 
@@ -86,12 +99,44 @@ impl Kernel {
         }
     }
 
-    /// Render `/proc/PID/<name>` (`maps`, `smaps`, `smaps_rollup`, `status`, `statm`, `stat`, `limits`).
-    /// An unknown file or pid gives ENOENT, as opening it would. `pagemap` gives EFBIG (see the module
-    /// documentation; use [`Kernel::pagemap_range`]).
+    /// Render `/proc/PID/<name>`: `maps`, `smaps`, `smaps_rollup`, `status`, `statm`, `stat`, `limits`,
+    /// `cmdline`, `environ`, `comm`, and the same files of one thread as `task/TID/<name>`. Any tid works as
+    /// PID (`/proc/TID` exists for threads though `readdir` does not list it). An unknown file or pid, or a
+    /// TID outside PID's thread group, gives ENOENT, as opening it would; `task` or `task/TID` alone is
+    /// EISDIR. `pagemap` gives EFBIG (see the module documentation; use [`Kernel::pagemap_range`]).
     pub fn proc_read(&self, pid: Pid, name: &str) -> Result<Vec<u8>, Errno> {
+        let task = task::lookup(self, pid).ok_or(Errno::ENOENT)?;
+        if let Some(rest) = name.strip_prefix("task") {
+            // proc_task_lookup: the tid must belong to the same thread group.
+            let rest = rest
+                .strip_prefix('/')
+                .ok_or(if rest.is_empty() { Errno::EISDIR } else { Errno::ENOENT })?;
+            let (tid, file) = match rest.split_once('/') {
+                Some((t, f)) => (t, f),
+                None => (rest, ""),
+            };
+            let tid: u32 = match tid.parse::<u32>() {
+                // Only the canonical decimal spelling names a task (`name_to_int`).
+                Ok(t) if t.to_string() == tid => t,
+                _ => return Err(Errno::ENOENT),
+            };
+            let thread = task::lookup(self, Pid(tid)).ok_or(Errno::ENOENT)?;
+            if thread.tgid != task.tgid {
+                return Err(Errno::ENOENT);
+            }
+            if file.is_empty() {
+                return Err(Errno::EISDIR);
+            }
+            let file = ProcFile::from_name(file).ok_or(Errno::ENOENT)?;
+            return self.render_proc_file(thread, file, false);
+        }
         let file = ProcFile::from_name(name).ok_or(Errno::ENOENT)?;
-        let task = self.tasks.get(&pid).ok_or(Errno::ENOENT)?;
+        self.render_proc_file(task, file, true)
+    }
+
+    /// One file of `task`; `whole` for the `/proc/PID` level (`tgid_base_stuff`), not for `task/TID`
+    /// (`tid_base_stuff`): only `stat` differs (group-wide fault counts).
+    fn render_proc_file(&self, task: &Task, file: ProcFile, whole: bool) -> Result<Vec<u8>, Errno> {
         let mm = self.proc_mm(task);
         let arch = self.cfg.arch;
         match file {
@@ -100,9 +145,12 @@ impl Kernel {
             ProcFile::SmapsRollup => smaps::render_rollup(self, self, mm),
             ProcFile::Status => Ok(status::render(self, task, mm)),
             ProcFile::Statm => Ok(statm::render(mm)),
-            ProcFile::Stat => Ok(stat::render(self, task, mm)),
+            ProcFile::Stat => Ok(stat::render_with(self, task, mm, whole)),
             ProcFile::Limits => Ok(limits::render(task)),
             ProcFile::Pagemap => Err(Errno::EFBIG),
+            ProcFile::Cmdline => Ok(cmdline::render_cmdline(self, mm)),
+            ProcFile::Environ => cmdline::render_environ(self, mm),
+            ProcFile::Comm => Ok(cmdline::render_comm(task)),
         }
     }
 

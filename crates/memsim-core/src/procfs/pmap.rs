@@ -5,7 +5,7 @@
 //! pmap names a mapping from its maps line: the text after the last `/` of the line (the basename of the path,
 //! including any ` (deleted)`), `  [ shmid=0x.. ]` for SysV segments on the shmem device, and otherwise
 //! `  [ stack ]` for the mapping holding `start_stack` or `  [ anon ]` (so `[heap]`, `[vdso]` and `[vsyscall]`
-//! are all anon). Totals include the `[vsyscall]` gate. The header uses the task's comm as its command line.
+//! are all anon). Totals include the `[vsyscall]` gate. The header is the command line from `cmdline`, or `[comm]` when it is empty.
 //! For `--arch i386` the output is that of a 32-bit pmap: 8-digit addresses and narrower columns.
 
 use std::io::Write;
@@ -98,6 +98,27 @@ fn justify(out: &mut Vec<u8>, s: &str, width: usize, right: bool) {
     };
 }
 
+/// procps `escape_command(.., ESC_ARGS | ESC_BRACKETS)`: the arguments from `/proc/PID/cmdline` joined by
+/// spaces (unprintable bytes as `?`), or `[comm]` when the command line is empty (kernel threads, zombies, a
+/// process whose memory holds no arguments).
+fn command_line(kernel: &Kernel, task: &crate::task::Task, mm: Option<&crate::mm::Mm>) -> Vec<u8> {
+    let raw = crate::procfs::cmdline::render_cmdline(kernel, mm);
+    let raw = raw.strip_suffix(b"\0").unwrap_or(&raw);
+    if raw.is_empty() {
+        let mut v = b"[".to_vec();
+        v.extend_from_slice(&task.comm.as_bytes()[..task.comm.len().min(15)]);
+        v.push(b']');
+        return v;
+    }
+    raw.iter()
+        .map(|&b| match b {
+            0 => b' ',
+            b' '..=b'~' => b,
+            _ => b'?',
+        })
+        .collect()
+}
+
 impl Kernel {
     /// The output of `pmap [-x|-d] PID` for a task of the model. ENOENT for an unknown pid.
     pub fn pmap(&self, pid: Pid, format: PmapFormat) -> Result<Vec<u8>, Errno> {
@@ -111,7 +132,9 @@ impl Kernel {
         let arch = self.cfg.arch;
         let aw: usize = if arch.is_64bit() { 16 } else { 8 };
         let mut out = Vec::with_capacity(4096);
-        let _ = writeln!(out, "{}:   {}", task.tgid.0, task.comm);
+        let _ = write!(out, "{}:   ", task.tgid.0);
+        out.extend_from_slice(&command_line(self, task, mm));
+        out.push(b'\n');
         if matches!(format, PmapFormat::More | PmapFormat::All) {
             // print_extended_maps reads the smaps text itself.
             let text = crate::procfs::smaps::render_smaps(self, pages, mm);

@@ -1,9 +1,12 @@
 //! `/proc/PID/status` (`fs/proc/array.c: proc_pid_status, task_state, task_sig, task_cap`,
 //! `fs/proc/task_mmu.c: task_mem`).
 //!
-//! The memory block (VmPeak through untag_mask) is exact from the `Mm` counters. The other lines are as
-//! plausible as the model allows: one thread, no signals pending, the CPU and node masks and speculation
-//! lines of the reference machine (2 CPUs, one node), process group and session equal to the tgid.
+//! Every line of 6.18, in its order. The memory block (VmPeak through untag_mask) is exact from the `Mm`
+//! counters; identity, threads, process group and session come from the task list (`procfs::task`). Lines
+//! the model has no state for are as a task in that state prints them here: no signals pending, blocked or
+//! caught, no context switches (no scheduler), the CPU and node masks and speculation lines of the
+//! reference machine (2 CPUs, one node). This kernel has no shadow stacks enabled, so no
+//! `x86_Thread_features` lines.
 //! A native i386 kernel (non-PAE) has no THP (`THP_enabled: 0`) and a 32-bit `untag_mask`.
 
 use std::io::Write;
@@ -11,26 +14,24 @@ use std::io::Write;
 use crate::addr::{page_align, PAGE_MASK, PAGE_SHIFT};
 use crate::kernel::Kernel;
 use crate::mm::{Mm, RssCounter};
-use crate::task::{Task, TaskState, CAP_FULL_SET};
+use crate::task::{Task, TaskState};
 use crate::uapi::RLIMIT_SIGPENDING;
+
+use super::task as pt;
 
 /// The `State:` text (`task_state_array`).
 pub fn state_name(task: &Task) -> &'static str {
-    match task.state {
-        TaskState::Running => "R (running)",
-        TaskState::Sleeping => "S (sleeping)",
-        TaskState::DiskSleep => "D (disk sleep)",
-        TaskState::Idle => "I (idle)",
-        TaskState::Stopped => "T (stopped)",
-        TaskState::Zombie => "Z (zombie)",
-        TaskState::Dead => "X (dead)",
+    // A task that has exited is a zombie until reaped, whatever state it was last given.
+    if task.exit.is_some() && task.state != TaskState::Dead {
+        return "Z (zombie)";
     }
+    task.state.name()
 }
 
 /// `proc_task_name(m, p, true)`: the comm with `\n` and `\` escaped (`seq_escape_str(.., "\n\\")`).
-pub fn escaped_comm(comm: &str) -> Vec<u8> {
+pub fn escaped_comm(comm: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(comm.len());
-    for &b in comm.as_bytes().iter().take(15) {
+    for &b in comm {
         match b {
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -94,35 +95,49 @@ pub fn task_mem(out: &mut Vec<u8>, mm: &Mm) {
     let _ = writeln!(out, "HugetlbPages:\t{:>8} kB", 0);
 }
 
-/// The whole file.
+/// The whole file for `task` (a thread's own status under `/proc/PID/task/TID/status` or `/proc/TID/status`).
+///
+/// Kernel threads and zombies print as this kernel prints them (measured): a kernel thread has no memory
+/// block, `Kthread: 1`, every signal ignored; a zombie has no `Umask:` line (its `fs` is gone), `FDSize: 0`
+/// (its `files` are gone) and no memory block.
 pub fn render(kernel: &Kernel, task: &Task, mm: Option<&Mm>) -> Vec<u8> {
     let arch = kernel.cfg.arch;
+    let zombie = pt::is_zombie(task);
+    let kthread = pt::is_kthread(task);
     let mut out = Vec::with_capacity(1600);
     out.extend_from_slice(b"Name:\t");
-    out.extend_from_slice(&escaped_comm(&task.comm));
+    out.extend_from_slice(&escaped_comm(pt::proc_comm(task)));
     out.push(b'\n');
-    // The model does not track umask; every process has the usual 022.
-    let _ = writeln!(out, "Umask:\t{:04o}", 0o022);
+    if !zombie {
+        // get_task_umask: printed only while the task has an fs_struct (exit_fs drops it).
+        let _ = writeln!(out, "Umask:\t{:04o}", task.fs.with(|fs| fs.umask));
+    }
     let _ = writeln!(out, "State:\t{}", state_name(task));
     let tgid = task.tgid.0;
     let _ = writeln!(
         out,
         "Tgid:\t{tgid}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0",
-        task.pid.0, task.ppid.0
+        task.pid.0,
+        pt::ppid(kernel, task)
     );
     let c = &task.cred;
-    // Saved and filesystem ids follow the effective ones.
-    let _ = writeln!(out, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.euid, c.euid);
-    let _ = writeln!(out, "Gid:\t{}\t{}\t{}\t{}", c.gid, c.egid, c.egid, c.egid);
-    let _ = writeln!(out, "FDSize:\t{}", fd_table_size(task));
-    // No supplementary groups; the trailing space is always there.
-    out.extend_from_slice(b"Groups:\t \n");
+    let _ = writeln!(out, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.suid, c.fsuid);
+    let _ = writeln!(out, "Gid:\t{}\t{}\t{}\t{}", c.gid, c.egid, c.sgid, c.fsgid);
+    let fdsize = if zombie { 0 } else { fd_table_size(task) };
+    let _ = writeln!(out, "FDSize:\t{fdsize}");
+    // Groups separated by spaces, then always one space (`Groups:\t \n` for none: `task_state`).
+    out.extend_from_slice(b"Groups:\t");
+    for (i, g) in c.groups.iter().enumerate() {
+        let _ = write!(out, "{}{g}", if i == 0 { "" } else { " " });
+    }
+    out.extend_from_slice(b" \n");
+    let (pgrp, sid) = pt::pgrp_session(kernel, task);
     let _ = writeln!(
         out,
-        "NStgid:\t{tgid}\nNSpid:\t{}\nNSpgid:\t{tgid}\nNSsid:\t{tgid}",
+        "NStgid:\t{tgid}\nNSpid:\t{}\nNSpgid:\t{pgrp}\nNSsid:\t{sid}",
         task.pid.0
     );
-    out.extend_from_slice(b"Kthread:\t0\n");
+    let _ = writeln!(out, "Kthread:\t{}", u8::from(kthread));
     if let Some(mm) = mm {
         task_mem(&mut out, mm);
         out.extend_from_slice(b"CoreDumping:\t0\n");
@@ -132,17 +147,28 @@ pub fn render(kernel: &Kernel, task: &Task, mm: Option<&Mm>) -> Vec<u8> {
         let untag: u64 = if arch.is_64bit() { u64::MAX } else { u64::from(u32::MAX) };
         let _ = writeln!(out, "untag_mask:\t{untag:#x}");
     }
-    let _ = writeln!(out, "Threads:\t1\nSigQ:\t0/{}", task.rlimit(RLIMIT_SIGPENDING));
-    for key in ["SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"] {
-        let _ = writeln!(out, "{key}:\t{:016x}", 0);
+    let _ = writeln!(
+        out,
+        "Threads:\t{}\nSigQ:\t0/{}",
+        pt::nr_threads(kernel, task),
+        task.rlimit(RLIMIT_SIGPENDING)
+    );
+    let (sigign, sigcgt) = task.sighand.with(|h| (h.ignored(), h.caught()));
+    for (key, v) in [
+        ("SigPnd", task.sig_pending),
+        ("ShdPnd", task.sig_shared_pending),
+        ("SigBlk", task.sig_blocked),
+        ("SigIgn", sigign),
+        ("SigCgt", sigcgt),
+    ] {
+        let _ = writeln!(out, "{key}:\t{v:016x}");
     }
-    // Permitted = effective; the bounding set is full unless dropped, which the model never does.
     let caps = [
-        ("CapInh", 0),
-        ("CapPrm", c.cap_effective),
+        ("CapInh", c.cap_inheritable),
+        ("CapPrm", c.cap_permitted),
         ("CapEff", c.cap_effective),
-        ("CapBnd", CAP_FULL_SET),
-        ("CapAmb", 0),
+        ("CapBnd", c.cap_bset),
+        ("CapAmb", c.cap_ambient),
     ];
     for (key, v) in caps {
         let _ = writeln!(out, "{key}:\t{v:016x}");
