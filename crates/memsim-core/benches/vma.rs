@@ -37,17 +37,28 @@ fn cpu_now() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// A deterministic stream of addresses spread over the whole populated range.
-fn probe_addrs(n: usize, span: u64) -> Vec<VirtAddr> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            VirtAddr(WINDOW + (x % span))
-        })
-        .collect()
+/// A deterministic stream of addresses spread over `[WINDOW, WINDOW + span)` (xorshift64, scaled by a
+/// multiply-shift). Generated as the lookups run, so that no probe array competes with the tree for cache.
+#[derive(Clone, Copy)]
+struct Probes {
+    x: u64,
+    span: u64,
+}
+
+impl Probes {
+    fn new(span: u64) -> Probes {
+        Probes {
+            x: 0x9e37_79b9_7f4a_7c15,
+            span,
+        }
+    }
+    #[inline(always)]
+    fn next_addr(&mut self) -> VirtAddr {
+        self.x ^= self.x << 13;
+        self.x ^= self.x >> 7;
+        self.x ^= self.x << 17;
+        VirtAddr(WINDOW + (((self.x >> 11) as u128 * self.span as u128) >> 53) as u64)
+    }
 }
 
 fn bench_find_vma(c: &mut Criterion) {
@@ -57,16 +68,17 @@ fn bench_find_vma(c: &mut Criterion) {
         t.insert(Vma::new_anon(VirtAddr(s), VirtAddr(s + PAGE), VmFlags::READ));
     }
     assert_eq!(t.len(), NR_VMAS as usize);
-    let probes = probe_addrs(1 << 16, NR_VMAS * 2 * PAGE);
+    const LOOKUPS: u64 = 1 << 16;
+    let mut probes = Probes::new(NR_VMAS * 2 * PAGE);
     let mut g = c.benchmark_group("find_vma");
-    g.throughput(Throughput::Elements(probes.len() as u64));
+    g.throughput(Throughput::Elements(LOOKUPS));
     g.bench_function("65530_vmas_random", |b| {
         b.iter_custom(|iters| {
             let t0 = cpu_now();
             for _ in 0..iters {
                 let mut hits = 0u64;
-                for &a in &probes {
-                    if let Some(v) = t.find(black_box(a)) {
+                for _ in 0..LOOKUPS {
+                    if let Some(v) = t.find(black_box(probes.next_addr())) {
                         hits = hits.wrapping_add(v.start.0);
                     }
                 }

@@ -34,6 +34,8 @@ impl FileSource for HostFs {
             rdev_major: libc::major(m.rdev()),
             rdev_minor: libc::minor(m.rdev()),
             noexec: false,
+            uid: 0,
+            gid: 0,
         })
     }
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {

@@ -105,6 +105,8 @@ impl FileSource for HostFs {
         let (rdev_major, rdev_minor) = dev_major_minor(md.rdev());
         Ok(FileMeta {
             noexec: self.noexec(&canon),
+            uid: md.uid(),
+            gid: md.gid(),
             path: canon,
             dev_major,
             dev_minor,

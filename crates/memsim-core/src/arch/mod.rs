@@ -5,10 +5,12 @@
 //! * `x86_64-la57`: 5-level paging (P4D added); the default mmap window stays 47-bit, hints may go to 56 bits.
 //! * `i386`: a native 32-bit kernel, 2-level non-PAE paging (1024 4-byte entries), 3 GiB/1 GiB split.
 
+pub mod aslr;
 pub mod paging;
 pub mod pgtable;
 pub mod pte;
 pub mod translate;
+pub mod vdso;
 
 use std::fmt;
 use std::str::FromStr;

@@ -32,6 +32,9 @@ pub struct FileMeta {
     pub rdev_minor: u32,
     /// The filesystem is mounted `noexec`.
     pub noexec: bool,
+    /// `st_uid` and `st_gid`: the owner the exec permission check (`generic_permission`) compares with.
+    pub uid: u32,
+    pub gid: u32,
 }
 
 pub const S_IFMT: u32 = 0o170000;
@@ -224,6 +227,8 @@ impl MemFs {
             rdev_major: rdev.0,
             rdev_minor: rdev.1,
             noexec: true,
+            uid: 0,
+            gid: 0,
         };
         self.files.insert(path.to_string(), (meta, Arc::new(Vec::new())));
     }
@@ -241,6 +246,8 @@ impl MemFs {
             rdev_major: 0,
             rdev_minor: 0,
             noexec: false,
+            uid: 0,
+            gid: 0,
         };
         self.files
             .insert(path.to_string(), (meta.clone(), Arc::new(Vec::new())));
@@ -260,6 +267,8 @@ impl MemFs {
             rdev_major: 0,
             rdev_minor: 0,
             noexec: false,
+            uid: 0,
+            gid: 0,
         };
         self.files.insert(path.to_string(), (meta.clone(), Arc::new(contents)));
         meta

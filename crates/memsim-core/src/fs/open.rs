@@ -100,7 +100,7 @@ impl Kernel {
     }
 
     /// The inode for a file, shared per `(dev, ino)` (`iget`).
-    fn inode_for(&mut self, meta: FileMeta) -> Arc<Inode> {
+    pub(crate) fn inode_for(&mut self, meta: FileMeta) -> Arc<Inode> {
         let key = (meta.dev_major, meta.dev_minor, meta.ino);
         if let Some(i) = self.inodes.get(&key) {
             return i.clone();

@@ -78,6 +78,16 @@ pub struct KernelConfig {
     pub legacy_va_layout: bool,
     /// Credentials of the first process.
     pub uid: u32,
+    /// Seed of the kernel's random generator (`--seed`): ASLR offsets and AT_RANDOM bytes (`random.rs`).
+    pub seed: u64,
+    /// `ELF_HWCAP` (CPUID 1 EDX) for AT_HWCAP; default: the reference machine's value.
+    pub hwcap: u64,
+    /// `ELF_HWCAP2` for AT_HWCAP2 (bit 1: FSGSBASE).
+    pub hwcap2: u64,
+    /// `get_sigframe_size()` for AT_MINSIGSTKSZ (depends on the CPU's xstate size).
+    pub minsigstksz: u64,
+    /// `ELF_PLATFORM` for AT_PLATFORM (`utsname()->machine`).
+    pub platform: String,
     /// `kernel.pid_max` (this machine's `/proc/sys/kernel/pid_max` is 32768, the default for fewer than 32
     /// CPUs: `PID_MAX_DEFAULT`).
     pub pid_max: u32,
@@ -103,6 +113,11 @@ impl Default for KernelConfig {
             randomize_va_space: 0,
             legacy_va_layout: false,
             uid: 0,
+            seed: 0,
+            hwcap: 0x178b_fbff,
+            hwcap2: 0x2,
+            minsigstksz: 3376,
+            platform: "x86_64".to_string(),
             pid_max: pid::PID_MAX_DEFAULT,
             nr_open: 1 << 20,
         }
@@ -145,6 +160,10 @@ pub struct Kernel {
     /// `vm_committed_as` in pages.
     pub committed_pages: i64,
     pub fs: Box<dyn FileSource>,
+    /// The seeded stand-in for the kernel's entropy pool (`random.rs`).
+    pub rng: crate::random::KernelRng,
+    /// Why the last failed execve of each task failed (`fs/exec.rs`: `Kernel::last_exec_error`).
+    pub(crate) exec_errors: BTreeMap<Pid, String>,
     next_mm: u64,
     pub(crate) next_inode: u64,
     pub(crate) next_file: u64,
@@ -202,6 +221,8 @@ impl Kernel {
             inodes: BTreeMap::new(),
             committed_pages: 0,
             fs,
+            rng: crate::random::KernelRng::new(cfg.seed),
+            exec_errors: BTreeMap::new(),
             next_mm: 1,
             next_inode: 1,
             next_file: 1,

@@ -80,7 +80,7 @@ impl Kernel {
 
     /// `do_mmap` + `mmap_region`: everything after the file lookup.
     #[allow(clippy::too_many_arguments)]
-    fn do_mmap(
+    pub(crate) fn do_mmap(
         &mut self,
         pid: Pid,
         mm: MmId,
@@ -346,6 +346,8 @@ impl Kernel {
                 rdev_major: 0,
                 rdev_minor: 0,
                 noexec: false,
+                uid: 0,
+                gid: 0,
             },
             display_name: "/dev/zero (deleted)".into(),
         });

@@ -599,6 +599,8 @@ mod tests {
                 rdev_major: 0,
                 rdev_minor: 0,
                 noexec: false,
+                uid: 0,
+                gid: 0,
             },
             display_name: "/dev/zero (deleted)".into(),
         });

@@ -394,6 +394,8 @@ pub(crate) mod tests {
                 rdev_major: 0,
                 rdev_minor: 0,
                 noexec: false,
+                uid: 0,
+                gid: 0,
             },
             display_name: "/f".into(),
         });

@@ -1,0 +1,228 @@
+//! execve of real binaries from this machine's disk against the running kernel: the model's maps, mm
+//! boundaries (stat fields 26-28, 45-51), initial stack pointer and stack bytes after `execve` must equal
+//! what a real process shows when stopped (ptrace) at its first instruction with ASLR off.
+//!
+//! The tracer is a small C program compiled at test time (`tests/data/exec_tracer.c`); the test is skipped
+//! with a message when gcc is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use memsim_core::kernel::{Kernel, KernelConfig, INIT_PID};
+use memsim_scenario::HostFs;
+
+struct Real {
+    maps: String,
+    stat: Vec<u64>,
+    rsp: u64,
+    stack: Vec<u8>,
+}
+
+fn tmp() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+}
+
+fn gcc(src: &str, out: &Path, flags: &[&str]) -> bool {
+    let c = tmp().join(format!("{}.c", out.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&c, src).unwrap();
+    Command::new("gcc")
+        .args(flags)
+        .arg("-o")
+        .arg(out)
+        .arg(&c)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The tracer, compiled once per test run (tests run in parallel threads).
+fn tracer() -> Option<PathBuf> {
+    static TRACER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    TRACER
+        .get_or_init(|| {
+            let out = tmp().join("exec_tracer");
+            let src = include_str!("data/exec_tracer.c");
+            if gcc(src, &out, &["-O1"]) {
+                Some(out)
+            } else {
+                eprintln!("gcc not available: skipping the comparison with the kernel");
+                None
+            }
+        })
+        .clone()
+}
+
+fn run_real(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Real {
+    let mut cmd = Command::new(tracer);
+    for e in envp {
+        cmd.arg("-e").arg(e);
+    }
+    cmd.arg("--").arg(path).args(argv);
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let maps_start = text.find("maps:\n").expect("tracer output") + 6;
+    let stat_at = text.find("stat: ").unwrap();
+    let maps = text[maps_start..stat_at].to_string();
+    let stat_line = text[stat_at + 6..].lines().next().unwrap();
+    // Fields after the comm: field 3 onwards.
+    let after = &stat_line[stat_line.rfind(')').unwrap() + 2..];
+    let mut stat = vec![0u64, 0];
+    stat.extend(
+        after
+            .split(' ')
+            .map(|f| f.parse::<i64>().map(|v| v as u64).unwrap_or(0)),
+    );
+    let rsp = u64::from_str_radix(text.lines().find(|l| l.starts_with("rsp: ")).unwrap()[5..].trim(), 16).unwrap();
+    let hex = text.lines().find(|l| l.starts_with("stack:")).unwrap()[6..].trim();
+    let stack = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    Real { maps, stat, rsp, stack }
+}
+
+fn exec_model(path: &str, argv: &[&str], envp: &[&str]) -> Kernel {
+    let cfg = KernelConfig {
+        randomize_va_space: 0,
+        ..KernelConfig::default()
+    };
+    let mut k = Kernel::new(cfg, Box::new(HostFs::new()));
+    let argv: Vec<Vec<u8>> = argv.iter().map(|s| s.as_bytes().to_vec()).collect();
+    let envp: Vec<Vec<u8>> = envp.iter().map(|s| s.as_bytes().to_vec()).collect();
+    if let Err(e) = k.do_execve(INIT_PID, path, &argv, &envp) {
+        panic!("execve {path}: {e}");
+    }
+    k
+}
+
+/// Compare one program; returns a description of every difference.
+fn compare(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Vec<String> {
+    let real = run_real(tracer, path, argv, envp);
+    let mut k = exec_model(path, argv, envp);
+    let mut diffs = Vec::new();
+    let maps = String::from_utf8(k.proc_read(INIT_PID, "maps").unwrap()).unwrap();
+    if maps != real.maps {
+        diffs.push(format!(
+            "{path}: maps differ\n--- kernel\n{}--- model\n{maps}",
+            real.maps
+        ));
+    }
+    let m = k.mm(INIT_PID).unwrap().clone();
+    let fields = [
+        (26, "start_code", m.start_code),
+        (27, "end_code", m.end_code),
+        (28, "start_stack", m.start_stack),
+        (45, "start_data", m.start_data),
+        (46, "end_data", m.end_data),
+        (47, "start_brk", m.start_brk),
+        (48, "arg_start", m.arg_start),
+        (49, "arg_end", m.arg_end),
+        (50, "env_start", m.env_start),
+        (51, "env_end", m.env_end),
+    ];
+    for (n, name, v) in fields {
+        if real.stat[n - 1] != v {
+            diffs.push(format!(
+                "{path}: stat field {n} ({name}) kernel {:#x} model {v:#x}",
+                real.stat[n - 1]
+            ));
+        }
+    }
+    if real.rsp != m.start_stack {
+        diffs.push(format!("{path}: rsp kernel {:#x} model {:#x}", real.rsp, m.start_stack));
+    }
+    let model_stack = k.peek(INIT_PID, m.start_stack, real.stack.len() as u64).unwrap();
+    // AT_RANDOM's 16 bytes differ by design: find them through the auxv and blank them in both.
+    let mut a = real.stack.clone();
+    let mut b = model_stack;
+    let words: Vec<u64> = b
+        .chunks(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect();
+    let argc = words[0] as usize;
+    let mut i = 1 + argc + 1;
+    while words[i] != 0 {
+        i += 1;
+    }
+    i += 1;
+    while words[i] != 0 {
+        if words[i] == 25 {
+            let off = (words[i + 1] - m.start_stack) as usize;
+            a[off..off + 16].fill(0);
+            b[off..off + 16].fill(0);
+        }
+        i += 2;
+    }
+    if a != b {
+        let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(0);
+        diffs.push(format!(
+            "{path}: stack bytes differ first at sp+{first:#x}: kernel {:02x?} model {:02x?}",
+            &a[first..(first + 32).min(a.len())],
+            &b[first..(first + 32).min(b.len())]
+        ));
+    }
+    diffs
+}
+
+fn check(cases: &[(&str, Vec<&str>, Vec<&str>)]) {
+    let Some(tracer) = tracer() else { return };
+    let mut all = Vec::new();
+    for (path, argv, envp) in cases {
+        all.extend(compare(&tracer, path, argv, envp));
+    }
+    assert!(all.is_empty(), "{}", all.join("\n"));
+}
+
+#[test]
+fn dynamic_pie_and_the_dynamic_linker_run_directly() {
+    check(&[
+        ("/usr/bin/cat", vec!["cat", "/etc/hostname"], vec!["A=1", "HOME=/root"]),
+        ("/usr/bin/true", vec!["true"], vec![]),
+        (
+            "/lib64/ld-linux-x86-64.so.2",
+            vec!["/lib64/ld-linux-x86-64.so.2", "/usr/bin/true"],
+            vec!["X=y"],
+        ),
+    ]);
+}
+
+#[test]
+fn static_static_pie_non_pie_and_script() {
+    let Some(_) = tracer() else { return };
+    let src = "int x = 1; int y[5000]; int main(void) { return x + y[1]; }\n";
+    let dir = tmp();
+    let mut cases = Vec::new();
+    let names = [
+        ("st", "-static"),
+        ("spie", "-static-pie"),
+        ("nopie", "-no-pie"),
+        ("pie", "-pie"),
+    ];
+    let mut built = Vec::new();
+    for (name, flag) in names {
+        let out = dir.join(format!("exec_{name}"));
+        assert!(gcc(src, &out, &[flag]), "gcc {flag}");
+        built.push(out.to_string_lossy().into_owned());
+    }
+    let script = dir.join("exec_script.sh");
+    std::fs::write(&script, "#!/bin/sh -e\necho hi\n").unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    let script = script.to_string_lossy().into_owned();
+    for b in &built {
+        cases.push((b.as_str(), vec!["prog", "arg one", ""], vec!["E=1", "PATH=/usr/bin"]));
+    }
+    cases.push((script.as_str(), vec!["script", "a", "b"], vec!["E=2"]));
+    check(&cases);
+}
+
+#[test]
+fn long_argument_list() {
+    let many: Vec<String> = (0..3000).map(|i| format!("argument-number-{i}")).collect();
+    let mut argv = vec!["true"];
+    argv.extend(many.iter().map(String::as_str));
+    let env: Vec<String> = (0..200).map(|i| format!("VAR{i}={}", "v".repeat(i))).collect();
+    let envp: Vec<&str> = env.iter().map(String::as_str).collect();
+    check(&[("/usr/bin/true", argv, envp)]);
+}
