@@ -15,7 +15,14 @@ const ENVP: [(&str, &str); 4] = [
     ("TERM", "dumb"),
 ];
 
+/// `examples/seed_layout.c` built with `flag`, once per test process (tests run in parallel and must not
+/// rewrite a program another test is running).
 fn build(flag: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<BTreeMap<String, PathBuf>> = std::sync::Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(flag) {
+        return p.clone();
+    }
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("layout");
     std::fs::create_dir_all(&dir).expect("temporary directory");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed_layout.c");
@@ -27,6 +34,7 @@ fn build(flag: &str) -> PathBuf {
         .status()
         .unwrap_or_else(|e| panic!("running gcc (needed to build examples/seed_layout.c): {e}"));
     assert!(st.success(), "gcc {flag} failed");
+    built.insert(flag.to_string(), out.clone());
     out
 }
 
@@ -148,13 +156,42 @@ fn check(flag: &str) {
 }
 
 #[test]
-#[ignore = "needs Kernel::sys_execve (helper exec); enabled when it lands"]
 fn layout_agrees_with_the_pie_program() {
     check("-pie");
 }
 
 #[test]
-#[ignore = "needs Kernel::sys_execve (helper exec); enabled when it lands"]
 fn layout_agrees_with_the_non_pie_program() {
     check("-no-pie");
+}
+
+/// A stripped program has no `etext`/`edata`/`end` symbols; `memsim layout` derives them from the section
+/// headers as GNU ld's default script places them, and gets the symbols' values.
+#[test]
+fn marks_of_a_stripped_program_come_from_its_sections() {
+    let prog = build("-pie");
+    let stripped = prog.with_file_name("seed_layout-pie-stripped");
+    let st = Command::new("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&prog)
+        .status()
+        .unwrap_or_else(|e| panic!("running strip (binutils, installed with gcc): {e}"));
+    assert!(st.success(), "strip failed");
+    let run = |p: &Path| {
+        stdout_of(
+            Command::new(env!("CARGO_BIN_EXE_memsim"))
+                .args(["layout", "--aslr", "0"])
+                .arg(p),
+        )
+    };
+    let full = run(&prog);
+    let derived = run(&stripped);
+    let head = |t: &str| t.lines().take(6).map(str::to_string).collect::<Vec<_>>();
+    let marked: Vec<String> = head(&derived)
+        .into_iter()
+        .map(|l| l.replace(" (no symbol: from the section headers)", ""))
+        .collect();
+    assert_eq!(marked, head(&full), "stripped:\n{derived}\nunstripped:\n{full}");
+    assert!(derived.contains("(no symbol: from the section headers)"), "{derived}");
 }

@@ -350,9 +350,14 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
     })
 }
 
-/// The model's `execve` (`Kernel::sys_execve`).
-fn model_execve(_k: &mut memsim_core::Kernel, _pid: memsim_core::task::Pid, _spec: &ExecSpec) -> Result<(), String> {
-    Err("the model has no execve yet (Kernel::sys_execve is not on main)".to_string())
+/// The model's `execve` (`Kernel::sys_execve`), with the loader's reason when it fails.
+fn model_execve(k: &mut memsim_core::Kernel, pid: memsim_core::task::Pid, spec: &ExecSpec) -> Result<(), String> {
+    k.sys_execve(pid, &spec.path, &spec.argv, &spec.envp)
+        .map(|_| ())
+        .map_err(|e| {
+            let why = k.last_exec_error(pid).unwrap_or("");
+            format!("{} ({}) {why}", e.name(), e.strerror())
+        })
 }
 
 /// How the model's layout differs from the kernel's; empty when they agree.
