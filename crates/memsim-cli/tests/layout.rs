@@ -195,3 +195,47 @@ fn marks_of_a_stripped_program_come_from_its_sections() {
     assert_eq!(marked, head(&full), "stripped:\n{derived}\nunstripped:\n{full}");
     assert!(derived.contains("(no symbol: from the section headers)"), "{derived}");
 }
+
+fn memsim_layout(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_memsim"))
+        .arg("layout")
+        .args(args)
+        .output()
+        .expect("run memsim")
+}
+
+/// With ASLR the layout depends on the seed alone: the same seed gives the same bytes, another seed other
+/// addresses; without ASLR the seed changes nothing.
+#[test]
+fn layout_is_a_function_of_the_seed() {
+    let out = |aslr: &str, seed: &str| {
+        let o = memsim_layout(&["--aslr", aslr, "--seed", seed, "/usr/bin/true"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("UTF-8")
+    };
+    assert_eq!(out("2", "7"), out("2", "7"));
+    assert_ne!(out("2", "7"), out("2", "8"));
+    assert_eq!(out("0", "7"), out("0", "8"));
+}
+
+/// A missing program and a file that is not executable fail with the errno and reason of the model's execve.
+#[test]
+fn layout_reports_execve_errors() {
+    let o = memsim_layout(&["/nonexistent/program"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("ENOENT"), "{err}");
+    let o = memsim_layout(&["no-such-program-in-path-memsim"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not found in $PATH"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("layout");
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let text = dir.join("not-an-elf");
+    std::fs::write(&text, "just text\n").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&text, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let o = memsim_layout(&[text.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("ENOEXEC"), "{err}");
+}

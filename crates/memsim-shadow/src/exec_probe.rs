@@ -10,7 +10,12 @@
 //!
 //! The model side ([`exec_model`]) builds a `Kernel` configured like this host with `randomize_va_space` 0
 //! and the same limits, calls `Kernel::sys_execve` on PID 1 with the same argv and envp, and renders the
-//! same files. [`compare`] puts the two side by side, maps byte for byte (device and inode included).
+//! same files. [`compare`] puts the two side by side, maps byte for byte (device and inode included);
+//! [`compare_stacks`] compares the initial stacks (pointers, auxv and strings; the AT_RANDOM bytes masked).
+//!
+//! With `ExecSpec::randomize` the child keeps address-space randomization and the model runs with the host's
+//! `randomize_va_space` and a seed: addresses then differ, and [`compare_shapes`] compares what must not
+//! (each VMA's size, permissions, file and adjacency, and the mm boundaries' places within their VMAs).
 
 use std::ffi::CString;
 use std::io;
@@ -28,6 +33,11 @@ pub struct ExecSpec {
     pub envp: Vec<Vec<u8>>,
     /// The soft RLIMIT_STACK in bytes (the hard limit is left as it is).
     pub stack_limit: u64,
+    /// Run with address-space randomization (the host's `randomize_va_space`, ADDR_NO_RANDOMIZE cleared)
+    /// instead of without. Layouts then agree only in shape ([`shape`]).
+    pub randomize: bool,
+    /// The model's random seed (used when `randomize`).
+    pub seed: u64,
 }
 
 /// The fixed environment every probe uses, so that stack contents do not depend on the caller's.
@@ -49,6 +59,8 @@ impl ExecSpec {
             argv: argv.iter().map(|s| s.as_bytes().to_vec()).collect(),
             envp: fixed_envp(),
             stack_limit: STACK_LIMIT,
+            randomize: false,
+            seed: 0,
         }
     }
 }
@@ -189,6 +201,17 @@ pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
         rlim_cur: spec.stack_limit,
         rlim_max: old.rlim_max,
     };
+    // SAFETY: 0xffffffff only queries the persona (`kernel/exec_domain.c: ksys_personality`).
+    let current = unsafe { libc::personality(0xffff_ffff) };
+    if current == -1 {
+        return Err(format!("personality: {}", io::Error::last_os_error()));
+    }
+    let persona = if spec.randomize {
+        current as libc::c_ulong & !(libc::ADDR_NO_RANDOMIZE as libc::c_ulong)
+    } else {
+        // PER_LINUX | ADDR_NO_RANDOMIZE, as `setarch -R` sets it.
+        libc::ADDR_NO_RANDOMIZE as libc::c_ulong
+    };
 
     // SAFETY: fork has no memory-safety preconditions. The child only makes system calls on memory prepared
     // above (no allocation, no locks: this process may have other threads) and then execs or `_exit`s.
@@ -200,8 +223,7 @@ pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
         // SAFETY: the freshly forked child; every pointer refers to memory made before fork and still valid
         // (argv/envp arrays end with NULL). The block never returns.
         unsafe {
-            // PER_LINUX | ADDR_NO_RANDOMIZE, as `setarch -R` sets it.
-            if libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong) == -1
+            if libc::personality(persona) == -1
                 || libc::setrlimit(libc::RLIMIT_STACK, &stack) != 0
                 || libc::ptrace(
                     libc::PTRACE_TRACEME,
@@ -292,12 +314,21 @@ pub fn stack_end(maps: &str) -> Option<u64> {
     u64::from_str_radix(end, 16).ok()
 }
 
+/// `kernel.randomize_va_space` of this host (2 when it cannot be read, the default).
+pub fn host_randomize_va_space() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/randomize_va_space")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(2)
+}
+
 /// The model configured like this host for a probe: `randomize_va_space` 0 (the child ran with
 /// ADDR_NO_RANDOMIZE, which clears PF_RANDOMIZE just as the sysctl 0 does), the host's limits with the
 /// probe's RLIMIT_STACK, the host's RAM, sysctls and uid.
 pub fn probe_machine(spec: &ExecSpec, host: &HostConfig) -> memsim_scenario::Machine {
     let mut cfg = host.cfg.clone();
-    cfg.randomize_va_space = 0;
+    cfg.randomize_va_space = if spec.randomize { host_randomize_va_space() } else { 0 };
+    cfg.seed = spec.seed;
     let mut rlimits: Vec<(usize, Rlimit)> = host.rlimits.iter().copied().enumerate().collect();
     if let Some(r) = rlimits.get_mut(RLIMIT_STACK) {
         r.1 = Rlimit::new(spec.stack_limit, host.rlimits[RLIMIT_STACK].max);
@@ -387,6 +418,68 @@ pub fn compare_stacks(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
         vec![format!(
             "the initial stack differs (- kernel, + model):\n{}",
             changed_lines(&line_diff(&k, &m), 2)
+        )]
+    }
+}
+
+/// A layout without its random parts, for comparing a randomized exec with the model's: one line per VMA
+/// with its size, permissions, offset, device, inode and name, and whether it starts where the previous one
+/// ends (`=`) or after a gap (`~`); then the mm boundaries that ASLR moves only together with a VMA, each
+/// as an offset in that VMA (code and data in the program's or interpreter's mappings, the argument and
+/// environment strings from the stack's end). `start_stack` (randomized within the stack, `arch_align_stack`)
+/// and `start_brk` (randomized, `arch_randomize_brk`) are left out.
+pub fn shape(layout: &ExecLayout) -> String {
+    let mut out = String::new();
+    let mut vmas = Vec::new();
+    let mut prev_end = None;
+    for l in layout.maps.lines() {
+        let mut f = l.split_whitespace();
+        let Some((s, e)) = f.next().and_then(|r| r.split_once('-')) else {
+            continue;
+        };
+        let (Ok(s), Ok(e)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16)) else {
+            continue;
+        };
+        let rest: Vec<&str> = f.collect();
+        let adj = if prev_end == Some(s) { '=' } else { '~' };
+        out.push_str(&format!("{adj} {:#x} {}\n", e - s, rest.join(" ")));
+        vmas.push((s, e));
+        prev_end = Some(e);
+    }
+    let b = &layout.bounds;
+    let stack_end = stack_end(&layout.maps).unwrap_or(0);
+    for (name, v) in [
+        ("start_code", b.start_code),
+        ("end_code", b.end_code),
+        ("start_data", b.start_data),
+        ("end_data", b.end_data),
+    ] {
+        // The VMA holding the address, or ending at it (an end marker may be a VMA's end).
+        match vmas.iter().position(|&(s, e)| s <= v && v <= e) {
+            Some(i) => out.push_str(&format!("{name} VMA {i} + {:#x}\n", v - vmas[i].0)),
+            None => out.push_str(&format!("{name} outside every VMA\n")),
+        }
+    }
+    for (name, v) in [
+        ("arg_start", b.arg_start),
+        ("arg_end", b.arg_end),
+        ("env_start", b.env_start),
+        ("env_end", b.env_end),
+    ] {
+        out.push_str(&format!("{name} stack end - {:#x}\n", stack_end.wrapping_sub(v)));
+    }
+    out
+}
+
+/// How the shapes ([`shape`]) of two layouts differ; empty when they agree.
+pub fn compare_shapes(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
+    let (k, m) = (shape(kernel), shape(model));
+    if k == m {
+        Vec::new()
+    } else {
+        vec![format!(
+            "the layout's shape differs (- kernel, + model):\n{}",
+            line_diff(&k, &m)
         )]
     }
 }
@@ -602,6 +695,46 @@ mod tests {
         assert_eq!(stack_dump(sp, &b2), d, "random bytes do not count");
         b2[0x59] = b'c';
         assert_ne!(stack_dump(sp, &b2), d, "string bytes count");
+    }
+
+    #[test]
+    fn shapes_ignore_where_regions_lie() {
+        let at = |base: u64, stack: u64| ExecLayout {
+            maps: format!(
+                "{:x}-{:x} r-xp 00000000 fe:00 7 /bin/x\n{:x}-{:x} rw-p 00001000 fe:00 7 /bin/x\n\
+                 {:x}-{:x} rw-p 00000000 00:00 0 [stack]\n",
+                base,
+                base + 0x1000,
+                base + 0x1000,
+                base + 0x3000,
+                stack - 0x21000,
+                stack
+            ),
+            bounds: MmBounds {
+                start_code: base,
+                end_code: base + 0x10,
+                start_data: base + 0x1010,
+                end_data: base + 0x1020,
+                start_brk: base + 0x9000,
+                start_stack: stack - 0x800,
+                arg_start: stack - 0x40,
+                arg_end: stack - 0x20,
+                env_start: stack - 0x20,
+                env_end: stack - 0x8,
+            },
+            ..ExecLayout::default()
+        };
+        let a = at(0x5555_0000_0000, 0x7fff_0000_0000);
+        let mut b = at(0x5600_0000_0000, 0x7ffe_0000_0000);
+        b.bounds.start_stack -= 0x130;
+        assert!(compare_shapes(&a, &b).is_empty(), "{:?}", compare_shapes(&a, &b));
+        assert!(
+            shape(&a).contains("= 0x2000 rw-p 00001000 fe:00 7 /bin/x"),
+            "{}",
+            shape(&a)
+        );
+        b.bounds.env_end -= 8;
+        assert!(!compare_shapes(&a, &b).is_empty());
     }
 
     #[test]

@@ -98,6 +98,9 @@ type KnownList = &'static [(&'static str, &'static str)];
 /// Cases whose initial stack (pointers, auxv, strings; not the random bytes) is known to differ.
 const KNOWN_STACK_MISMATCHES: KnownList = &[];
 
+/// Cases whose randomized layout (with the host's `randomize_va_space`) is known to differ in shape.
+const KNOWN_ASLR_MISMATCHES: KnownList = &[];
+
 fn workdir() -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("exec_layout");
     std::fs::create_dir_all(&d).expect("create the test's temporary directory");
@@ -374,9 +377,67 @@ fn model_layout_matches_the_kernel() {
     );
 }
 
+/// With address-space randomization on (the host's setting, ADDR_NO_RANDOMIZE cleared; the model seeded),
+/// the addresses differ from run to run, but not the layout's shape: the same VMAs in the same order with
+/// the same sizes, permissions, offsets, files and adjacency, and the mm boundaries at the same places in
+/// them (`exec_probe::shape`). Each case runs three times on the kernel and with three seeds on the model.
+#[test]
+fn randomized_layouts_have_the_kernels_shape() {
+    let host = HostConfig::from_host().expect("host configuration");
+    let mut unexpected = Vec::new();
+    let mut matched = Vec::new();
+    for (i, c) in CASES.iter().enumerate() {
+        let mut spec = match spec(c) {
+            Ok(s) => s,
+            Err(why) => {
+                eprintln!("{}: {why}", c.name);
+                continue;
+            }
+        };
+        spec.randomize = true;
+        let mut diffs = Vec::new();
+        for round in 0..3u64 {
+            spec.seed = (i as u64) * 1000 + round;
+            let real = exec_probe::exec_real(&spec).unwrap_or_else(|e| panic!("{}: kernel side: {e}", c.name));
+            let model = match exec_probe::exec_model(&spec, &host) {
+                Ok(m) => m,
+                Err(e) => {
+                    diffs.push(format!("the model's execve failed: {e}"));
+                    break;
+                }
+            };
+            diffs = exec_probe::compare_shapes(&real, &model);
+            if !diffs.is_empty() {
+                diffs.push(format!("(seed {})", spec.seed));
+                break;
+            }
+        }
+        let known = KNOWN_ASLR_MISMATCHES.iter().find(|(n, _)| *n == c.name);
+        match (diffs.is_empty(), known) {
+            (true, Some((_, why))) => eprintln!(
+                "{} now matches in shape; remove it from KNOWN_ASLR_MISMATCHES ({why})",
+                c.name
+            ),
+            (true, None) => matched.push(c.name),
+            (false, Some((_, why))) => eprintln!("known mismatch, {why}:\n== {}\n{}", c.name, diffs.join("\n")),
+            (false, None) => unexpected.push(format!("== {} ({})\n{}\n", c.name, spec.path, diffs.join("\n"))),
+        }
+    }
+    eprintln!("randomized layouts with the kernel's shape: {matched:?}");
+    assert!(
+        unexpected.is_empty(),
+        "randomized layouts differ in shape:\n{}",
+        unexpected.join("\n")
+    );
+}
+
 #[test]
 fn every_known_mismatch_names_a_case() {
-    for (n, _) in KNOWN_MISMATCHES.iter().chain(KNOWN_STACK_MISMATCHES) {
+    for (n, _) in KNOWN_MISMATCHES
+        .iter()
+        .chain(KNOWN_STACK_MISMATCHES)
+        .chain(KNOWN_ASLR_MISMATCHES)
+    {
         assert!(
             CASES.iter().any(|c| c.name == *n),
             "KNOWN_MISMATCHES lists `{n}`, which is not a case"
