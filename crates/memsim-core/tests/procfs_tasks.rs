@@ -134,6 +134,8 @@ fn zombie_status_has_the_lines_of_a_real_zombie() {
     assert_eq!(text(&k, 22, "cmdline"), "");
     assert_eq!(k.proc_read(Pid(22), "environ"), Err(Errno::ESRCH));
     assert_eq!(text(&k, 22, "comm"), "done\n");
+    check_golden("zombie_status.txt", text(&k, 22, "status").as_bytes());
+    check_golden("zombie_stat.txt", text(&k, 22, "stat").as_bytes());
 }
 
 #[test]
@@ -163,6 +165,9 @@ fn kernel_thread_files_match_kthreadd() {
     assert_eq!(text(&k, 2, "maps"), "");
     assert_eq!(k.proc_read(Pid(2), "environ"), Err(Errno::ESRCH));
     assert_eq!(k.proc_read(Pid(2), "smaps_rollup"), Err(Errno::ESRCH));
+    check_golden("kthreadd_status.txt", model.as_bytes());
+    check_golden("kthreadd_stat.txt", text(&k, 2, "stat").as_bytes());
+    check_golden("kworker_status.txt", text(&k, 4, "status").as_bytes());
 }
 
 #[test]
@@ -201,6 +206,9 @@ fn thread_files_match_a_real_thread() {
     assert_eq!(field(&text(&k, 21, "status"), "Pid"), "21");
     assert_eq!(text(&k, 20, "task/21/maps"), text(&k, 20, "maps"));
     assert_eq!(text(&k, 20, "task/21/comm"), "worker\n");
+    check_golden("thread_status.txt", model.as_bytes());
+    check_golden("thread_stat.txt", text(&k, 20, "task/21/stat").as_bytes());
+    check_golden("thread_group_stat.txt", text(&k, 20, "stat").as_bytes());
 }
 
 #[test]
