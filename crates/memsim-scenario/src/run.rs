@@ -737,10 +737,14 @@ impl Runner {
                 })
                 .map(|(p, _)| *p)
         };
-        let Some(call) = key.and_then(|k| self.deferred.remove(&k).map(|c| (k, c))) else {
+        let Some((caller, call)) = key.and_then(|k| self.deferred.remove(&k).map(|c| (k, c))) else {
             return false;
         };
-        call::execute(&mut self.kernel, call.0, &call.1);
+        call::execute(&mut self.kernel, caller, &call);
+        // A thread is released at once; its `+++` line is checked against the code it exited with.
+        if let (Call::Exit { code }, Err(_)) = (&call, self.kernel.task(caller)) {
+            self.ended.insert(caller, ExitStatus::Exited(code & 0xff));
+        }
         true
     }
 
@@ -1082,6 +1086,9 @@ impl Runner {
     /// End a process through the core (`do_exit`).
     fn end(&mut self, pid: Pid, status: ExitStatus) {
         call::do_exit(&mut self.kernel, pid, status);
+        if self.kernel.task(pid).is_err() {
+            self.ended.insert(pid, status);
+        }
     }
 
     fn describe_end(&self, pid: Pid) -> String {
