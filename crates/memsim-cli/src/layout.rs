@@ -86,8 +86,15 @@ pub fn run(a: &LayoutArgs) -> ExitCode {
     }
     match render(&k, &path) {
         Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
+            use std::io::Write;
+            // A closed pipe (`memsim layout ... | head`) is not an error worth a message.
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("memsim: writing output: {e}");
+                    ExitCode::from(2)
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("memsim: {e}");

@@ -155,6 +155,54 @@ fn check(flag: &str) {
     );
 }
 
+/// A static program's C library takes thread-local storage with `sbrk` before `main`, so the program's own
+/// `sbrk(0)` lies above the initial break; everything else agrees, and the initial break is where exec puts
+/// it (after bss; for a static PIE at ELF_ET_DYN_BASE, `fs/binfmt_elf.c` moves it out of the mmap area).
+fn check_static(flag: &str) {
+    let libc_a = Command::new("gcc")
+        .arg("-print-file-name=libc.a")
+        .output()
+        .expect("gcc");
+    if !String::from_utf8_lossy(&libc_a.stdout).contains('/') {
+        eprintln!("skipped: gcc {flag} needs libc.a, which is not installed");
+        return;
+    }
+    let prog = build(flag);
+    let real = stdout_of(Command::new("setarch").arg("-R").arg(&prog).env_clear().envs(ENVP));
+    let model = stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_memsim"))
+            .args(["layout", "--aslr", "0"])
+            .arg(&prog),
+    );
+    let head = |t: &str| t.lines().take(5).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        head(&model),
+        head(&real),
+        "{flag}: memsim layout:\n{model}\nthe program:\n{real}"
+    );
+    let brk = |t: &str| section(t, "Program Break")[0].1;
+    let end = section(&model, "Next byte past")[2].1;
+    assert!(
+        brk(&real) > brk(&model),
+        "{flag}: the program's break moved up from the initial one"
+    );
+    if flag == "-static" {
+        assert_eq!(
+            brk(&model),
+            (end + 0xfff) & !0xfff,
+            "{flag}: the break starts after bss"
+        );
+    } else {
+        assert_eq!(brk(&model), 0x5555_5555_5000, "{flag}: the break of a static PIE");
+    }
+}
+
+#[test]
+fn layout_of_static_programs() {
+    check_static("-static");
+    check_static("-static-pie");
+}
+
 #[test]
 fn layout_agrees_with_the_pie_program() {
     check("-pie");
