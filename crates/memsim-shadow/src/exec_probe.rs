@@ -174,11 +174,42 @@ fn cstrings(v: &[Vec<u8>]) -> io::Result<Vec<CString>> {
 /// The child's exit status when its setup or `execve` failed (it has no other way to report).
 const CHILD_FAILED: i32 = 127;
 
+/// How an exec ended, when it did not reach the first instruction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExecFailure {
+    /// `execve` returned -1 with this errno.
+    Errno(i32),
+    /// The process died of this signal inside `execve` (an error after the point of no return).
+    Killed(i32),
+    /// The harness failed (fork, setup, reading /proc).
+    Harness(String),
+}
+
+impl std::fmt::Display for ExecFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecFailure::Errno(e) => match memsim_core::Errno::from_code(*e) {
+                Some(e) => write!(f, "execve failed with {}", e.name()),
+                None => write!(f, "execve failed with errno {e}"),
+            },
+            ExecFailure::Killed(sig) => write!(f, "killed by signal {sig} in execve"),
+            ExecFailure::Harness(m) => f.write_str(m),
+        }
+    }
+}
+
 /// Run `spec` for real up to its first instruction (see the module documentation) and read its layout.
 pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
-    let path = CString::new(spec.path.as_bytes()).map_err(|_| "NUL in the path".to_string())?;
-    let argv = cstrings(&spec.argv).map_err(|e| e.to_string())?;
-    let envp = cstrings(&spec.envp).map_err(|e| e.to_string())?;
+    exec_real_outcome(spec).map_err(|e| e.to_string())
+}
+
+/// [`exec_real`], telling a failed `execve` (its errno, or the signal that killed the process) apart from a
+/// failure of the harness.
+pub fn exec_real_outcome(spec: &ExecSpec) -> Result<ExecLayout, ExecFailure> {
+    let h = ExecFailure::Harness;
+    let path = CString::new(spec.path.as_bytes()).map_err(|_| h("NUL in the path".to_string()))?;
+    let argv = cstrings(&spec.argv).map_err(|e| h(e.to_string()))?;
+    let envp = cstrings(&spec.envp).map_err(|e| h(e.to_string()))?;
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
@@ -189,13 +220,13 @@ pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
     };
     // SAFETY: `old` is a valid out pointer.
     if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut old) } != 0 {
-        return Err(format!("getrlimit: {}", io::Error::last_os_error()));
+        return Err(h(format!("getrlimit: {}", io::Error::last_os_error())));
     }
     if spec.stack_limit > old.rlim_max {
-        return Err(format!(
+        return Err(h(format!(
             "the stack limit {} exceeds this process's hard limit {}",
             spec.stack_limit, old.rlim_max
-        ));
+        )));
     }
     let stack = libc::rlimit {
         rlim_cur: spec.stack_limit,
@@ -204,7 +235,7 @@ pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
     // SAFETY: 0xffffffff only queries the persona (`kernel/exec_domain.c: ksys_personality`).
     let current = unsafe { libc::personality(0xffff_ffff) };
     if current == -1 {
-        return Err(format!("personality: {}", io::Error::last_os_error()));
+        return Err(h(format!("personality: {}", io::Error::last_os_error())));
     }
     let persona = if spec.randomize {
         current as libc::c_ulong & !(libc::ADDR_NO_RANDOMIZE as libc::c_ulong)
@@ -217,7 +248,7 @@ pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
     // above (no allocation, no locks: this process may have other threads) and then execs or `_exit`s.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(format!("fork: {}", io::Error::last_os_error()));
+        return Err(h(format!("fork: {}", io::Error::last_os_error())));
     }
     if pid == 0 {
         // SAFETY: the freshly forked child; every pointer refers to memory made before fork and still valid
@@ -235,7 +266,9 @@ pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
                 libc::_exit(CHILD_FAILED);
             }
             libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
-            libc::_exit(CHILD_FAILED);
+            // execve returned: its errno is the exit status (never CHILD_FAILED: 127 is EKEYEXPIRED, which
+            // execve does not return).
+            libc::_exit(*libc::__errno_location());
         }
     }
     let result = inspect_stopped(pid);
@@ -248,24 +281,37 @@ pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
 }
 
 /// Wait for the exec stop of child `pid` and read its layout. The caller kills and reaps the child.
-fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, String> {
+fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, ExecFailure> {
     let mut status = 0;
     // SAFETY: waiting for our own child; `status` is a valid out pointer.
     let r = unsafe { libc::waitpid(pid, &mut status, 0) };
     if r != pid {
-        return Err(format!("waitpid: {}", io::Error::last_os_error()));
+        return Err(ExecFailure::Harness(format!("waitpid: {}", io::Error::last_os_error())));
     }
     if libc::WIFEXITED(status) {
-        return Err(format!(
-            "the child exited with status {} before stopping (setup or execve failed)",
-            libc::WEXITSTATUS(status)
-        ));
+        return Err(match libc::WEXITSTATUS(status) {
+            CHILD_FAILED => ExecFailure::Harness("the child's setup (personality, setrlimit, ptrace) failed".into()),
+            e => ExecFailure::Errno(e),
+        });
+    }
+    if libc::WIFSIGNALED(status) {
+        return Err(ExecFailure::Killed(libc::WTERMSIG(status)));
+    }
+    // An error after the point of no return kills the process with SIGSEGV (`fs/exec.c: bprm_execve` →
+    // `force_fatal_sig`); a tracee first stops to deliver that signal, before any exec SIGTRAP.
+    if libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) != libc::SIGTRAP {
+        return Err(ExecFailure::Killed(libc::WSTOPSIG(status)));
     }
     if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP {
-        return Err(format!(
+        return Err(ExecFailure::Harness(format!(
             "unexpected wait status {status:#x} (expected the exec SIGTRAP stop)"
-        ));
+        )));
     }
+    inspect_layout(pid).map_err(ExecFailure::Harness)
+}
+
+/// Read the layout of the stopped tracee `pid`.
+fn inspect_layout(pid: libc::pid_t) -> Result<ExecLayout, String> {
     let read = |f: &str| std::fs::read(format!("/proc/{pid}/{f}")).map_err(|e| format!("/proc/{pid}/{f}: {e}"));
     let maps = String::from_utf8_lossy(&read("maps")?).into_owned();
     let bounds = MmBounds::from_stat(&String::from_utf8_lossy(&read("stat")?))?;
@@ -379,6 +425,29 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
         auxv,
         stack,
     })
+}
+
+/// Run `spec` on the model as far as `execve`: `Ok` when it succeeded, else how it failed, as
+/// [`exec_real_outcome`] reports it (a task that `execve` killed counts as killed, whatever errno it got),
+/// with the loader's reason.
+pub fn exec_model_outcome(spec: &ExecSpec, host: &HostConfig) -> Result<(), (ExecFailure, String)> {
+    let machine = probe_machine(spec, host);
+    let mut k = machine.build(Box::new(memsim_scenario::HostFs::new()));
+    let init = memsim_core::kernel::INIT_PID;
+    match k.sys_execve(init, &spec.path, &spec.argv, &spec.envp) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let why = k.last_exec_error(init).unwrap_or("").to_string();
+            let killed = k.task(init).ok().and_then(|t| match t.exit {
+                Some(memsim_core::task::ExitStatus::Killed { signo, .. }) => Some(signo as i32),
+                _ => None,
+            });
+            match killed {
+                Some(sig) => Err((ExecFailure::Killed(sig), why)),
+                None => Err((ExecFailure::Errno(e.code()), why)),
+            }
+        }
+    }
 }
 
 /// The model's `execve` (`Kernel::sys_execve`), with the loader's reason when it fails.

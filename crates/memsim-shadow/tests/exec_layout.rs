@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use memsim_shadow::exec_probe::{self, ExecLayout, ExecSpec, AT_BASE, AT_ENTRY};
+use memsim_shadow::exec_probe::{self, ExecFailure, ExecLayout, ExecSpec, AT_BASE, AT_ENTRY};
 use memsim_shadow::HostConfig;
 
 /// What to exec.
@@ -467,4 +467,196 @@ fn the_comparison_sees_a_different_exec() {
     let model = exec_probe::exec_model(&small_stack, &host).expect("model exec");
     let diffs = exec_probe::compare(&real, &model);
     assert!(diffs.iter().any(|d| d.contains("[stack]")), "{diffs:?}");
+}
+
+/// A file for an error case, written once per name: `bytes` with mode `mode`.
+fn file_case(name: &str, bytes: &[u8], mode: u32) -> ExecSpec {
+    use std::os::unix::fs::PermissionsExt;
+    let p = workdir().join(format!("err-{name}"));
+    let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).expect("write");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    std::fs::rename(&tmp, &p).expect("install");
+    let s = p.to_string_lossy().into_owned();
+    ExecSpec::new(&s, &[&s])
+}
+
+/// `/usr/bin/true` with its bytes changed by `edit`, made executable.
+fn edited_true(name: &str, edit: fn(&mut Vec<u8>)) -> ExecSpec {
+    let mut b = std::fs::read("/usr/bin/true").expect("/usr/bin/true");
+    edit(&mut b);
+    file_case(name, &b, 0o755)
+}
+
+/// Little-endian field access in an ELF64 file.
+fn put(b: &mut [u8], off: usize, v: u64, len: usize) {
+    b[off..off + len].copy_from_slice(&v.to_le_bytes()[..len]);
+}
+fn get(b: &[u8], off: usize, len: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w[..len].copy_from_slice(&b[off..off + len]);
+    u64::from_le_bytes(w)
+}
+
+/// The file offset of program header `i` with type `p_type` (the first such), in an ELF64 image.
+fn phdr(b: &[u8], p_type: u32) -> usize {
+    let (phoff, phentsize, phnum) = (get(b, 32, 8) as usize, get(b, 54, 2) as usize, get(b, 56, 2) as usize);
+    (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .find(|&o| get(b, o, 4) == u64::from(p_type))
+        .expect("program header")
+}
+
+const PT_LOAD: u32 = 1;
+const PT_INTERP: u32 = 3;
+
+/// Execs of bad or odd input, one per line: the kernel's errno (or fatal signal) and the model's must agree,
+/// and where both succeed, the layouts.
+const ERROR_CASES: &[(&str, fn() -> ExecSpec)] = &[
+    ("missing", || ExecSpec::new("/nonexistent/program", &["program"])),
+    ("directory", || ExecSpec::new("/tmp", &["/tmp"])),
+    ("not-executable", || file_case("mode644", b"#!/bin/sh\n", 0o644)),
+    ("garbage", || file_case("garbage", b"\x01\x02 not a program\n", 0o755)),
+    ("empty", || file_case("empty", b"", 0o755)),
+    ("elf-header-only", || edited_true("header-only", |b| b.truncate(64))),
+    ("elf-half-header", || edited_true("half-header", |b| b.truncate(40))),
+    ("elf-bad-machine", || {
+        edited_true("bad-machine", |b| put(b, 18, 0x28, 2))
+    }),
+    ("elf-bad-phentsize", || {
+        edited_true("bad-phentsize", |b| put(b, 54, 0x20, 2))
+    }),
+    ("elf-phdrs-past-eof", || {
+        edited_true("phdrs-past-eof", |b| put(b, 32, 1 << 40, 8))
+    }),
+    ("elf-32-bit-class", || edited_true("class32", |b| b[4] = 1)),
+    ("elf-core-type", || edited_true("core-type", |b| put(b, 16, 4, 2))),
+    ("elf-no-phdrs", || edited_true("no-phdrs", |b| put(b, 56, 0, 2))),
+    ("elf-too-many-phdrs", || {
+        edited_true("many-phdrs", |b| put(b, 56, 0xffff, 2))
+    }),
+    ("elf-no-load-segments", || {
+        edited_true("no-loads", |b| {
+            let (phoff, phnum) = (get(b, 32, 8) as usize, get(b, 56, 2) as usize);
+            for i in 0..phnum {
+                if get(b, phoff + i * 56, 4) == u64::from(PT_LOAD) {
+                    put(b, phoff + i * 56, 0, 4); // PT_NULL
+                }
+            }
+        })
+    }),
+    ("elf-huge-bss", || {
+        edited_true("huge-bss", |b| {
+            let (phoff, phnum) = (get(b, 32, 8) as usize, get(b, 56, 2) as usize);
+            let last = (0..phnum)
+                .map(|i| phoff + i * 56)
+                .filter(|&o| get(b, o, 4) == u64::from(PT_LOAD))
+                .last()
+                .expect("a PT_LOAD");
+            put(b, last + 40, 1 << 46, 8); // p_memsz: 64 TiB
+        })
+    }),
+    ("elf-missing-interp", || {
+        edited_true("missing-interp", |b| {
+            let o = get(b, phdr(b, PT_INTERP) + 8, 8) as usize;
+            b[o + 1] = b'X'; // "/Xib64/ld-linux-x86-64.so.2"
+        })
+    }),
+    ("elf-interp-not-terminated", || {
+        edited_true("interp-unterminated", |b| {
+            let ph = phdr(b, PT_INTERP);
+            let (o, n) = (get(b, ph + 8, 8) as usize, get(b, ph + 32, 8) as usize);
+            b[o + n - 1] = b'x';
+        })
+    }),
+    ("elf-load-misaligned", || {
+        edited_true("load-misaligned", |b| {
+            let ph = phdr(b, PT_LOAD);
+            let v = get(b, ph + 16, 8) + 1;
+            put(b, ph + 16, v, 8); // p_vaddr % p_align != p_offset % p_align
+        })
+    }),
+    ("elf-filesz-over-memsz", || {
+        edited_true("filesz-over-memsz", |b| {
+            let ph = phdr(b, PT_LOAD);
+            let memsz = get(b, ph + 40, 8);
+            put(b, ph + 32, memsz + 0x1000, 8);
+        })
+    }),
+    ("script-missing-interpreter", || {
+        file_case("bad-interp", b"#!/nonexistent/sh\n", 0o755)
+    }),
+    ("script-empty-interpreter", || file_case("no-interp", b"#!\n", 0o755)),
+    ("script-loop", || {
+        let p = workdir().join("err-loop");
+        let s = p.to_string_lossy().into_owned();
+        file_case("loop", format!("#!{s}\n").as_bytes(), 0o755)
+    }),
+    ("argv-too-big", || {
+        let big = "x".repeat(120 << 10);
+        let mut argv = vec!["/usr/bin/true"];
+        argv.extend(std::iter::repeat_n(big.as_str(), 20)); // 2.4 MiB > RLIMIT_STACK / 4
+        ExecSpec::new("/usr/bin/true", &argv)
+    }),
+    ("arg-too-long", || {
+        let big = "x".repeat(32 * 4096); // MAX_ARG_STRLEN counts the NUL
+        ExecSpec::new("/usr/bin/true", &["/usr/bin/true", &big])
+    }),
+];
+
+/// Errors the model is known to report differently from the kernel.
+const KNOWN_ERROR_MISMATCHES: KnownList = &[];
+
+#[test]
+fn exec_errors_match_the_kernel() {
+    let host = HostConfig::from_host().expect("host configuration");
+    let show = |r: &Result<(), ExecFailure>| match r {
+        Ok(()) => "success".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let mut unexpected = Vec::new();
+    let mut matched = Vec::new();
+    for (name, make) in ERROR_CASES {
+        let spec = make();
+        let real_layout = exec_probe::exec_real_outcome(&spec);
+        if let Err(ExecFailure::Harness(e)) = &real_layout {
+            panic!("{name}: kernel side: {e}");
+        }
+        let real = real_layout.as_ref().map(|_| ()).map_err(Clone::clone);
+        let (model, why) = match exec_probe::exec_model_outcome(&spec, &host) {
+            Ok(()) => (Ok(()), String::new()),
+            Err((f, why)) => (Err(f), why),
+        };
+        let known = KNOWN_ERROR_MISMATCHES.iter().find(|(n, _)| n == name);
+        // An odd file that both load must also load the same way.
+        let layout_diffs = match (&real_layout, &model) {
+            (Ok(r), Ok(())) => match exec_probe::exec_model(&spec, &host) {
+                Ok(m) => exec_probe::compare(r, &m),
+                Err(e) => vec![e],
+            },
+            _ => Vec::new(),
+        };
+        if !layout_diffs.is_empty() {
+            let report = format!("{name}: both load it, differently:\n{}", layout_diffs.join("\n"));
+            match known {
+                Some((_, k)) => eprintln!("known mismatch, {k}: {report}"),
+                None => unexpected.push(report),
+            }
+            continue;
+        }
+        if real == model {
+            matched.push(format!("{name}: {}", show(&real)));
+            if let Some((_, k)) = known {
+                eprintln!("{name} now agrees; remove it from KNOWN_ERROR_MISMATCHES ({k})");
+            }
+            continue;
+        }
+        let report = format!("{name}: kernel {}, model {} ({why})", show(&real), show(&model));
+        match known {
+            Some((_, k)) => eprintln!("known mismatch, {k}: {report}"),
+            None => unexpected.push(report),
+        }
+    }
+    eprintln!("exec errors that agree with the kernel:\n  {}", matched.join("\n  "));
+    assert!(unexpected.is_empty(), "exec errors differ:\n{}", unexpected.join("\n"));
 }
