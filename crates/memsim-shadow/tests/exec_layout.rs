@@ -510,9 +510,12 @@ fn phdr(b: &[u8], p_type: u32) -> usize {
 const PT_LOAD: u32 = 1;
 const PT_INTERP: u32 = 3;
 
+/// A case's name and how to make its exec.
+type ErrorCase = (&'static str, fn() -> ExecSpec);
+
 /// Execs of bad or odd input, one per line: the kernel's errno (or fatal signal) and the model's must agree,
 /// and where both succeed, the layouts.
-const ERROR_CASES: &[(&str, fn() -> ExecSpec)] = &[
+const ERROR_CASES: &[ErrorCase] = &[
     ("missing", || ExecSpec::new("/nonexistent/program", &["program"])),
     ("directory", || ExecSpec::new("/tmp", &["/tmp"])),
     ("not-executable", || file_case("mode644", b"#!/bin/sh\n", 0o644)),
@@ -550,8 +553,7 @@ const ERROR_CASES: &[(&str, fn() -> ExecSpec)] = &[
             let (phoff, phnum) = (get(b, 32, 8) as usize, get(b, 56, 2) as usize);
             let last = (0..phnum)
                 .map(|i| phoff + i * 56)
-                .filter(|&o| get(b, o, 4) == u64::from(PT_LOAD))
-                .last()
+                .rfind(|&o| get(b, o, 4) == u64::from(PT_LOAD))
                 .expect("a PT_LOAD");
             put(b, last + 40, 1 << 46, 8); // p_memsz: 64 TiB
         })
