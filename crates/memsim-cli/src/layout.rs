@@ -58,8 +58,8 @@ pub fn run(a: &LayoutArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let seed = machine.seed;
-    set_seed(&mut machine.cfg, seed);
+    // The kernel's generator is seeded from the configuration.
+    machine.cfg.seed = machine.seed;
     let path = match resolve(&a.program) {
         Some(p) => p,
         None => {
@@ -72,13 +72,29 @@ pub fn run(a: &LayoutArgs) -> ExitCode {
     let envp: Vec<Vec<u8>> = ENVP.iter().map(|s| s.as_bytes().to_vec()).collect();
     let mut k = machine.build(Box::new(HostFs::new()));
     if let Err(e) = model_execve(&mut k, &path, &argv, &envp) {
-        eprintln!("memsim: execve {}: {} ({})", path.display(), e.name(), e.strerror());
+        let why = k
+            .last_exec_error(INIT_PID)
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        eprintln!(
+            "memsim: execve {}: {} ({}){why}",
+            path.display(),
+            e.name(),
+            e.strerror()
+        );
         return ExitCode::from(1);
     }
     match render(&k, &path) {
         Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
+            use std::io::Write;
+            // A closed pipe (`memsim layout ... | head`) is not an error worth a message.
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("memsim: writing output: {e}");
+                    ExitCode::from(2)
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("memsim: {e}");
@@ -87,12 +103,9 @@ pub fn run(a: &LayoutArgs) -> ExitCode {
     }
 }
 
-/// `KernelConfig::seed`, once the configuration has one.
-fn set_seed(_cfg: &mut memsim_core::KernelConfig, _seed: u64) {}
-
 /// The model's `execve` of PID 1.
-fn model_execve(_k: &mut Kernel, _path: &Path, _argv: &[Vec<u8>], _envp: &[Vec<u8>]) -> Result<(), Errno> {
-    Err(Errno::ENOSYS)
+fn model_execve(k: &mut Kernel, path: &Path, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<(), Errno> {
+    k.sys_execve(INIT_PID, &path.to_string_lossy(), argv, envp).map(|_| ())
 }
 
 /// An absolute host path for PROGRAM: as given when it contains a `/` (relative to the current directory:
@@ -162,15 +175,61 @@ fn elf_of(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
     Err(format!("{}: too many levels of `#!` interpreters", path.display()))
 }
 
-/// The process's segment that a section belongs to, in the seed's terms.
-fn segment_of(kind: SectionKind) -> &'static str {
-    match kind {
-        SectionKind::Text => "text",
-        SectionKind::UninitializedData | SectionKind::Common => "bss",
-        SectionKind::Tls | SectionKind::UninitializedTls | SectionKind::TlsVariables => "tls",
-        SectionKind::Data => "data",
-        _ => "rodata",
+/// The process's segment that a section belongs to, in the seed's terms: executable sections are text,
+/// `SHT_NOBITS` is bss, other writable sections (`.data`, `.got`, `.init_array`, `.dynamic`...) are data, the
+/// rest is read-only data (which the seed counts as text: "the string Hello World!!! is stored in the text
+/// segment").
+fn segment_of(sec: &object::Section) -> &'static str {
+    let sh_flags = match sec.flags() {
+        object::SectionFlags::Elf { sh_flags } => sh_flags,
+        _ => 0,
+    };
+    let tls = sh_flags & u64::from(object::elf::SHF_TLS) != 0;
+    let nobits = matches!(
+        sec.kind(),
+        SectionKind::UninitializedData | SectionKind::UninitializedTls | SectionKind::Common
+    );
+    if tls {
+        "tls"
+    } else if sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0 {
+        "text"
+    } else if nobits {
+        "bss"
+    } else if sh_flags & u64::from(object::elf::SHF_WRITE) != 0 {
+        "data"
+    } else {
+        "rodata"
     }
+}
+
+/// `etext`, `edata`, `end` as GNU ld's default script defines them, from the section headers, for a program
+/// without those symbols (a stripped one): the end of the last executable section (`.fini`), of the last
+/// initialized writable section (`.data`), and of the last allocated writable one (`.bss`) rounded up to 8.
+fn marks_from_sections(file: &object::File) -> [Option<u64>; 3] {
+    let mut marks = [None::<u64>; 3];
+    for sec in file.sections() {
+        let sh_flags = match sec.flags() {
+            object::SectionFlags::Elf { sh_flags } => sh_flags,
+            _ => continue,
+        };
+        let has = |f: u32| sh_flags & u64::from(f) != 0;
+        if !has(object::elf::SHF_ALLOC) || has(object::elf::SHF_TLS) {
+            continue;
+        }
+        let end = sec.address() + sec.size();
+        let bump = |m: &mut Option<u64>| *m = Some(m.map_or(end, |v| v.max(end)));
+        if has(object::elf::SHF_EXECINSTR) {
+            bump(&mut marks[0]);
+        }
+        if has(object::elf::SHF_WRITE) {
+            if sec.kind() != SectionKind::UninitializedData {
+                bump(&mut marks[1]);
+            }
+            bump(&mut marks[2]);
+        }
+    }
+    marks[2] = marks[2].map(|e| (e + 7) & !7);
+    marks
 }
 
 fn render(k: &Kernel, path: &Path) -> Result<String, String> {
@@ -217,19 +276,25 @@ fn render(k: &Kernel, path: &Path) -> Result<String, String> {
             .find(|s| s.name() == Ok(name) && !s.is_undefined())
             .map(|s| s.address().wrapping_add(bias))
     };
+    let derived = marks_from_sections(&file);
     let mut out = String::new();
-    let row = |out: &mut String, name: &str, v: Option<u64>| {
-        let _ = match v {
-            Some(v) => writeln!(out, "    {name:<10} {v:#x}"),
-            None => writeln!(out, "    {name:<10} (not in the symbol table)"),
+    let row = |out: &mut String, name: &str, sym: Option<u64>, derived: Option<u64>| {
+        let _ = match (sym, derived) {
+            (Some(v), _) => writeln!(out, "    {name:<10} {v:#x}"),
+            (None, Some(v)) => writeln!(
+                out,
+                "    {name:<10} {:#x} (no symbol: from the section headers)",
+                v.wrapping_add(bias)
+            ),
+            (None, None) => writeln!(out, "    {name:<10} (not in the symbol table)"),
         };
     };
     out.push_str("Next byte past:\n");
-    row(&mut out, "etext", find("etext").or_else(|| find("_etext")));
-    row(&mut out, "edata", find("edata").or_else(|| find("_edata")));
-    row(&mut out, "end", find("end").or_else(|| find("_end")));
+    row(&mut out, "etext", find("etext").or_else(|| find("_etext")), derived[0]);
+    row(&mut out, "edata", find("edata").or_else(|| find("_edata")), derived[1]);
+    row(&mut out, "end", find("end").or_else(|| find("_end")), derived[2]);
     out.push_str("Program Break:\n");
-    row(&mut out, "brk", Some(mm.brk));
+    row(&mut out, "brk", Some(mm.brk), None);
 
     // Named objects, by address.
     let mut objects: Vec<(u64, String, &'static str, String)> = symbols
@@ -239,7 +304,7 @@ fn render(k: &Kernel, path: &Path) -> Result<String, String> {
             let name = s.name().ok()?.to_string();
             let sec = s.section_index().and_then(|i| file.section_by_index(i).ok());
             let (seg, sname) = match &sec {
-                Some(sec) => (segment_of(sec.kind()), sec.name().unwrap_or("?").to_string()),
+                Some(sec) => (segment_of(sec), sec.name().unwrap_or("?").to_string()),
                 None => ("abs", String::new()),
             };
             // A thread-local symbol's value is an offset in the TLS block, not an address.
@@ -253,6 +318,8 @@ fn render(k: &Kernel, path: &Path) -> Result<String, String> {
         .collect();
     objects.sort();
     let _ = writeln!(out, "Objects ({}):", elf_path.display());
+    let width = objects.iter().map(|o| o.1.len()).max().unwrap_or(0).max(10);
+    let swidth = objects.iter().map(|o| o.3.len()).max().unwrap_or(0);
     for (addr, name, seg, sname) in &objects {
         let vma = if *seg == "tls" {
             "(offset in the thread-local storage block)".to_string()
@@ -262,11 +329,17 @@ fn render(k: &Kernel, path: &Path) -> Result<String, String> {
                 .map(|m| format!("{:x}-{:x} {} {}", m.start, m.end, m.perms, m.path))
                 .unwrap_or_else(|| "(not mapped)".to_string())
         };
-        let _ = writeln!(out, "    {name:<10} {addr:#x}  {seg:<6} {sname:<14} {}", vma.trim_end());
+        let _ = writeln!(
+            out,
+            "    {name:<width$} {addr:#x}  {seg:<6} {sname:<swidth$}  {}",
+            vma.trim_end()
+        );
     }
 
     out.push_str("Segments (mm_struct):\n");
-    let end_sym = find("end").or_else(|| find("_end"));
+    let end_sym = find("end")
+        .or_else(|| find("_end"))
+        .or_else(|| derived[2].map(|e| e.wrapping_add(bias)));
     let stack = maps.iter().find(|m| m.path == "[stack]");
     let seg_rows: [(&str, u64, u64); 6] = [
         ("text", mm.start_code, mm.end_code),
@@ -292,4 +365,78 @@ fn render(k: &Kernel, path: &Path) -> Result<String, String> {
         out.push('\n');
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_lines_keep_paths_with_spaces() {
+        let t = "555555554000-555555556000 r--p 00002000 fe:00 247030                     /tmp/a b\n\
+                 7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0                          [stack]\n";
+        let m = parse_maps(t);
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (m[0].start, m[0].end, m[0].offset),
+            (0x555555554000, 0x555555556000, 0x2000)
+        );
+        assert_eq!((m[0].perms.as_str(), m[0].path.as_str()), ("r--p", "/tmp/a b"));
+        assert_eq!(m[1].path, "[stack]");
+        assert_eq!(m[1].text, t.lines().nth(1).unwrap());
+    }
+
+    #[test]
+    fn a_script_is_followed_to_its_interpreter() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("memsim-layout-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inner = dir.join("inner");
+        let outer = dir.join("outer");
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        std::fs::write(&inner, format!("#!{} -e\nexit 0\n", sh.display())).unwrap();
+        std::fs::write(&outer, format!("#!{}\n", inner.display())).unwrap();
+        for f in [&inner, &outer] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let (p, data) = elf_of(&outer).unwrap();
+        assert_eq!(p, sh);
+        assert_eq!(&data[..4], b"\x7fELF");
+        std::fs::write(&outer, "#!\n").unwrap();
+        assert!(elf_of(&outer).unwrap_err().contains("without an interpreter"));
+        std::fs::write(&outer, format!("#!{}\n", outer.display())).unwrap();
+        assert!(elf_of(&outer).unwrap_err().contains("too many levels"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn programs_are_found_like_execvp() {
+        let sh = resolve("sh").expect("sh is in $PATH");
+        assert!(sh.is_absolute() && sh.ends_with("sh"));
+        let rel = resolve("./x").unwrap();
+        assert_eq!(rel, std::env::current_dir().unwrap().join("./x"));
+        assert!(resolve("no-such-program-memsim").is_none());
+    }
+
+    /// Sections are classified as the segments the seed names (the marks derived from the section headers
+    /// are checked against a program's symbols in tests/layout.rs, on a stripped copy).
+    #[test]
+    fn sections_are_classified_by_their_flags() {
+        let exe = std::fs::read("/proc/self/exe").unwrap();
+        let file = object::File::parse(&*exe).unwrap();
+        let text = file.section_by_name(".text").unwrap();
+        assert_eq!(segment_of(&text), "text");
+        if let Some(s) = file.section_by_name(".rodata") {
+            assert_eq!(segment_of(&s), "rodata");
+        }
+        if let Some(s) = file.section_by_name(".data") {
+            assert_eq!(segment_of(&s), "data");
+        }
+        if let Some(s) = file.section_by_name(".bss") {
+            assert_eq!(segment_of(&s), "bss");
+        }
+        if let Some(s) = file.section_by_name(".init_array") {
+            assert_eq!(segment_of(&s), "data");
+        }
+    }
 }

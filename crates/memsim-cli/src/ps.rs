@@ -109,7 +109,12 @@ pub fn pmap(a: &PmapArgs) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let pid: Pid = runner.model_pid(Some(a.pid));
+    // A pid of the model as it is; another one is a pid of the scenario's log, mapped as `cat` lines map it.
+    let pid: Pid = if runner.kernel.tasks.contains_key(&Pid(a.pid)) || a.scenario.is_none() {
+        Pid(a.pid)
+    } else {
+        runner.model_pid(Some(a.pid))
+    };
     match runner.kernel.pmap(pid, format) {
         Ok(bytes) => emit(&bytes, ok),
         Err(e) => {

@@ -15,7 +15,14 @@ const ENVP: [(&str, &str); 4] = [
     ("TERM", "dumb"),
 ];
 
+/// `examples/seed_layout.c` built with `flag`, once per test process (tests run in parallel and must not
+/// rewrite a program another test is running).
 fn build(flag: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<BTreeMap<String, PathBuf>> = std::sync::Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(flag) {
+        return p.clone();
+    }
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("layout");
     std::fs::create_dir_all(&dir).expect("temporary directory");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed_layout.c");
@@ -27,6 +34,7 @@ fn build(flag: &str) -> PathBuf {
         .status()
         .unwrap_or_else(|e| panic!("running gcc (needed to build examples/seed_layout.c): {e}"));
     assert!(st.success(), "gcc {flag} failed");
+    built.insert(flag.to_string(), out.clone());
     out
 }
 
@@ -147,14 +155,135 @@ fn check(flag: &str) {
     );
 }
 
+/// A static program's C library takes thread-local storage with `sbrk` before `main`, so the program's own
+/// `sbrk(0)` lies above the initial break; everything else agrees, and the initial break is where exec puts
+/// it (after bss; for a static PIE at ELF_ET_DYN_BASE, `fs/binfmt_elf.c` moves it out of the mmap area).
+fn check_static(flag: &str) {
+    let libc_a = Command::new("gcc")
+        .arg("-print-file-name=libc.a")
+        .output()
+        .expect("gcc");
+    if !String::from_utf8_lossy(&libc_a.stdout).contains('/') {
+        eprintln!("skipped: gcc {flag} needs libc.a, which is not installed");
+        return;
+    }
+    let prog = build(flag);
+    let real = stdout_of(Command::new("setarch").arg("-R").arg(&prog).env_clear().envs(ENVP));
+    let model = stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_memsim"))
+            .args(["layout", "--aslr", "0"])
+            .arg(&prog),
+    );
+    let head = |t: &str| t.lines().take(5).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        head(&model),
+        head(&real),
+        "{flag}: memsim layout:\n{model}\nthe program:\n{real}"
+    );
+    let brk = |t: &str| section(t, "Program Break")[0].1;
+    let end = section(&model, "Next byte past")[2].1;
+    assert!(
+        brk(&real) > brk(&model),
+        "{flag}: the program's break moved up from the initial one"
+    );
+    if flag == "-static" {
+        assert_eq!(
+            brk(&model),
+            (end + 0xfff) & !0xfff,
+            "{flag}: the break starts after bss"
+        );
+    } else {
+        assert_eq!(brk(&model), 0x5555_5555_5000, "{flag}: the break of a static PIE");
+    }
+}
+
 #[test]
-#[ignore = "needs Kernel::sys_execve (helper exec); enabled when it lands"]
+fn layout_of_static_programs() {
+    check_static("-static");
+    check_static("-static-pie");
+}
+
+#[test]
 fn layout_agrees_with_the_pie_program() {
     check("-pie");
 }
 
 #[test]
-#[ignore = "needs Kernel::sys_execve (helper exec); enabled when it lands"]
 fn layout_agrees_with_the_non_pie_program() {
     check("-no-pie");
+}
+
+/// A stripped program has no `etext`/`edata`/`end` symbols; `memsim layout` derives them from the section
+/// headers as GNU ld's default script places them, and gets the symbols' values.
+#[test]
+fn marks_of_a_stripped_program_come_from_its_sections() {
+    let prog = build("-pie");
+    let stripped = prog.with_file_name("seed_layout-pie-stripped");
+    let st = Command::new("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&prog)
+        .status()
+        .unwrap_or_else(|e| panic!("running strip (binutils, installed with gcc): {e}"));
+    assert!(st.success(), "strip failed");
+    let run = |p: &Path| {
+        stdout_of(
+            Command::new(env!("CARGO_BIN_EXE_memsim"))
+                .args(["layout", "--aslr", "0"])
+                .arg(p),
+        )
+    };
+    let full = run(&prog);
+    let derived = run(&stripped);
+    let head = |t: &str| t.lines().take(6).map(str::to_string).collect::<Vec<_>>();
+    let marked: Vec<String> = head(&derived)
+        .into_iter()
+        .map(|l| l.replace(" (no symbol: from the section headers)", ""))
+        .collect();
+    assert_eq!(marked, head(&full), "stripped:\n{derived}\nunstripped:\n{full}");
+    assert!(derived.contains("(no symbol: from the section headers)"), "{derived}");
+}
+
+fn memsim_layout(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_memsim"))
+        .arg("layout")
+        .args(args)
+        .output()
+        .expect("run memsim")
+}
+
+/// With ASLR the layout depends on the seed alone: the same seed gives the same bytes, another seed other
+/// addresses; without ASLR the seed changes nothing.
+#[test]
+fn layout_is_a_function_of_the_seed() {
+    let out = |aslr: &str, seed: &str| {
+        let o = memsim_layout(&["--aslr", aslr, "--seed", seed, "/usr/bin/true"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("UTF-8")
+    };
+    assert_eq!(out("2", "7"), out("2", "7"));
+    assert_ne!(out("2", "7"), out("2", "8"));
+    assert_eq!(out("0", "7"), out("0", "8"));
+}
+
+/// A missing program and a file that is not executable fail with the errno and reason of the model's execve.
+#[test]
+fn layout_reports_execve_errors() {
+    let o = memsim_layout(&["/nonexistent/program"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("ENOENT"), "{err}");
+    let o = memsim_layout(&["no-such-program-in-path-memsim"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not found in $PATH"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("layout");
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let text = dir.join("not-an-elf");
+    std::fs::write(&text, "just text\n").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&text, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let o = memsim_layout(&[text.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("ENOEXEC"), "{err}");
 }

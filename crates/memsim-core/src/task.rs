@@ -7,7 +7,7 @@ use crate::mm::MmId;
 use crate::uapi::*;
 
 /// A process or thread id.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub struct Pid(pub u32);
 
 impl std::fmt::Display for Pid {
@@ -380,6 +380,17 @@ pub struct Task {
     pub tls: u64,
     /// The creation sequence number: `for_each_process` order.
     pub seq: u64,
+    /// Process group and session (`task_pgrp`, `task_session`), inherited at fork.
+    pub pgid: Pid,
+    pub sid: Pid,
+    /// Reparented to init because its parent died: init reaps it as soon as it is a zombie (the model's init
+    /// has no code of its own; a real init reaps its adopted children from its SIGCHLD handler).
+    pub orphan: bool,
+    /// A group stop by this signal not yet reported to a `WUNTRACED`/`WSTOPPED` wait (`SIGNAL_STOP_STOPPED`
+    /// with the exit code `task_stopped_code` reads).
+    pub stop_report: Option<u32>,
+    /// Continued by SIGCONT and not yet reported to a `WCONTINUED` wait (`SIGNAL_STOP_CONTINUED`).
+    pub continue_report: bool,
 }
 
 impl Task {
@@ -443,6 +454,11 @@ impl Task {
             clear_child_tid: 0,
             tls: 0,
             seq: 0,
+            pgid: pid,
+            sid: pid,
+            orphan: false,
+            stop_report: None,
+            continue_report: false,
         }
     }
 }

@@ -106,6 +106,8 @@ pub enum LineKind {
         signo: u32,
         code: Option<u32>,
         addr: Option<u64>,
+        /// `si_pid`: for SIGCHLD, the child the signal is about.
+        pid: Option<u32>,
     },
     /// `+++ killed by SIGSEGV +++` (`core_dumped` for `(core dumped)`).
     Killed {

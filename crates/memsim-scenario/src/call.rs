@@ -992,6 +992,13 @@ mod process {
                 do_exit(k, pid, ExitStatus::Exited(code & 0xff));
                 Outcome::of(Ok(0))
             }
+            // Without `-v` strace shows only the environment's address: it runs empty.
+            Call::Execve {
+                ref path,
+                ref argv,
+                ref envp,
+                ..
+            } => Outcome::of(k.sys_execve(pid, path, argv, envp.as_deref().unwrap_or(&[]))),
             _ => Outcome::of(Err(Errno::ENOSYS)),
         }
     }

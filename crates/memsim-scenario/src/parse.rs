@@ -761,6 +761,7 @@ fn signal_line(c: &mut Cur) -> PResult<Option<LineKind>> {
     c.skip_ws()?;
     let mut code = None;
     let mut addr = None;
+    let mut pid = None;
     if c.peek() == Some(b'{') {
         if let Some(ArgRef::Struct(fields)) = primary(c, 0)? {
             for (k, v) in &fields {
@@ -770,6 +771,13 @@ fn signal_line(c: &mut Cur) -> PResult<Option<LineKind>> {
                         ArgRef::Int(n) => addr = Some(n.get() as u64),
                         _ => return fail(name_at, "`si_addr` must be an address"),
                     },
+                    Some(b"si_pid") => {
+                        pid = if let ArgRef::Int(n) = v {
+                            u32::try_from(n.get()).ok()
+                        } else {
+                            None
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -783,7 +791,7 @@ fn signal_line(c: &mut Cur) -> PResult<Option<LineKind>> {
     if c.i != c.s.len() {
         return fail(c.i, "unexpected text after `---`");
     }
-    Ok(Some(LineKind::Signal { signo, code, addr }))
+    Ok(Some(LineKind::Signal { signo, code, addr, pid }))
 }
 
 /// `si_code` names strace prints (`include/uapi/asm-generic/siginfo.h`). Unknown names are an error for the

@@ -334,7 +334,9 @@ impl Machine {
     /// Build the kernel: one process, PID 1, with the given rlimits. The mmap base is recomputed from
     /// RLIMIT_STACK, as exec does (`arch_pick_mmap_layout`).
     pub fn build(&self, fs: Box<dyn memsim_core::fs::FileSource>) -> Kernel {
-        let mut k = Kernel::new(self.cfg.clone(), fs);
+        let mut cfg = self.cfg.clone();
+        cfg.seed = self.seed;
+        let mut k = Kernel::new(cfg, fs);
         let init = memsim_core::kernel::INIT_PID;
         if let Ok(t) = k.task_mut(init) {
             for &(res, lim) in &self.rlimits {
@@ -365,6 +367,8 @@ pub struct Runner {
     early: BTreeMap<Option<u32>, (u32, Pid)>,
     /// Exit statuses of children reaped by wait, for `+++` lines that come after the reap.
     ended: BTreeMap<Pid, ExitStatus>,
+    /// exit and exit_group calls of a log with PIDs, by caller, not yet applied: see [`Runner::defer_exit`].
+    deferred: BTreeMap<Pid, Call>,
     /// See [`Machine::core_dir`].
     pub core_dir: Option<std::path::PathBuf>,
     /// Prefix PIDs other than the first that were mapped to PID 1 for want of a task of their own.
@@ -394,6 +398,7 @@ impl Runner {
             first_seen: false,
             early: BTreeMap::new(),
             ended: BTreeMap::new(),
+            deferred: BTreeMap::new(),
             core_dir: None,
             stand_ins: std::collections::BTreeSet::new(),
             procs: BTreeMap::new(),
@@ -484,6 +489,10 @@ impl Runner {
 
     /// Faults still waiting for a signal line at the end of the scenario.
     fn finish(&mut self) -> Vec<Miss> {
+        let pending: Vec<Pid> = self.deferred.keys().copied().collect();
+        for p in pending {
+            self.apply_exit(p);
+        }
         let mut v = Vec::new();
         for st in self.procs.values_mut() {
             if let Some((line, sig)) = st.pending_fault.take() {
@@ -640,6 +649,26 @@ impl Runner {
             call
         };
         match call {
+            Call::Exit { .. } | Call::ExitGroup { .. } if self.first_seen => {
+                self.deferred.insert(pid, call.clone());
+                return Outcome::of(Ok(0));
+            }
+            Call::Wait4 { .. } => {
+                let child = match expect {
+                    Expect::Value(v) if *v > 0 => Some(u32::try_from(*v).ok().and_then(|v| self.pids.get(&v).copied())),
+                    Expect::Unchecked => None,
+                    _ => Some(None),
+                };
+                self.reapable(pid, child);
+            }
+            Call::Waitid { info, .. } => {
+                let child = match (expect, info) {
+                    (Expect::Value(0), Some(i)) if i.pid > 0 => Some(u32::try_from(i.pid).ok().map(Pid)),
+                    (Expect::Unchecked, _) | (Expect::Value(0), None) => None,
+                    _ => Some(None),
+                };
+                self.reapable(pid, child);
+            }
             Call::Openat { .. } => {
                 if let Expect::Value(fd) = expect {
                     if self.procs.get(&pid).is_some_and(|s| s.real_program) {
@@ -686,6 +715,43 @@ impl Runner {
             _ => {}
         }
         out
+    }
+
+    /// Apply the deferred exit of `pid`, or the deferred exit_group of its thread group. True when one ran.
+    ///
+    /// In a `strace -f` log a process ends at its `+++ exited` line, not at its exit_group line: ptrace
+    /// reports a tracee's death to the tracer first, and only then can its parent reap it (so a parent's
+    /// `wait4(-1)` between the two lines does not see it). The runner keeps the log's order: the exit runs at
+    /// the `+++` line, or when a wait's result shows it had happened, or at the end of the log.
+    fn apply_exit(&mut self, pid: Pid) -> bool {
+        let key = if self.deferred.contains_key(&pid) {
+            Some(pid)
+        } else {
+            let tgid = self.kernel.task(pid).map(|t| t.tgid).ok();
+            self.deferred
+                .iter()
+                .find(|(p, c)| {
+                    matches!(c, Call::ExitGroup { .. }) && self.kernel.task(**p).map(|t| t.tgid).ok() == tgid
+                })
+                .map(|(p, _)| *p)
+        };
+        let Some(call) = key.and_then(|k| self.deferred.remove(&k).map(|c| (k, c))) else {
+            return false;
+        };
+        call::execute(&mut self.kernel, call.0, &call.1);
+        true
+    }
+
+    /// Before a wait of `pid`: the children whose exits the log shows as done end now: `Some(child)`, the one
+    /// the wait reaped (`Some(None)`: none), or, when the log does not say (`None`), every child.
+    fn reapable(&mut self, pid: Pid, reaped: Option<Option<Pid>>) {
+        let children: Vec<Pid> = match reaped {
+            Some(c) => c.into_iter().collect(),
+            None => self.kernel.task(pid).map(|t| t.children.clone()).unwrap_or_default(),
+        };
+        for c in children {
+            self.apply_exit(c);
+        }
     }
 
     /// A PID result (fork's child, wait4's reaped child) is compared through the PID map; a new child's PID
@@ -875,7 +941,12 @@ impl Runner {
                     }
                 }
             }
-            LineKind::Signal { signo, code, addr } => {
+            LineKind::Signal {
+                signo,
+                code,
+                addr,
+                pid: si_pid,
+            } => {
                 let st = self.procs.entry(pid).or_default();
                 let want = fmt_signal(*signo, *code, *addr);
                 match st.pending_fault.take() {
@@ -890,7 +961,12 @@ impl Runner {
                     None if is_fault_signal(*signo) => {
                         misses.push((n, want, "no signal (the line before is not a faulting access)".into()));
                     }
-                    None => self.stats.async_signals += 1,
+                    None => {
+                        self.stats.async_signals += 1;
+                        if let (uapi::SIGCHLD, Some(c), Some(p)) = (*signo, code, si_pid) {
+                            self.check_sigchld(n, *c, *p, misses);
+                        }
+                    }
                 }
             }
             LineKind::Killed { signo, core_dumped } => {
@@ -930,6 +1006,9 @@ impl Runner {
     /// ended here when `may_end` (an exit the log does not show as a call, a signal from outside the model);
     /// a task already reaped is checked against the status its reaper saw, when one did.
     fn end_line(&mut self, n: usize, pid: Pid, want: ExitStatus, may_end: bool, misses: &mut Vec<Miss>) {
+        if self.kernel.task(pid).is_ok_and(|t| t.exit.is_none()) {
+            self.apply_exit(pid);
+        }
         match self.kernel.task(pid).map(|t| t.exit) {
             Ok(None) if may_end => {
                 self.stats.external_ends += matches!(want, ExitStatus::Killed { .. }) as u64;
@@ -942,6 +1021,33 @@ impl Runner {
                 None => self.stats.ends_unchecked += 1,
             },
             _ => misses.push((n, fmt_exit(Some(want)), self.describe_end(pid))),
+        }
+    }
+
+    /// `--- SIGCHLD {si_code=CLD_EXITED, si_pid=P, ...} ---`: the child P must have ended that way (it may be
+    /// reaped already). Stops and continues are not modeled, so not checked.
+    fn check_sigchld(&mut self, n: usize, code: u32, p: u32, misses: &mut Vec<Miss>) {
+        if !self.first_seen || self.stand_ins.contains(&p) {
+            return;
+        }
+        let Some(&child) = self.pids.get(&p) else { return };
+        let end = match self.kernel.task(child) {
+            Ok(t) => t.exit,
+            Err(_) => match self.ended.get(&child) {
+                Some(e) => Some(*e),
+                None => return,
+            },
+        };
+        let ok = match (code, end) {
+            (call::CLD_EXITED, Some(ExitStatus::Exited(_))) => true,
+            (call::CLD_KILLED, Some(ExitStatus::Killed { core_dumped: false, .. })) => true,
+            (call::CLD_DUMPED, Some(ExitStatus::Killed { core_dumped: true, .. })) => true,
+            (call::CLD_EXITED | call::CLD_KILLED | call::CLD_DUMPED, _) => false,
+            _ => true,
+        };
+        if !ok {
+            let what = uapi::name_of(call::CLD_NAMES, code as u64).unwrap_or("?");
+            misses.push((n, format!("SIGCHLD {what} for {p}"), format!("{p} {}", fmt_exit(end))));
         }
     }
 

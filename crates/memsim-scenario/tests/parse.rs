@@ -390,7 +390,8 @@ fn signal_and_exit_lines() {
         LineKind::Signal {
             signo: 11,
             code: Some(1),
-            addr: Some(0x1000ff000)
+            addr: Some(0x1000ff000),
+            pid: None
         }
     );
     assert_eq!(
@@ -398,7 +399,8 @@ fn signal_and_exit_lines() {
         LineKind::Signal {
             signo: 7,
             code: Some(2),
-            addr: Some(0)
+            addr: Some(0),
+            pid: None
         }
     );
     assert_eq!(
@@ -406,7 +408,8 @@ fn signal_and_exit_lines() {
         LineKind::Signal {
             signo: 11,
             code: None,
-            addr: None
+            addr: None,
+            pid: None
         }
     );
     let l = one("22078 04:25:13.672434 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=22080, si_uid=0, si_status=3, si_utime=0, si_stime=0} ---");
@@ -415,7 +418,8 @@ fn signal_and_exit_lines() {
         LineKind::Signal {
             signo: 17,
             code: Some(1),
-            addr: None
+            addr: None,
+            pid: Some(22080)
         }
     );
     assert_eq!(l.pid, Some(22078));
@@ -439,7 +443,8 @@ fn signal_and_exit_lines() {
         LineKind::Signal {
             signo: 34,
             code: Some(-6i32 as u32),
-            addr: None
+            addr: None,
+            pid: Some(1)
         }
     );
 }

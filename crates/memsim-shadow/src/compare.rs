@@ -148,7 +148,7 @@ fn check_expectations(plan: &Plan, native: &NativeRun, errors: &mut HarnessError
             LineKind::Peek { expect: Some(want), .. } if *got != Outcome::Bytes(want.clone()) => {
                 fail(Outcome::Bytes(want.clone()).to_string())
             }
-            LineKind::Signal { signo, code, addr } => {
+            LineKind::Signal { signo, code, addr, .. } => {
                 let prev = last_action.map(|j| &native.outcomes[j]);
                 let ok = matches!(prev, Some(Outcome::Signal { signo: s, code: c, addr: a })
                     if s == signo && code.is_none_or(|x| x == *c) && addr.is_none_or(|x| x == *a));

@@ -10,7 +10,12 @@
 //!
 //! The model side ([`exec_model`]) builds a `Kernel` configured like this host with `randomize_va_space` 0
 //! and the same limits, calls `Kernel::sys_execve` on PID 1 with the same argv and envp, and renders the
-//! same files. [`compare`] puts the two side by side, maps byte for byte (device and inode included).
+//! same files. [`compare`] puts the two side by side, maps byte for byte (device and inode included);
+//! [`compare_stacks`] compares the initial stacks (pointers, auxv and strings; the AT_RANDOM bytes masked).
+//!
+//! With `ExecSpec::randomize` the child keeps address-space randomization and the model runs with the host's
+//! `randomize_va_space` and a seed: addresses then differ, and [`compare_shapes`] compares what must not
+//! (each VMA's size, permissions, file and adjacency, and the mm boundaries' places within their VMAs).
 
 use std::ffi::CString;
 use std::io;
@@ -28,6 +33,11 @@ pub struct ExecSpec {
     pub envp: Vec<Vec<u8>>,
     /// The soft RLIMIT_STACK in bytes (the hard limit is left as it is).
     pub stack_limit: u64,
+    /// Run with address-space randomization (the host's `randomize_va_space`, ADDR_NO_RANDOMIZE cleared)
+    /// instead of without. Layouts then agree only in shape ([`shape`]).
+    pub randomize: bool,
+    /// The model's random seed (used when `randomize`).
+    pub seed: u64,
 }
 
 /// The fixed environment every probe uses, so that stack contents do not depend on the caller's.
@@ -49,6 +59,8 @@ impl ExecSpec {
             argv: argv.iter().map(|s| s.as_bytes().to_vec()).collect(),
             envp: fixed_envp(),
             stack_limit: STACK_LIMIT,
+            randomize: false,
+            seed: 0,
         }
     }
 }
@@ -159,14 +171,48 @@ fn cstrings(v: &[Vec<u8>]) -> io::Result<Vec<CString>> {
         .collect()
 }
 
-/// The child's exit status when its setup or `execve` failed (it has no other way to report).
-const CHILD_FAILED: i32 = 127;
+/// The child's exit status when a step of its setup failed (it has no other way to report). `execve`'s own
+/// errno is the exit status otherwise; it never returns these (EMEDIUMTYPE, ECANCELED, ENOKEY).
+const FAILED_PERSONALITY: i32 = 124;
+const FAILED_SETRLIMIT: i32 = 125;
+const FAILED_TRACEME: i32 = 126;
+
+/// How an exec ended, when it did not reach the first instruction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExecFailure {
+    /// `execve` returned -1 with this errno.
+    Errno(i32),
+    /// The process died of this signal inside `execve` (an error after the point of no return).
+    Killed(i32),
+    /// The harness failed (fork, setup, reading /proc).
+    Harness(String),
+}
+
+impl std::fmt::Display for ExecFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecFailure::Errno(e) => match memsim_core::Errno::from_code(*e) {
+                Some(e) => write!(f, "execve failed with {}", e.name()),
+                None => write!(f, "execve failed with errno {e}"),
+            },
+            ExecFailure::Killed(sig) => write!(f, "killed by signal {sig} in execve"),
+            ExecFailure::Harness(m) => f.write_str(m),
+        }
+    }
+}
 
 /// Run `spec` for real up to its first instruction (see the module documentation) and read its layout.
 pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
-    let path = CString::new(spec.path.as_bytes()).map_err(|_| "NUL in the path".to_string())?;
-    let argv = cstrings(&spec.argv).map_err(|e| e.to_string())?;
-    let envp = cstrings(&spec.envp).map_err(|e| e.to_string())?;
+    exec_real_outcome(spec).map_err(|e| e.to_string())
+}
+
+/// [`exec_real`], telling a failed `execve` (its errno, or the signal that killed the process) apart from a
+/// failure of the harness.
+pub fn exec_real_outcome(spec: &ExecSpec) -> Result<ExecLayout, ExecFailure> {
+    let h = ExecFailure::Harness;
+    let path = CString::new(spec.path.as_bytes()).map_err(|_| h("NUL in the path".to_string()))?;
+    let argv = cstrings(&spec.argv).map_err(|e| h(e.to_string()))?;
+    let envp = cstrings(&spec.envp).map_err(|e| h(e.to_string()))?;
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
@@ -177,43 +223,58 @@ pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
     };
     // SAFETY: `old` is a valid out pointer.
     if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut old) } != 0 {
-        return Err(format!("getrlimit: {}", io::Error::last_os_error()));
+        return Err(h(format!("getrlimit: {}", io::Error::last_os_error())));
     }
     if spec.stack_limit > old.rlim_max {
-        return Err(format!(
+        return Err(h(format!(
             "the stack limit {} exceeds this process's hard limit {}",
             spec.stack_limit, old.rlim_max
-        ));
+        )));
     }
     let stack = libc::rlimit {
         rlim_cur: spec.stack_limit,
         rlim_max: old.rlim_max,
+    };
+    // SAFETY: 0xffffffff only queries the persona (`kernel/exec_domain.c: ksys_personality`).
+    let current = unsafe { libc::personality(0xffff_ffff) };
+    if current == -1 {
+        return Err(h(format!("personality: {}", io::Error::last_os_error())));
+    }
+    let persona = if spec.randomize {
+        current as libc::c_ulong & !(libc::ADDR_NO_RANDOMIZE as libc::c_ulong)
+    } else {
+        // PER_LINUX | ADDR_NO_RANDOMIZE, as `setarch -R` sets it.
+        libc::ADDR_NO_RANDOMIZE as libc::c_ulong
     };
 
     // SAFETY: fork has no memory-safety preconditions. The child only makes system calls on memory prepared
     // above (no allocation, no locks: this process may have other threads) and then execs or `_exit`s.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(format!("fork: {}", io::Error::last_os_error()));
+        return Err(h(format!("fork: {}", io::Error::last_os_error())));
     }
     if pid == 0 {
         // SAFETY: the freshly forked child; every pointer refers to memory made before fork and still valid
         // (argv/envp arrays end with NULL). The block never returns.
         unsafe {
-            // PER_LINUX | ADDR_NO_RANDOMIZE, as `setarch -R` sets it.
-            if libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong) == -1
-                || libc::setrlimit(libc::RLIMIT_STACK, &stack) != 0
-                || libc::ptrace(
-                    libc::PTRACE_TRACEME,
-                    0 as libc::pid_t,
-                    std::ptr::null_mut::<libc::c_void>(),
-                    std::ptr::null_mut::<libc::c_void>(),
-                ) != 0
-            {
-                libc::_exit(CHILD_FAILED);
+            if libc::personality(persona) == -1 {
+                libc::_exit(FAILED_PERSONALITY);
+            }
+            if libc::setrlimit(libc::RLIMIT_STACK, &stack) != 0 {
+                libc::_exit(FAILED_SETRLIMIT);
+            }
+            let traceme = libc::ptrace(
+                libc::PTRACE_TRACEME,
+                0 as libc::pid_t,
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            );
+            if traceme != 0 {
+                libc::_exit(FAILED_TRACEME);
             }
             libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
-            libc::_exit(CHILD_FAILED);
+            // execve returned: its errno is the exit status.
+            libc::_exit(*libc::__errno_location());
         }
     }
     let result = inspect_stopped(pid);
@@ -226,24 +287,43 @@ pub fn exec_real(spec: &ExecSpec) -> Result<ExecLayout, String> {
 }
 
 /// Wait for the exec stop of child `pid` and read its layout. The caller kills and reaps the child.
-fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, String> {
+fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, ExecFailure> {
     let mut status = 0;
     // SAFETY: waiting for our own child; `status` is a valid out pointer.
     let r = unsafe { libc::waitpid(pid, &mut status, 0) };
     if r != pid {
-        return Err(format!("waitpid: {}", io::Error::last_os_error()));
+        return Err(ExecFailure::Harness(format!("waitpid: {}", io::Error::last_os_error())));
     }
     if libc::WIFEXITED(status) {
-        return Err(format!(
-            "the child exited with status {} before stopping (setup or execve failed)",
-            libc::WEXITSTATUS(status)
-        ));
+        return Err(match libc::WEXITSTATUS(status) {
+            FAILED_PERSONALITY => ExecFailure::Harness(
+                "personality(ADDR_NO_RANDOMIZE) failed in the child (a seccomp filter may forbid it)".into(),
+            ),
+            FAILED_SETRLIMIT => ExecFailure::Harness("setrlimit(RLIMIT_STACK) failed in the child".into()),
+            FAILED_TRACEME => {
+                ExecFailure::Harness("ptrace(PTRACE_TRACEME) failed in the child (ptrace may be forbidden here)".into())
+            }
+            e => ExecFailure::Errno(e),
+        });
+    }
+    if libc::WIFSIGNALED(status) {
+        return Err(ExecFailure::Killed(libc::WTERMSIG(status)));
+    }
+    // An error after the point of no return kills the process with SIGSEGV (`fs/exec.c: bprm_execve` →
+    // `force_fatal_sig`); a tracee first stops to deliver that signal, before any exec SIGTRAP.
+    if libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) != libc::SIGTRAP {
+        return Err(ExecFailure::Killed(libc::WSTOPSIG(status)));
     }
     if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP {
-        return Err(format!(
+        return Err(ExecFailure::Harness(format!(
             "unexpected wait status {status:#x} (expected the exec SIGTRAP stop)"
-        ));
+        )));
     }
+    inspect_layout(pid).map_err(ExecFailure::Harness)
+}
+
+/// Read the layout of the stopped tracee `pid`.
+fn inspect_layout(pid: libc::pid_t) -> Result<ExecLayout, String> {
     let read = |f: &str| std::fs::read(format!("/proc/{pid}/{f}")).map_err(|e| format!("/proc/{pid}/{f}: {e}"));
     let maps = String::from_utf8_lossy(&read("maps")?).into_owned();
     let bounds = MmBounds::from_stat(&String::from_utf8_lossy(&read("stat")?))?;
@@ -292,12 +372,21 @@ pub fn stack_end(maps: &str) -> Option<u64> {
     u64::from_str_radix(end, 16).ok()
 }
 
+/// `kernel.randomize_va_space` of this host (2 when it cannot be read, the default).
+pub fn host_randomize_va_space() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/randomize_va_space")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(2)
+}
+
 /// The model configured like this host for a probe: `randomize_va_space` 0 (the child ran with
 /// ADDR_NO_RANDOMIZE, which clears PF_RANDOMIZE just as the sysctl 0 does), the host's limits with the
 /// probe's RLIMIT_STACK, the host's RAM, sysctls and uid.
 pub fn probe_machine(spec: &ExecSpec, host: &HostConfig) -> memsim_scenario::Machine {
     let mut cfg = host.cfg.clone();
-    cfg.randomize_va_space = 0;
+    cfg.randomize_va_space = if spec.randomize { host_randomize_va_space() } else { 0 };
+    cfg.seed = spec.seed;
     let mut rlimits: Vec<(usize, Rlimit)> = host.rlimits.iter().copied().enumerate().collect();
     if let Some(r) = rlimits.get_mut(RLIMIT_STACK) {
         r.1 = Rlimit::new(spec.stack_limit, host.rlimits[RLIMIT_STACK].max);
@@ -350,9 +439,37 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
     })
 }
 
-/// The model's `execve` (`Kernel::sys_execve`).
-fn model_execve(_k: &mut memsim_core::Kernel, _pid: memsim_core::task::Pid, _spec: &ExecSpec) -> Result<(), String> {
-    Err("the model has no execve yet (Kernel::sys_execve is not on main)".to_string())
+/// Run `spec` on the model as far as `execve`: `Ok` when it succeeded, else how it failed, as
+/// [`exec_real_outcome`] reports it (a task that `execve` killed counts as killed, whatever errno it got),
+/// with the loader's reason.
+pub fn exec_model_outcome(spec: &ExecSpec, host: &HostConfig) -> Result<(), (ExecFailure, String)> {
+    let machine = probe_machine(spec, host);
+    let mut k = machine.build(Box::new(memsim_scenario::HostFs::new()));
+    let init = memsim_core::kernel::INIT_PID;
+    match k.sys_execve(init, &spec.path, &spec.argv, &spec.envp) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let why = k.last_exec_error(init).unwrap_or("").to_string();
+            let killed = k.task(init).ok().and_then(|t| match t.exit {
+                Some(memsim_core::task::ExitStatus::Killed { signo, .. }) => Some(signo as i32),
+                _ => None,
+            });
+            match killed {
+                Some(sig) => Err((ExecFailure::Killed(sig), why)),
+                None => Err((ExecFailure::Errno(e.code()), why)),
+            }
+        }
+    }
+}
+
+/// The model's `execve` (`Kernel::sys_execve`), with the loader's reason when it fails.
+fn model_execve(k: &mut memsim_core::Kernel, pid: memsim_core::task::Pid, spec: &ExecSpec) -> Result<(), String> {
+    k.sys_execve(pid, &spec.path, &spec.argv, &spec.envp)
+        .map(|_| ())
+        .map_err(|e| {
+            let why = k.last_exec_error(pid).unwrap_or("");
+            format!("{} ({}) {why}", e.name(), e.strerror())
+        })
 }
 
 /// How the model's layout differs from the kernel's; empty when they agree.
@@ -382,6 +499,68 @@ pub fn compare_stacks(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
         vec![format!(
             "the initial stack differs (- kernel, + model):\n{}",
             changed_lines(&line_diff(&k, &m), 2)
+        )]
+    }
+}
+
+/// A layout without its random parts, for comparing a randomized exec with the model's: one line per VMA
+/// with its size, permissions, offset, device, inode and name, and whether it starts where the previous one
+/// ends (`=`) or after a gap (`~`); then the mm boundaries that ASLR moves only together with a VMA, each
+/// as an offset in that VMA (code and data in the program's or interpreter's mappings, the argument and
+/// environment strings from the stack's end). `start_stack` (randomized within the stack, `arch_align_stack`)
+/// and `start_brk` (randomized, `arch_randomize_brk`) are left out.
+pub fn shape(layout: &ExecLayout) -> String {
+    let mut out = String::new();
+    let mut vmas = Vec::new();
+    let mut prev_end = None;
+    for l in layout.maps.lines() {
+        let mut f = l.split_whitespace();
+        let Some((s, e)) = f.next().and_then(|r| r.split_once('-')) else {
+            continue;
+        };
+        let (Ok(s), Ok(e)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16)) else {
+            continue;
+        };
+        let rest: Vec<&str> = f.collect();
+        let adj = if prev_end == Some(s) { '=' } else { '~' };
+        out.push_str(&format!("{adj} {:#x} {}\n", e - s, rest.join(" ")));
+        vmas.push((s, e));
+        prev_end = Some(e);
+    }
+    let b = &layout.bounds;
+    let stack_end = stack_end(&layout.maps).unwrap_or(0);
+    for (name, v) in [
+        ("start_code", b.start_code),
+        ("end_code", b.end_code),
+        ("start_data", b.start_data),
+        ("end_data", b.end_data),
+    ] {
+        // The VMA holding the address, or ending at it (an end marker may be a VMA's end).
+        match vmas.iter().position(|&(s, e)| s <= v && v <= e) {
+            Some(i) => out.push_str(&format!("{name} VMA {i} + {:#x}\n", v - vmas[i].0)),
+            None => out.push_str(&format!("{name} outside every VMA\n")),
+        }
+    }
+    for (name, v) in [
+        ("arg_start", b.arg_start),
+        ("arg_end", b.arg_end),
+        ("env_start", b.env_start),
+        ("env_end", b.env_end),
+    ] {
+        out.push_str(&format!("{name} stack end - {:#x}\n", stack_end.wrapping_sub(v)));
+    }
+    out
+}
+
+/// How the shapes ([`shape`]) of two layouts differ; empty when they agree.
+pub fn compare_shapes(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
+    let (k, m) = (shape(kernel), shape(model));
+    if k == m {
+        Vec::new()
+    } else {
+        vec![format!(
+            "the layout's shape differs (- kernel, + model):\n{}",
+            line_diff(&k, &m)
         )]
     }
 }
@@ -597,6 +776,46 @@ mod tests {
         assert_eq!(stack_dump(sp, &b2), d, "random bytes do not count");
         b2[0x59] = b'c';
         assert_ne!(stack_dump(sp, &b2), d, "string bytes count");
+    }
+
+    #[test]
+    fn shapes_ignore_where_regions_lie() {
+        let at = |base: u64, stack: u64| ExecLayout {
+            maps: format!(
+                "{:x}-{:x} r-xp 00000000 fe:00 7 /bin/x\n{:x}-{:x} rw-p 00001000 fe:00 7 /bin/x\n\
+                 {:x}-{:x} rw-p 00000000 00:00 0 [stack]\n",
+                base,
+                base + 0x1000,
+                base + 0x1000,
+                base + 0x3000,
+                stack - 0x21000,
+                stack
+            ),
+            bounds: MmBounds {
+                start_code: base,
+                end_code: base + 0x10,
+                start_data: base + 0x1010,
+                end_data: base + 0x1020,
+                start_brk: base + 0x9000,
+                start_stack: stack - 0x800,
+                arg_start: stack - 0x40,
+                arg_end: stack - 0x20,
+                env_start: stack - 0x20,
+                env_end: stack - 0x8,
+            },
+            ..ExecLayout::default()
+        };
+        let a = at(0x5555_0000_0000, 0x7fff_0000_0000);
+        let mut b = at(0x5600_0000_0000, 0x7ffe_0000_0000);
+        b.bounds.start_stack -= 0x130;
+        assert!(compare_shapes(&a, &b).is_empty(), "{:?}", compare_shapes(&a, &b));
+        assert!(
+            shape(&a).contains("= 0x2000 rw-p 00001000 fe:00 7 /bin/x"),
+            "{}",
+            shape(&a)
+        );
+        b.bounds.env_end -= 8;
+        assert!(!compare_shapes(&a, &b).is_empty());
     }
 
     #[test]

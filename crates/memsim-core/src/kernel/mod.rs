@@ -266,7 +266,10 @@ impl Kernel {
             t.state = state;
             t.ppid = parent;
             t.real_parent = parent;
-            t.exit_signal = 0;
+            // kthreadd is started without an exit signal; create_kthread passes SIGCHLD.
+            t.exit_signal = if parent == Pid(0) { 0 } else { SIGCHLD };
+            t.pgid = Pid(0);
+            t.sid = Pid(0);
             t.active_mm = borrowed;
             t.sighand.with(|h| {
                 for a in h.action.iter_mut() {
@@ -318,13 +321,19 @@ impl Kernel {
     /// Create an empty address space with `arch_pick_mmap_layout` applied for the current RLIMIT_STACK default
     /// (8 MiB) and no randomization.
     pub fn new_mm(&mut self) -> MmId {
-        let id = MmId(self.next_mm);
-        self.next_mm += 1;
+        let id = self.alloc_mm_id();
         let arch = self.cfg.arch;
         let base = self.mmap_base(8 << 20, 0);
         let mut mm = Mm::new(id, arch.task_size_max(), base, arch.legacy_mmap_base());
         mm.legacy_layout = self.cfg.legacy_va_layout;
         self.mms.insert(id, mm);
+        id
+    }
+
+    /// A fresh address-space identity.
+    pub(crate) fn alloc_mm_id(&mut self) -> MmId {
+        let id = MmId(self.next_mm);
+        self.next_mm += 1;
         id
     }
 

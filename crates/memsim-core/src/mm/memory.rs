@@ -584,8 +584,9 @@ impl Kernel {
                     ));
                 }
                 if pg.flags.contains(PageFlags::ANON) {
+                    // The page's anon_vma is the VMA's or, after fork, one of its ancestors (the anon_vma chain).
                     let av = vma.anon_vma.map(|a| a.id.0);
-                    if av != Some(pg.mapping) {
+                    if !vma.anon_vma.is_some_and(|a| self.anon_vma_in_chain(a.id, pg.mapping)) {
                         return Err(format!(
                             "anon page {pfn:?} at {addr:#x} belongs to anon_vma {} but its VMA has {av:?}",
                             pg.mapping

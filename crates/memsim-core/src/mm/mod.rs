@@ -8,6 +8,7 @@
 
 pub mod brk;
 pub mod fault;
+pub mod fork_copy;
 pub mod madvise;
 pub mod memory;
 pub mod mincore;
