@@ -91,9 +91,13 @@ fn machine() -> Kernel {
 /// A real zombie: a child that exited and is not yet waited for. Returns its pid and the child handle
 /// (dropping it without waiting leaves the zombie until the test process exits).
 fn real_zombie() -> (u32, std::process::Child) {
+    real_zombie_of("exit 3")
+}
+
+fn real_zombie_of(script: &str) -> (u32, std::process::Child) {
     #[allow(clippy::zombie_processes)] // the zombie is the point; the callers wait for it
     let child = std::process::Command::new("sh")
-        .args(["-c", "exit 3"])
+        .args(["-c", script])
         .spawn()
         .expect("spawn sh");
     let pid = child.id();
@@ -136,6 +140,25 @@ fn zombie_status_has_the_lines_of_a_real_zombie() {
     assert_eq!(text(&k, 22, "comm"), "done\n");
     check_golden("zombie_status.txt", text(&k, 22, "status").as_bytes());
     check_golden("zombie_stat.txt", text(&k, 22, "stat").as_bytes());
+}
+
+/// Zombies of processes killed by signals: the flags their way out left (PF_SIGNALED, and PF_DUMPCORE for a
+/// core-dumping signal even without a core) and the wait status, as real ones show them.
+#[test]
+fn killed_zombies_match_real_ones() {
+    for (script, signo, core) in [("kill -SEGV $$", SIGSEGV, false), ("kill -KILL $$", SIGKILL, false)] {
+        let (pid, mut child) = real_zombie_of(script);
+        let real = stat_fields(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap());
+        let _ = child.wait();
+        let mut k = machine();
+        let z = k.tasks.get_mut(&Pid(22)).unwrap();
+        z.exit = Some(ExitStatus::Killed {
+            signo,
+            core_dumped: core,
+        });
+        let m = stat_fields(&text(&k, 22, "stat"));
+        assert_eq!((&m[8], &m[51]), (&real[8], &real[51]), "{script}");
+    }
 }
 
 #[test]

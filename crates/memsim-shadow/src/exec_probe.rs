@@ -171,8 +171,11 @@ fn cstrings(v: &[Vec<u8>]) -> io::Result<Vec<CString>> {
         .collect()
 }
 
-/// The child's exit status when its setup or `execve` failed (it has no other way to report).
-const CHILD_FAILED: i32 = 127;
+/// The child's exit status when a step of its setup failed (it has no other way to report). `execve`'s own
+/// errno is the exit status otherwise; it never returns these (EMEDIUMTYPE, ECANCELED, ENOKEY).
+const FAILED_PERSONALITY: i32 = 124;
+const FAILED_SETRLIMIT: i32 = 125;
+const FAILED_TRACEME: i32 = 126;
 
 /// How an exec ended, when it did not reach the first instruction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,20 +257,23 @@ pub fn exec_real_outcome(spec: &ExecSpec) -> Result<ExecLayout, ExecFailure> {
         // SAFETY: the freshly forked child; every pointer refers to memory made before fork and still valid
         // (argv/envp arrays end with NULL). The block never returns.
         unsafe {
-            if libc::personality(persona) == -1
-                || libc::setrlimit(libc::RLIMIT_STACK, &stack) != 0
-                || libc::ptrace(
-                    libc::PTRACE_TRACEME,
-                    0 as libc::pid_t,
-                    std::ptr::null_mut::<libc::c_void>(),
-                    std::ptr::null_mut::<libc::c_void>(),
-                ) != 0
-            {
-                libc::_exit(CHILD_FAILED);
+            if libc::personality(persona) == -1 {
+                libc::_exit(FAILED_PERSONALITY);
+            }
+            if libc::setrlimit(libc::RLIMIT_STACK, &stack) != 0 {
+                libc::_exit(FAILED_SETRLIMIT);
+            }
+            let traceme = libc::ptrace(
+                libc::PTRACE_TRACEME,
+                0 as libc::pid_t,
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            );
+            if traceme != 0 {
+                libc::_exit(FAILED_TRACEME);
             }
             libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
-            // execve returned: its errno is the exit status (never CHILD_FAILED: 127 is EKEYEXPIRED, which
-            // execve does not return).
+            // execve returned: its errno is the exit status.
             libc::_exit(*libc::__errno_location());
         }
     }
@@ -290,7 +296,13 @@ fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, ExecFailure> {
     }
     if libc::WIFEXITED(status) {
         return Err(match libc::WEXITSTATUS(status) {
-            CHILD_FAILED => ExecFailure::Harness("the child's setup (personality, setrlimit, ptrace) failed".into()),
+            FAILED_PERSONALITY => ExecFailure::Harness(
+                "personality(ADDR_NO_RANDOMIZE) failed in the child (a seccomp filter may forbid it)".into(),
+            ),
+            FAILED_SETRLIMIT => ExecFailure::Harness("setrlimit(RLIMIT_STACK) failed in the child".into()),
+            FAILED_TRACEME => {
+                ExecFailure::Harness("ptrace(PTRACE_TRACEME) failed in the child (ptrace may be forbidden here)".into())
+            }
             e => ExecFailure::Errno(e),
         });
     }

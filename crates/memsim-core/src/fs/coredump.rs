@@ -39,13 +39,11 @@ use crate::kernel::{Kernel, SigInfo};
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::Mm;
 use crate::procfs::task as pt;
-use crate::task::{Pid, Task};
+use crate::task::{Pid, Task, PF_SIGNALED};
 use crate::uapi::RLIMIT_CORE;
 
 /// `PF_DUMPCORE`: set by `vfs_coredump` on the dumping task.
 pub const PF_DUMPCORE: u32 = 0x0000_0200;
-/// `PF_SIGNALED`: set by `get_signal` before a core-dumping signal kills the task.
-pub const PF_SIGNALED: u32 = 0x0000_0400;
 /// The default `/proc/PID/coredump_filter` (`MMF_DUMP_FILTER_DEFAULT`): anonymous private and shared, ELF
 /// headers, private hugetlb.
 pub const COREDUMP_FILTER_DEFAULT: u32 = 0x33;

@@ -14,7 +14,7 @@
 use crate::kernel::Kernel;
 use crate::task::{Pid, Task, TaskState};
 
-pub use crate::task::{PF_EXITING, PF_FORKNOEXEC, PF_KTHREAD, PF_NOFREEZE, PF_RANDOMIZE};
+pub use crate::task::{PF_EXITING, PF_FORKNOEXEC, PF_KTHREAD, PF_NOFREEZE, PF_RANDOMIZE, PF_SIGNALED};
 
 /// `PF_POSTCOREDUMP`: set for every exiting task with an mm by `coredump_task_exit`.
 pub const PF_POSTCOREDUMP: u32 = 0x0000_0008;
@@ -41,14 +41,22 @@ pub fn is_zombie(task: &Task) -> bool {
     !task.is_alive() || matches!(task.state, TaskState::Zombie | TaskState::Dead)
 }
 
-/// `task->flags` as `do_task_stat` sees it: an exited task carries what `do_exit` set on its way out (a
-/// zombie measured on this kernel shows `PF_EXITING | PF_POSTCOREDUMP | PF_NOFREEZE` added to its flags).
+/// `task->flags` as `do_task_stat` sees it: an exited task carries what its way out set (measured on zombies
+/// of this kernel): `PF_EXITING | PF_POSTCOREDUMP | PF_NOFREEZE` from `do_exit`; after a fatal signal also
+/// `PF_SIGNALED` (`get_signal`), and for a core-dumping signal `PF_DUMPCORE`, set before RLIMIT_CORE is
+/// consulted, so it is there even when no core was written.
 pub fn pf_flags(task: &Task) -> u32 {
-    if is_zombie(task) {
-        task.flags | PF_EXITING | PF_POSTCOREDUMP | PF_NOFREEZE
-    } else {
-        task.flags
+    if !is_zombie(task) {
+        return task.flags;
     }
+    let mut f = task.flags | PF_EXITING | PF_POSTCOREDUMP | PF_NOFREEZE;
+    if let Some(crate::task::ExitStatus::Killed { signo, .. }) = task.exit {
+        f |= PF_SIGNALED;
+        if crate::fs::coredump::sig_kernel_coredump(signo) {
+            f |= crate::fs::coredump::PF_DUMPCORE;
+        }
+    }
+    f
 }
 
 /// `get_nr_threads`: the tasks of the thread group still in the task list.
