@@ -656,3 +656,7 @@ pub(crate) fn read_exact(k: &Kernel, path: &str, offset: u64, buf: &mut [u8]) ->
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "exec_tests.rs"]
+mod tests;
