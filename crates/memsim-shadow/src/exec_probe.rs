@@ -8,8 +8,8 @@
 //! SIGTRAP): its `/proc/PID/maps`, the mm boundaries in `/proc/PID/stat`, `/proc/PID/auxv` and its registers
 //! are exactly what `load_elf_binary` left. The parent reads them, kills the child and reaps it.
 //!
-//! The model side ([`exec_model`]) builds a `Kernel` configured like this host with `randomize_va_space` 0
-//! and the same limits, calls `Kernel::sys_execve` on PID 1 with the same argv and envp, and renders the
+//! The model side ([`exec_model`]) builds a `Kernel` configured like this host (its `randomize_va_space`,
+//! PID 1 with ADDR_NO_RANDOMIZE) and the same limits, calls `Kernel::sys_execve` on PID 1 with the same argv and envp, and renders the
 //! same files. [`compare`] puts the two side by side, maps byte for byte (device and inode included);
 //! [`compare_stacks`] compares the initial stacks (pointers, auxv and strings; the AT_RANDOM bytes masked).
 //!
@@ -380,12 +380,11 @@ pub fn host_randomize_va_space() -> u32 {
         .unwrap_or(2)
 }
 
-/// The model configured like this host for a probe: `randomize_va_space` 0 (the child ran with
-/// ADDR_NO_RANDOMIZE, which clears PF_RANDOMIZE just as the sysctl 0 does), the host's limits with the
-/// probe's RLIMIT_STACK, the host's RAM, sysctls and uid.
+/// The model configured like this host for a probe: the host's `randomize_va_space`, limits (with the
+/// probe's RLIMIT_STACK), RAM, sysctls and uid, and the probe's seed.
 pub fn probe_machine(spec: &ExecSpec, host: &HostConfig) -> memsim_scenario::Machine {
     let mut cfg = host.cfg.clone();
-    cfg.randomize_va_space = if spec.randomize { host_randomize_va_space() } else { 0 };
+    cfg.randomize_va_space = host_randomize_va_space();
     cfg.seed = spec.seed;
     let mut rlimits: Vec<(usize, Rlimit)> = host.rlimits.iter().copied().enumerate().collect();
     if let Some(r) = rlimits.get_mut(RLIMIT_STACK) {
@@ -394,15 +393,30 @@ pub fn probe_machine(spec: &ExecSpec, host: &HostConfig) -> memsim_scenario::Mac
     memsim_scenario::Machine {
         cfg,
         rlimits,
+        seed: spec.seed,
         ..Default::default()
     }
+}
+
+/// The model's machine for a probe ([`probe_machine`]) with PID 1 in the persona the real child has:
+/// ADDR_NO_RANDOMIZE unless the probe randomizes (as `setarch -R` leaves it; exec itself may clear it, e.g.
+/// for a set-user-ID file).
+pub fn probe_kernel(spec: &ExecSpec, host: &HostConfig) -> memsim_core::Kernel {
+    let mut k = probe_machine(spec, host).build(Box::new(memsim_scenario::HostFs::new()));
+    if let Ok(t) = k.task_mut(memsim_core::kernel::INIT_PID) {
+        t.personality = if spec.randomize {
+            t.personality & !memsim_core::arch::aslr::ADDR_NO_RANDOMIZE
+        } else {
+            memsim_core::arch::aslr::ADDR_NO_RANDOMIZE
+        };
+    }
+    k
 }
 
 /// Run `spec` on the model: `execve` on PID 1 of a machine like this host's, then its `/proc/1/maps` and
 /// mm boundaries. `Err` when the model's `execve` fails (with its errno) or is not available.
 pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, String> {
-    let machine = probe_machine(spec, host);
-    let mut k = machine.build(Box::new(memsim_scenario::HostFs::new()));
+    let mut k = probe_kernel(spec, host);
     let init = memsim_core::kernel::INIT_PID;
     model_execve(&mut k, init, spec)?;
     let maps = k
@@ -443,8 +457,7 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
 /// [`exec_real_outcome`] reports it (a task that `execve` killed counts as killed, whatever errno it got),
 /// with the loader's reason.
 pub fn exec_model_outcome(spec: &ExecSpec, host: &HostConfig) -> Result<(), (ExecFailure, String)> {
-    let machine = probe_machine(spec, host);
-    let mut k = machine.build(Box::new(memsim_scenario::HostFs::new()));
+    let mut k = probe_kernel(spec, host);
     let init = memsim_core::kernel::INIT_PID;
     match k.sys_execve(init, &spec.path, &spec.argv, &spec.envp) {
         Ok(_) => Ok(()),

@@ -259,7 +259,9 @@ impl Kernel {
         let Some(c) = self.tasks.get(&child) else { return false };
         let (parent, orphan) = (c.ppid, c.orphan);
         let Some(p) = self.tasks.get(&parent) else {
-            return true; // no parent left (PID 0): nothing will ever wait
+            // No parent (PID 1, whose parent is the idle task): Linux panics when init dies; the model keeps
+            // it as a zombie so that its end and final state stay readable (`/proc/1/status`).
+            return false;
         };
         let act = p.sighand.get().get(SIGCHLD);
         let mut autoreap = false;
