@@ -664,11 +664,17 @@ fn exec_errors_match_the_kernel() {
 }
 
 /// Kinds of installed programs ([`every_installed_program_execs_like_the_kernel`]) known to differ.
-const KNOWN_INSTALLED_MISMATCHES: KnownList = &[(
-    "set-id",
-    "the model's execve neither clears ADDR_NO_RANDOMIZE (PER_CLEAR_ON_SETID) nor sets egid/AT_SECURE for \
+const KNOWN_INSTALLED_MISMATCHES: KnownList = &[
+    (
+        "ia32",
+        "the model has no ia32 compat tasks: a 32-bit x86 ELF gives ENOEXEC on x86_64 (as documented)",
+    ),
+    (
+        "set-id",
+        "the model's execve neither clears ADDR_NO_RANDOMIZE (PER_CLEAR_ON_SETID) nor sets egid/AT_SECURE for \
      set-user/group-ID files",
-)];
+    ),
+];
 
 /// The credential entries of the auxv in an initial stack picture (`AT_EGID 0x2a`, ...).
 fn auxv_creds(l: &ExecLayout) -> Vec<String> {
@@ -683,7 +689,8 @@ fn auxv_creds(l: &ExecLayout) -> Vec<String> {
         .collect()
 }
 
-/// Every executable file in /usr/bin and /usr/sbin (ELF programs and scripts alike), exec'd with ASLR off as
+/// Every executable file in /usr/bin and /usr/sbin, and those under /usr/lib/x86_64-linux-gnu (`libc.so.6`
+/// runs), /usr/libexec and /usr/lib/gcc (ELF programs and scripts alike), exec'd with ASLR off as
 /// `NAME --version`: the model's maps, mm boundaries and initial stack equal the kernel's. A set-user-ID or
 /// set-group-ID file is run randomized whatever the persona (exec clears ADDR_NO_RANDOMIZE for it,
 /// `PER_CLEAR_ON_SETID`), so for those the model must randomize too, agree in shape
@@ -693,10 +700,26 @@ fn every_installed_program_execs_like_the_kernel() {
     use std::os::unix::fs::PermissionsExt;
     let host = HostConfig::from_host().expect("host configuration");
     let mut programs = Vec::new();
-    for dir in ["/usr/bin", "/usr/sbin"] {
-        let Ok(rd) = std::fs::read_dir(dir) else { continue };
+    let mut dirs: Vec<PathBuf> = [
+        "/usr/bin",
+        "/usr/sbin",
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/libexec",
+        "/usr/lib/gcc",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    while let Some(dir) = dirs.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
         for e in rd.flatten() {
             let p = e.path();
+            // Helper programs lie in subdirectories of the library directories (gcc's cc1, libexec's).
+            if !dir.starts_with("/usr/bin") && !dir.starts_with("/usr/sbin") && e.file_type().is_ok_and(|t| t.is_dir())
+            {
+                dirs.push(p);
+                continue;
+            }
             // Symbolic links lead to files listed anyway, or elsewhere; regular executables only.
             let Ok(md) = std::fs::symlink_metadata(&p) else {
                 continue;
@@ -757,7 +780,15 @@ fn every_installed_program_execs_like_the_kernel() {
             continue;
         }
         let report = format!("== {p}\n{}", d.join("\n"));
-        let kind = if *setid { "set-id" } else { "plain" };
+        // 32-bit x86 programs (valgrind's tools are some): ELFCLASS32 and EM_386 in the header.
+        let ia32 = std::fs::read(p).is_ok_and(|b| b.len() > 20 && b[..4] == *b"\x7fELF" && b[4] == 1 && b[18] == 3);
+        let kind = if *setid {
+            "set-id"
+        } else if ia32 {
+            "ia32"
+        } else {
+            "plain"
+        };
         match KNOWN_INSTALLED_MISMATCHES.iter().find(|(n, _)| *n == kind) {
             Some(_) => known.push(report),
             None => unexpected.push(report),
