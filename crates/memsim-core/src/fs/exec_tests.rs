@@ -9,7 +9,7 @@ use crate::fs::binfmt_elf::Phdr;
 use crate::fs::MemFs;
 use crate::kernel::{Kernel, KernelConfig, INIT_PID};
 use crate::mm::vma::VmFlags;
-use crate::task::{ExitStatus, Pid};
+use crate::task::Pid;
 use crate::uapi::*;
 
 const P: Pid = INIT_PID;
@@ -480,16 +480,35 @@ fn segment_errors_after_the_point_of_no_return_kill_the_task() {
         ("misaligned", misaligned, Errno::EINVAL),
     ] {
         let mut k = kernel(fs_with(&[("/bin/x", elf.build())]));
-        assert_eq!(exec(&mut k, "/bin/x", &["x"], &[]), Err(errno), "{name}");
-        assert_eq!(
-            k.task(P).unwrap().exit,
-            Some(ExitStatus::Killed {
-                signo: SIGSEGV,
-                core_dumped: false
-            }),
-            "{name}"
-        );
+        let child = Pid(k.sys_fork(P).unwrap() as u32);
+        assert_eq!(k.sys_execve(child, "/bin/x", &strs(&["x"]), &[]), Err(errno), "{name}");
+        // bprm_execve: force_fatal_sig(SIGSEGV); the parent reaps a child killed by SIGSEGV.
+        let (reaped, status) = k.sys_wait4(P, -1, 0).unwrap();
+        assert_eq!((reaped, status & 0x7f), (child, SIGSEGV as i32), "{name}");
+        k.check_all_page_invariants().unwrap();
     }
+}
+
+#[test]
+fn vfork_parent_is_released_and_threads_die() {
+    use crate::kernel::fork::{CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM};
+    let mut k = kernel(fs_with(&[("/bin/static", static_exec().build())]));
+    k.sys_mmap(P, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        .unwrap();
+    let parent_maps = maps(&k, P);
+    let child = Pid(k.sys_vfork(P).unwrap() as u32);
+    assert_eq!(k.task(P).unwrap().vfork_waiting_for, Some(child));
+    k.sys_execve(child, "/bin/static", &strs(&["s"]), &[]).unwrap();
+    assert_eq!(k.task(P).unwrap().vfork_waiting_for, None, "exec completes vfork_done");
+    assert_eq!(maps(&k, P), parent_maps, "the parent keeps the shared mm");
+    assert_ne!(k.mm_id(P).unwrap(), k.mm_id(child).unwrap());
+    // A thread of the exec'ing process dies.
+    let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
+    let thread = Pid(k.sys_clone(child, flags, 0, 0, 0, 0).unwrap() as u32);
+    assert!(k.task(thread).is_ok_and(|t| t.is_alive()));
+    k.sys_execve(child, "/bin/static", &strs(&["s"]), &[]).unwrap();
+    assert!(k.task(thread).is_err() || !k.task(thread).unwrap().is_alive());
+    k.check_all_page_invariants().unwrap();
 }
 
 #[test]
