@@ -333,23 +333,20 @@ fn model_layout_matches_the_kernel() {
             std::fs::write(Path::new(&dir).join(format!("{}.txt", c.name)), text).expect("dump");
         }
         let model = exec_probe::exec_model(&spec, &host);
-        let checks: [(&str, Vec<String>, KnownList); 2] = match &model {
+        let checks: [(&str, Vec<String>, KnownList); 3] = match &model {
             Ok(m) => [
                 ("layout", exec_probe::compare(&real, m), KNOWN_MISMATCHES),
                 ("stack", exec_probe::compare_stacks(&real, m), KNOWN_STACK_MISMATCHES),
+                ("memory", exec_probe::compare_memory(&real, m), KNOWN_MEMORY_MISMATCHES),
             ],
-            Err(e) => [
-                (
-                    "layout",
-                    vec![format!("the model's execve failed: {e}")],
-                    KNOWN_MISMATCHES,
-                ),
-                (
-                    "stack",
-                    vec![format!("the model's execve failed: {e}")],
-                    KNOWN_STACK_MISMATCHES,
-                ),
-            ],
+            Err(e) => {
+                let failed = || vec![format!("the model's execve failed: {e}")];
+                [
+                    ("layout", failed(), KNOWN_MISMATCHES),
+                    ("stack", failed(), KNOWN_STACK_MISMATCHES),
+                    ("memory", failed(), KNOWN_MEMORY_MISMATCHES),
+                ]
+            }
         };
         for (what, diffs, list) in checks {
             let known = list.iter().find(|(n, _)| *n == c.name);
