@@ -526,11 +526,9 @@ impl Runner {
     /// A log PID in a call's argument or output, as the model numbers it. Before any prefix (a hand-written
     /// scenario) PIDs are the model's own; an unknown PID becomes one no task can have.
     fn to_model(&self, p: i64) -> i64 {
-        if !self.first_seen {
-            return p;
-        }
         match u32::try_from(p).ok().and_then(|p| self.pids.get(&p)) {
             Some(m) => m.0 as i64,
+            None if !self.first_seen => p,
             None => i32::MAX as i64,
         }
     }
@@ -782,7 +780,9 @@ impl Runner {
             }
             Expect::Value(v) => *v,
         };
-        let ok = if v <= 0 || !self.first_seen {
+        // A new child's PID is the log's numbering: it enters the map (from then on the log's PID names the
+        // model's task); a wait's result must name the child the map says.
+        let ok = if v <= 0 {
             v == got as i128
         } else if let Ok(v) = u32::try_from(v) {
             match self.pids.get(&v) {
@@ -792,6 +792,7 @@ impl Runner {
                     self.pids.insert(v, Pid(got as u32));
                     true
                 }
+                None if !self.first_seen => v as i64 == got,
                 _ => false,
             }
         } else {

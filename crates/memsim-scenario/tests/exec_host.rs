@@ -13,6 +13,7 @@ use memsim_scenario::HostFs;
 
 struct Real {
     maps: String,
+    smaps: String,
     stat: Vec<u64>,
     rsp: u64,
     stack: Vec<u8>,
@@ -61,7 +62,9 @@ fn run_real(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Real {
     let text = String::from_utf8(out.stdout).unwrap();
     let maps_start = text.find("maps:\n").expect("tracer output") + 6;
     let stat_at = text.find("stat: ").unwrap();
-    let maps = text[maps_start..stat_at].to_string();
+    let smaps_at = text.find("smaps:\n").unwrap();
+    let maps = text[maps_start..smaps_at].to_string();
+    let smaps = text[smaps_at + 7..stat_at].to_string();
     let stat_line = text[stat_at + 6..].lines().next().unwrap();
     // Fields after the comm: field 3 onwards.
     let after = &stat_line[stat_line.rfind(')').unwrap() + 2..];
@@ -76,7 +79,13 @@ fn run_real(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Real {
     let stack = (0..hex.len() / 2)
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
         .collect();
-    Real { maps, stat, rsp, stack }
+    Real {
+        maps,
+        smaps,
+        stat,
+        rsp,
+        stack,
+    }
 }
 
 fn exec_model(path: &str, argv: &[&str], envp: &[&str]) -> Kernel {
@@ -93,6 +102,22 @@ fn exec_model(path: &str, argv: &[&str], envp: &[&str]) -> Kernel {
     k
 }
 
+/// `(range, Rss, Anonymous)` of each VMA in smaps text: which pages exec itself made present.
+fn resident(smaps: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut cur = (String::new(), String::new());
+    for l in smaps.lines() {
+        if l.split(' ').next().is_some_and(|f| f.contains('-')) {
+            cur = (l.split(' ').next().unwrap_or("").to_string(), String::new());
+        } else if let Some(v) = l.strip_prefix("Rss:") {
+            cur.1 = v.trim().to_string();
+        } else if let Some(v) = l.strip_prefix("Anonymous:") {
+            out.push((cur.0.clone(), cur.1.clone(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
 /// Compare one program; returns a description of every difference.
 fn compare(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Vec<String> {
     let real = run_real(tracer, path, argv, envp);
@@ -103,6 +128,17 @@ fn compare(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Vec<Strin
         diffs.push(format!(
             "{path}: maps differ\n--- kernel\n{}--- model\n{maps}",
             real.maps
+        ));
+    }
+    let smaps = String::from_utf8(k.proc_read(INIT_PID, "smaps").unwrap()).unwrap();
+    let (want, got) = (resident(&real.smaps), resident(&smaps));
+    assert!(
+        !want.is_empty() && want.iter().any(|(_, rss, _)| rss != "0 kB"),
+        "smaps parsed"
+    );
+    if want != got {
+        diffs.push(format!(
+            "{path}: resident pages per VMA differ\nkernel {want:?}\nmodel  {got:?}"
         ));
     }
     let m = k.mm(INIT_PID).unwrap().clone();

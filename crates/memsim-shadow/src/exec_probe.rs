@@ -139,6 +139,9 @@ pub struct ExecLayout {
     pub auxv: Vec<(u64, u64)>,
     /// The initial stack's bytes from `start_stack` (argc) to the end of the `[stack]` VMA.
     pub stack: Vec<u8>,
+    /// `/proc/PID/smaps` and `/proc/PID/status` (empty when not read).
+    pub smaps: String,
+    pub status: String,
 }
 
 /// `AT_*` auxv types used here (`include/uapi/linux/auxvec.h`).
@@ -326,6 +329,8 @@ fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, ExecFailure> {
 fn inspect_layout(pid: libc::pid_t) -> Result<ExecLayout, String> {
     let read = |f: &str| std::fs::read(format!("/proc/{pid}/{f}")).map_err(|e| format!("/proc/{pid}/{f}: {e}"));
     let maps = String::from_utf8_lossy(&read("maps")?).into_owned();
+    let smaps = String::from_utf8_lossy(&read("smaps")?).into_owned();
+    let status = String::from_utf8_lossy(&read("status")?).into_owned();
     let bounds = MmBounds::from_stat(&String::from_utf8_lossy(&read("stat")?))?;
     let auxv = parse_auxv(&read("auxv")?);
     let stack = match stack_end(&maps) {
@@ -362,6 +367,8 @@ fn inspect_layout(pid: libc::pid_t) -> Result<ExecLayout, String> {
         rsp,
         auxv,
         stack,
+        smaps,
+        status,
     })
 }
 
@@ -437,6 +444,13 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
     };
     let auxv = k.proc_read(init, "auxv").map(|b| parse_auxv(&b)).unwrap_or_default();
     let maps = String::from_utf8_lossy(&maps).into_owned();
+    // Read before the stack is peeked (peeking faults pages in).
+    let text = |f: &str| {
+        k.proc_read(init, f)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let (smaps, status) = (text("smaps"), text("status"));
     let stack = match stack_end(&maps) {
         Some(end) if end > bounds.start_stack => k
             .peek(init, bounds.start_stack, end - bounds.start_stack)
@@ -450,6 +464,8 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
         rsp: Some(bounds.start_stack),
         auxv,
         stack,
+        smaps,
+        status,
     })
 }
 
@@ -576,6 +592,36 @@ pub fn compare_shapes(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
             line_diff(&k, &m)
         )]
     }
+}
+
+/// The memory lines of `/proc/PID/status` (`Vm*`, `Rss*`, `HugetlbPages`): what exec left resident and
+/// accounted.
+pub fn status_memory(status: &str) -> String {
+    status
+        .lines()
+        .filter(|l| l.starts_with("Vm") || l.starts_with("Rss") || l.starts_with("HugetlbPages"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// How the memory accounting after exec differs: `/proc/PID/smaps` (every VMA's resident, shared, private,
+/// anonymous page counts and flags) and the memory lines of `status`; empty when they agree.
+pub fn compare_memory(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
+    let mut out = Vec::new();
+    if kernel.smaps != model.smaps {
+        out.push(format!(
+            "/proc/PID/smaps differs (- kernel, + model):\n{}",
+            changed_lines(&line_diff(&kernel.smaps, &model.smaps), 3)
+        ));
+    }
+    let (k, m) = (status_memory(&kernel.status), status_memory(&model.status));
+    if k != m {
+        out.push(format!(
+            "/proc/PID/status memory lines differ (- kernel, + model):\n{}",
+            changed_lines(&line_diff(&k, &m), 0)
+        ));
+    }
+    out
 }
 
 /// Names of the auxv types (`include/uapi/linux/auxvec.h`, `arch/x86/include/uapi/asm/auxvec.h`).

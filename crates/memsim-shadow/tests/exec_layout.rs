@@ -1,7 +1,8 @@
 //! Post-exec layouts against the real kernel (issue 3, item 10): each case execs a real program with ASLR
 //! off, a fixed argv/envp and an 8 MiB stack limit, stops it at its first instruction with ptrace, and
-//! compares its `/proc/PID/maps` (byte for byte, device and inode included) and mm boundaries with the
-//! model's after `Kernel::sys_execve`.
+//! compares its `/proc/PID/maps` (byte for byte, device and inode included), mm boundaries, initial stack,
+//! `smaps` and `status` memory lines with the model's after `Kernel::sys_execve`. Further tests: the same
+//! with ASLR on (in shape), bad and odd inputs (errno or fatal signal), and every installed program.
 //!
 //! Adding a case is one line in [`CASES`]. Programs built from `examples/seed_layout.c` are compiled with gcc
 //! into Cargo's temporary directory at test time.
@@ -97,6 +98,9 @@ type KnownList = &'static [(&'static str, &'static str)];
 
 /// Cases whose initial stack (pointers, auxv, strings; not the random bytes) is known to differ.
 const KNOWN_STACK_MISMATCHES: KnownList = &[];
+
+/// Cases whose memory after exec (`smaps`, the memory lines of `status`) is known to differ.
+const KNOWN_MEMORY_MISMATCHES: KnownList = &[];
 
 /// Cases whose randomized layout (with the host's `randomize_va_space`) is known to differ in shape.
 const KNOWN_ASLR_MISMATCHES: KnownList = &[];
@@ -329,23 +333,20 @@ fn model_layout_matches_the_kernel() {
             std::fs::write(Path::new(&dir).join(format!("{}.txt", c.name)), text).expect("dump");
         }
         let model = exec_probe::exec_model(&spec, &host);
-        let checks: [(&str, Vec<String>, KnownList); 2] = match &model {
+        let checks: [(&str, Vec<String>, KnownList); 3] = match &model {
             Ok(m) => [
                 ("layout", exec_probe::compare(&real, m), KNOWN_MISMATCHES),
                 ("stack", exec_probe::compare_stacks(&real, m), KNOWN_STACK_MISMATCHES),
+                ("memory", exec_probe::compare_memory(&real, m), KNOWN_MEMORY_MISMATCHES),
             ],
-            Err(e) => [
-                (
-                    "layout",
-                    vec![format!("the model's execve failed: {e}")],
-                    KNOWN_MISMATCHES,
-                ),
-                (
-                    "stack",
-                    vec![format!("the model's execve failed: {e}")],
-                    KNOWN_STACK_MISMATCHES,
-                ),
-            ],
+            Err(e) => {
+                let failed = || vec![format!("the model's execve failed: {e}")];
+                [
+                    ("layout", failed(), KNOWN_MISMATCHES),
+                    ("stack", failed(), KNOWN_STACK_MISMATCHES),
+                    ("memory", failed(), KNOWN_MEMORY_MISMATCHES),
+                ]
+            }
         };
         for (what, diffs, list) in checks {
             let known = list.iter().find(|(n, _)| *n == c.name);
@@ -691,7 +692,8 @@ fn auxv_creds(l: &ExecLayout) -> Vec<String> {
 
 /// Every executable file in /usr/bin and /usr/sbin, and those under /usr/lib/x86_64-linux-gnu (`libc.so.6`
 /// runs), /usr/libexec and /usr/lib/gcc (ELF programs and scripts alike), exec'd with ASLR off as
-/// `NAME --version`: the model's maps, mm boundaries and initial stack equal the kernel's. A set-user-ID or
+/// `NAME --version`: the model's maps, mm boundaries, initial stack, smaps and status memory lines equal the
+/// kernel's. A set-user-ID or
 /// set-group-ID file is run randomized whatever the persona (exec clears ADDR_NO_RANDOMIZE for it,
 /// `PER_CLEAR_ON_SETID`), so for those the model must randomize too, agree in shape
 /// (`exec_probe::shape`) and in the credentials the auxv passes (AT_EGID, AT_SECURE, ...).
@@ -768,6 +770,7 @@ fn every_installed_program_execs_like_the_kernel() {
                 Ok(m) => {
                     let mut d = exec_probe::compare(r, &m);
                     d.extend(exec_probe::compare_stacks(r, &m));
+                    d.extend(exec_probe::compare_memory(r, &m));
                     d
                 }
                 Err(e) => vec![e],

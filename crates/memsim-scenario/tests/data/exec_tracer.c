@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <sys/user.h>
 #include <sys/personality.h>
-/* usage: tracer [-e VAR=VAL]... -- PATH ARGV0 ARGS... ; prints maps, stat, rsp, and stack bytes rsp..top */
+/* usage: tracer [-e VAR=VAL]... -- PATH ARGV0 ARGS... ; prints maps, smaps, stat, rsp, and stack bytes rsp..top */
 int main(int argc, char **argv) {
     char *envp[256]; int ne = 0, i = 1;
     for (; i < argc && strcmp(argv[i], "--"); i++) if (!strcmp(argv[i], "-e")) envp[ne++] = argv[++i];
@@ -22,6 +22,8 @@ int main(int argc, char **argv) {
     char fn[64], buf[65536]; FILE *f; size_t n;
     snprintf(fn, sizeof fn, "/proc/%d/maps", pid); f = fopen(fn, "r"); n = fread(buf, 1, sizeof buf, f); fclose(f);
     printf("maps:\n%.*s", (int)n, buf);
+    snprintf(fn, sizeof fn, "/proc/%d/smaps", pid); f = fopen(fn, "r"); n = fread(buf, 1, sizeof buf, f); fclose(f);
+    printf("smaps:\n%.*s", (int)n, buf);
     snprintf(fn, sizeof fn, "/proc/%d/stat", pid); f = fopen(fn, "r"); n = fread(buf, 1, sizeof buf, f); fclose(f);
     printf("stat: %.*s", (int)n, buf);
     struct user_regs_struct r; ptrace(PTRACE_GETREGS, pid, 0, &r);
