@@ -546,3 +546,25 @@ fn rlimit_checks() {
     );
     assert_eq!(k.sys_getrlimit(c, RLIMIT_CORE), Ok(Rlimit::new(5, 5)));
 }
+
+#[test]
+fn core_flag_needs_a_page_of_rlimit_core() {
+    // core_pattern is a file name here: RLIMIT_CORE below ELF's min_coredump (4096) writes no core.
+    let mut k = kernel();
+    for (limit, want) in [
+        (0, SIGQUIT as i32),
+        (4095, SIGQUIT as i32),
+        (4096, SIGQUIT as i32 | 0x80),
+    ] {
+        let c = fork(&mut k, P);
+        k.sys_setrlimit(c, RLIMIT_CORE, Rlimit::new(limit, RLIM_INFINITY))
+            .unwrap();
+        k.sys_kill(P, i64::from(c.0), SIGQUIT).unwrap();
+        assert_eq!(k.sys_wait4(P, i64::from(c.0), 0), Ok((c, want)), "RLIMIT_CORE {limit}");
+    }
+    // Kernel threads carry the flags /proc/N/stat shows on this machine.
+    assert_eq!(k.task(KTHREADD_PID).unwrap().flags, 0x208040);
+    assert_eq!(k.task(Pid(4)).unwrap().flags, 0x4208060);
+    assert_eq!(k.task(Pid(4)).unwrap().nice, -20);
+    assert_eq!(k.task(Pid(3)).unwrap().exit_signal, SIGCHLD);
+}

@@ -46,6 +46,43 @@ impl Elf {
         self
     }
 
+    /// The same image as ELFCLASS32 / EM_386 (32-byte program headers).
+    fn build32(&self) -> Vec<u8> {
+        let phend = 52 + 32 * self.phdrs.len();
+        let mut b = vec![self.fill; self.size.max(phend)];
+        b[..16].copy_from_slice(&[0x7f, b'E', b'L', b'F', 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let mut h = Vec::new();
+        h.extend_from_slice(&self.e_type.to_le_bytes());
+        h.extend_from_slice(&3u16.to_le_bytes()); // EM_386
+        h.extend_from_slice(&1u32.to_le_bytes());
+        h.extend_from_slice(&(self.entry as u32).to_le_bytes());
+        h.extend_from_slice(&52u32.to_le_bytes()); // e_phoff
+        h.extend_from_slice(&0u32.to_le_bytes()); // e_shoff
+        h.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+        h.extend_from_slice(&52u16.to_le_bytes()); // e_ehsize
+        h.extend_from_slice(&32u16.to_le_bytes());
+        h.extend_from_slice(&(self.phdrs.len() as u16).to_le_bytes());
+        h.extend_from_slice(&[40, 0, 0, 0, 0, 0]);
+        b[16..52].copy_from_slice(&h);
+        for (i, p) in self.phdrs.iter().enumerate() {
+            let mut e = Vec::with_capacity(32);
+            for v in [p.p_type, p.p_offset as u32, p.p_vaddr as u32, p.p_vaddr as u32] {
+                e.extend_from_slice(&v.to_le_bytes());
+            }
+            for v in [p.p_filesz as u32, p.p_memsz as u32, p.p_flags, p.p_align as u32] {
+                e.extend_from_slice(&v.to_le_bytes());
+            }
+            b[52 + 32 * i..52 + 32 * (i + 1)].copy_from_slice(&e);
+        }
+        for (at, bytes) in &self.patches {
+            if b.len() < at + bytes.len() {
+                b.resize(at + bytes.len(), self.fill);
+            }
+            b[*at..at + bytes.len()].copy_from_slice(bytes);
+        }
+        b
+    }
+
     fn build(&self) -> Vec<u8> {
         let phend = 64 + 56 * self.phdrs.len();
         let mut b = vec![self.fill; self.size.max(phend)];
@@ -731,4 +768,66 @@ fn corrupt_images_never_panic() {
         let _ = k.do_execve(P, "/bin/x", &strs(&["x"]), &[]);
         k.check_all_page_invariants().unwrap();
     }
+}
+
+#[test]
+fn i386_static_program_in_the_3gib_layout() {
+    let mut e = static_exec();
+    for p in e.phdrs.iter_mut().filter(|p| p.p_type == PT_LOAD) {
+        p.p_vaddr += 0x0804_8000 - 0x40_0000;
+    }
+    e.entry = 0x0804_8100;
+    let cfg = KernelConfig {
+        arch: crate::arch::Arch::I386,
+        ..KernelConfig::default()
+    };
+    let mut k = kernel_cfg(
+        fs_with(&[("/bin/s32", e.build32()), ("/bin/s64", static_exec().build())]),
+        cfg,
+    );
+    // A 64-bit program is refused by the i386 loader.
+    assert_eq!(exec(&mut k, "/bin/s64", &["x"], &[]), Err(Errno::ENOEXEC));
+    exec(&mut k, "/bin/s32", &["s32", "a"], &["E=1"]).unwrap();
+    let text = maps(&k, P);
+    let starts: Vec<&str> = text.lines().map(|l| &l[..26]).collect();
+    assert_eq!(
+        starts,
+        [
+            "08048000-08049000 r-xp 000",
+            "08049000-0804a000 rw-p 000",
+            "0804a000-0804d000 rw-p 000",
+            // mmap_base = 3 GiB - 128 MiB; the vDSO's 8 pages end there.
+            "b7ff8000-b7ffc000 r--p 000",
+            "b7ffc000-b7ffe000 r--p 000",
+            "b7ffe000-b8000000 r-xp 000",
+            "bffdf000-c0000000 rw-p 000",
+        ],
+        "{text}"
+    );
+    assert!(
+        text.lines().last().unwrap().ends_with("[stack]"),
+        "no [vsyscall] gate on i386"
+    );
+    // 4-byte words: argc, argv, envp and an auxv starting with AT_SYSINFO, AT_SYSINFO_EHDR.
+    let sp = k.mm(P).unwrap().start_stack;
+    assert_eq!(sp % 16, 0);
+    let words: Vec<u32> = k
+        .peek(P, sp, 64 * 4)
+        .unwrap()
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(words[0], 2);
+    assert_eq!(cstr(&mut k, u64::from(words[1])), "s32");
+    assert_eq!(words[3], 0);
+    assert_eq!(cstr(&mut k, u64::from(words[4])), "E=1");
+    assert_eq!(words[5], 0);
+    assert_eq!((words[6], words[8], words[9]), (32, 33, 0xb7ff_e000));
+    let auxv: Vec<(u32, u32)> = words[6..].chunks(2).map(|c| (c[0], c[1])).collect();
+    let get = |key: u32| auxv.iter().find(|(k, _)| *k == key).map(|&(_, v)| v).unwrap();
+    assert_eq!(get(4), 32, "AT_PHENT of ELFCLASS32");
+    assert_eq!(get(3), 0x0804_8034, "AT_PHDR");
+    assert_eq!(cstr(&mut k, u64::from(get(15))), "i686");
+    assert_eq!(k.mm(P).unwrap().start_brk, 0x0804_d000);
+    k.check_all_page_invariants().unwrap();
 }

@@ -26,6 +26,9 @@ pub const SIGSYS: u32 = 31;
 pub const NSIG: u32 = 64;
 /// `CAP_KILL`.
 pub const CAP_KILL: u32 = 5;
+/// `binfmt->min_coredump` of ELF (`ELF_EXEC_PAGESIZE`): with `core_pattern` a file name (this machine's is
+/// `core`), a smaller RLIMIT_CORE writes no core and the wait status has no 0x80.
+pub const MIN_COREDUMP: u64 = 4096;
 /// `sa_flags` bits the model reads.
 pub const SA_NOCLDSTOP: u64 = 1;
 pub const SA_NOCLDWAIT: u64 = 2;
@@ -221,7 +224,7 @@ impl Kernel {
         let fatal =
             matches!(def, SigDefault::Terminate | SigDefault::CoreDump) && action.handler == SigHandler::Default;
         if fatal && (!blocked || sig == SIGKILL) {
-            let core = def == SigDefault::CoreDump && core_limit > 0;
+            let core = def == SigDefault::CoreDump && core_limit >= MIN_COREDUMP;
             self.do_group_exit(
                 leader,
                 ExitStatus::Killed {
@@ -297,7 +300,7 @@ impl Kernel {
 
     /// `force_sig_fault(sig, code, addr)` for a fault that user code caused: a blocked or ignored signal is
     /// unblocked and reset to the default first (`force_sig_info_to_task`), so unless a handler is installed
-    /// the thread group dies of it; the core flag is set when the signal dumps core and RLIMIT_CORE is not 0
+    /// the thread group dies of it; the core flag is set when the signal dumps core and RLIMIT_CORE is at least [`MIN_COREDUMP`]
     /// (the core file itself is written by `fs/coredump.rs`). A handler leaves the signal pending.
     ///
     /// The fault path (`Kernel::access`) already marks the faulting task dead; this completes the exit
@@ -325,7 +328,11 @@ impl Kernel {
                 }
             });
         }
-        let core = sig_kernel_coredump(sig) && self.tasks.get(&pid).is_some_and(|t| t.rlimit(RLIMIT_CORE) > 0);
+        let core = sig_kernel_coredump(sig)
+            && self
+                .tasks
+                .get(&pid)
+                .is_some_and(|t| t.rlimit(RLIMIT_CORE) >= MIN_COREDUMP);
         let status = ExitStatus::Killed {
             signo: sig,
             core_dumped: core,
