@@ -175,8 +175,8 @@ impl Kernel {
             return Err(Errno::ESRCH);
         }
         let s = self.task(pid)?;
-        let same_group = s.tgid == t.tgid;
-        if !same_group && !(sig == SIGCONT && s.sid == t.sid) && !kill_ok_by_cred(&s.cred, &t.cred) {
+        let allowed = s.tgid == t.tgid || (sig == SIGCONT && s.sid == t.sid) || kill_ok_by_cred(&s.cred, &t.cred);
+        if !allowed {
             return Err(Errno::EPERM);
         }
         if sig == 0 || !t.is_alive() {
