@@ -42,6 +42,7 @@ int main(void)
     printf("    end        %p\n", (void *)&end);
     printf("Program Break:\n");
     printf("    brk        %p\n", brk0);
+    /* The seed's order: a, b, c, d, e, f, g, s, p; then where the literal itself lies. */
     printf("Objects:\n");
     printf("    a          %p\n", (void *)&a);
     printf("    b          %p\n", (void *)&b);
@@ -49,8 +50,8 @@ int main(void)
     printf("    d          %p\n", (void *)&d);
     printf("    e          %p\n", (void *)&e);
     printf("    f          %p\n", (void *)&f);
-    printf("    s          %p\n", (void *)&s);
     printf("    g          %p\n", (void *)&g);
+    printf("    s          %p\n", (void *)&s);
     printf("    p          %p\n", (void *)p);
     printf("    *s         %p\n", (void *)s);
     free(p);

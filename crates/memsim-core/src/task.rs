@@ -1,6 +1,6 @@
-//! Tasks (`struct task_struct`, `include/linux/sched.h`): identity, credentials, rlimits, the descriptor
-//! table and the address space they run in. Issue-2 scope: the fields memory management reads; fork, exec,
-//! exit and wait build on this.
+//! Tasks (`struct task_struct`, `include/linux/sched.h`): identity and family (pid, tgid, parent, children,
+//! threads), state, credentials, rlimits, signal state, the descriptor table, fs_struct and the address space
+//! they run in. Creation is `kernel/fork.rs`, the end `kernel/exit.rs`, signals `kernel/signal.rs`.
 
 use crate::fs::FdTable;
 use crate::mm::MmId;
@@ -175,12 +175,14 @@ impl TaskState {
 /// `PF_*` task flags (`include/linux/sched.h`).
 pub const PF_IDLE: u32 = 0x0000_0002;
 pub const PF_EXITING: u32 = 0x0000_0004;
+pub const PF_WQ_WORKER: u32 = 0x0000_0020;
 pub const PF_FORKNOEXEC: u32 = 0x0000_0040;
 pub const PF_SUPERPRIV: u32 = 0x0000_0100;
 pub const PF_SIGNALED: u32 = 0x0000_0400;
 pub const PF_NOFREEZE: u32 = 0x0000_8000;
 pub const PF_KTHREAD: u32 = 0x0020_0000;
 pub const PF_RANDOMIZE: u32 = 0x0040_0000;
+pub const PF_NO_SETAFFINITY: u32 = 0x0400_0000;
 
 /// A set of signals, bit `n - 1` for signal `n` (`sigset_t`, as `/proc/PID/status` prints it in hex).
 pub type SigSet = u64;
@@ -391,6 +393,8 @@ pub struct Task {
     pub stop_report: Option<u32>,
     /// Continued by SIGCONT and not yet reported to a `WCONTINUED` wait (`SIGNAL_STOP_CONTINUED`).
     pub continue_report: bool,
+    /// The nice value (-20..=19; `/proc/PID/stat` field 19, `ps` shows `<` below 0). Inherited at fork.
+    pub nice: i32,
 }
 
 impl Task {
@@ -459,6 +463,7 @@ impl Task {
             orphan: false,
             stop_report: None,
             continue_report: false,
+            nice: 0,
         }
     }
 }

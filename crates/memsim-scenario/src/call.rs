@@ -2,7 +2,7 @@
 //! executed on the model ([`execute`], [`dispatch`]). `memsim-shadow` decodes with the same [`decode`] and
 //! issues the call to the real kernel, so both sides run exactly the same operation.
 
-use memsim_core::task::{ExitStatus, Rlimit, TaskState};
+use memsim_core::task::{ExitStatus, Rlimit};
 use memsim_core::uapi::*;
 use memsim_core::{Errno, Kernel, Pid, SysResult};
 
@@ -984,37 +984,147 @@ pub fn execute(k: &mut Kernel, pid: Pid, call: &Call) -> Outcome {
 /// The process calls: tasks, exec, exit and wait, signals, limits.
 mod process {
     use super::*;
+    use memsim_core::kernel::fork::CloneArgs;
 
-    /// Stand-ins until the core's task and exec calls are merged.
     pub(super) fn execute(k: &mut Kernel, pid: Pid, call: &Call) -> Outcome {
-        match *call {
-            Call::Exit { code } | Call::ExitGroup { code } => {
-                do_exit(k, pid, ExitStatus::Exited(code & 0xff));
-                Outcome::of(Ok(0))
-            }
+        let result = match *call {
             // Without `-v` strace shows only the environment's address: it runs empty.
             Call::Execve {
                 ref path,
                 ref argv,
                 ref envp,
                 ..
-            } => Outcome::of(k.sys_execve(pid, path, argv, envp.as_deref().unwrap_or(&[]))),
-            _ => Outcome::of(Err(Errno::ENOSYS)),
+            } => k.sys_execve(pid, path, argv, envp.as_deref().unwrap_or(&[])),
+            Call::Fork => k.sys_fork(pid),
+            Call::Vfork => k.sys_vfork(pid),
+            Call::Clone {
+                flags,
+                newsp,
+                parent_tid,
+                child_tid,
+                tls,
+            } => k.sys_clone(pid, flags, newsp, parent_tid, child_tid, tls),
+            Call::Clone3 { ref args, size } => clone3(k, pid, args, size),
+            Call::Exit { code } => k.sys_exit(pid, code),
+            Call::ExitGroup { code } => k.sys_exit_group(pid, code),
+            Call::Wait4 { upid, options, .. } => {
+                return match k.sys_wait4(pid, upid, options) {
+                    Ok((p, ws)) => Outcome {
+                        status: (p.0 != 0).then_some(ws),
+                        ..Outcome::of(Ok(p.0 as u64))
+                    },
+                    Err(e) => Outcome::of(Err(e)),
+                }
+            }
+            Call::Waitid {
+                idtype, id, options, ..
+            } => {
+                let Ok(which) = u32::try_from(idtype) else {
+                    return Outcome::of(Err(Errno::EINVAL));
+                };
+                return match k.sys_waitid(pid, which, id, options) {
+                    Ok(i) => Outcome {
+                        info: Some(WaitInfo {
+                            code: if i.pid.0 == 0 { 0 } else { i.code as u32 },
+                            pid: i.pid.0 as i64,
+                            status: if i.pid.0 == 0 { 0 } else { i.status },
+                        }),
+                        ..Outcome::of(Ok(0))
+                    },
+                    Err(e) => Outcome::of(Err(e)),
+                };
+            }
+            Call::Kill { pid: target, sig } => k.sys_kill(pid, target, sig),
+            // tgkill/tkill address one thread; the model's signals act on whole processes (every signal it
+            // delivers is fatal or ignored), so the thread's process gets it. tgkill checks the pairing.
+            Call::Tgkill { tgid, tid, sig } => {
+                let same = u32::try_from(tid)
+                    .ok()
+                    .and_then(|t| k.task(Pid(t)).ok())
+                    .is_some_and(|t| t.tgid.0 as i64 == tgid);
+                if tgid <= 0 || tid <= 0 {
+                    Err(Errno::EINVAL)
+                } else if !same {
+                    Err(Errno::ESRCH)
+                } else {
+                    k.sys_kill(pid, tid, sig)
+                }
+            }
+            Call::Tkill { tid, sig } => {
+                if tid <= 0 {
+                    Err(Errno::EINVAL)
+                } else {
+                    k.sys_kill(pid, tid, sig)
+                }
+            }
+            Call::Getrlimit { resource, .. } => return rlimit_outcome(k.sys_getrlimit(pid, res(resource))),
+            Call::Setrlimit { resource, new } => k.sys_setrlimit(pid, res(resource), new).map(|_| 0),
+            Call::Prlimit64 {
+                pid: target,
+                resource,
+                new,
+                ..
+            } => return rlimit_outcome(k.sys_prlimit64(pid, target as u32, res(resource), new)),
+            _ => Err(Errno::ENOSYS),
+        };
+        Outcome::of(result)
+    }
+
+    /// A resource number as the kernel's `unsigned int` (an out-of-range one fails there with EINVAL).
+    fn res(r: u64) -> usize {
+        usize::try_from(r).unwrap_or(usize::MAX)
+    }
+
+    fn rlimit_outcome(r: Result<Rlimit, Errno>) -> Outcome {
+        match r {
+            Ok(old) => Outcome {
+                rlim: Some(old),
+                ..Outcome::of(Ok(0))
+            },
+            Err(e) => Outcome::of(Err(e)),
         }
     }
 
-    /// End a process (`do_exit`): it becomes a zombie holding its exit status, and its address space goes
-    /// with it (`exit_mm` → `mmput` → `exit_mmap`) once no live task shares it.
-    pub fn do_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
-        let Ok(t) = k.task_mut(pid) else { return };
-        t.exit = Some(status);
-        t.state = TaskState::Zombie;
-        let Some(mm) = t.mm else { return };
-        // kernel/fork.c: mmput — exit_mmap runs when the last user drops the mm.
-        let shared = k.tasks.values().any(|t| t.mm == Some(mm) && t.is_alive());
-        if !shared {
-            k.exit_mmap(mm);
+    /// clone3 with the structure strace printed, `size` bytes of it as the caller passed them. `set_tid` is
+    /// shown as the array it points to; the model gets its length (the PIDs themselves are the log's).
+    fn clone3(k: &mut Kernel, pid: Pid, a: &Clone3Args, size: u64) -> SysResult {
+        let args = CloneArgs {
+            flags: a.flags,
+            pidfd: a.pidfd,
+            child_tid: a.child_tid,
+            parent_tid: a.parent_tid,
+            exit_signal: a.exit_signal,
+            stack: a.stack,
+            stack_size: a.stack_size,
+            tls: a.tls,
+            set_tid: 0,
+            set_tid_size: a.set_tid.len() as u64,
+            cgroup: a.cgroup,
+        };
+        if size == 88 {
+            return k.sys_clone3(pid, &args);
         }
+        let fields = [
+            args.flags,
+            args.pidfd,
+            args.child_tid,
+            args.parent_tid,
+            args.exit_signal,
+            args.stack,
+            args.stack_size,
+            args.tls,
+            args.set_tid,
+            args.set_tid_size,
+            args.cgroup,
+        ];
+        let mut bytes: Vec<u8> = fields.iter().flat_map(|f| f.to_le_bytes()).collect();
+        bytes.resize(usize::try_from(size).unwrap_or(usize::MAX).min(4097), 0);
+        k.sys_clone3_raw(pid, &bytes)
+    }
+
+    /// End a process (`do_exit`).
+    pub fn do_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
+        k.do_exit(pid, status);
     }
 }
 

@@ -25,7 +25,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use memsim_core::task::{ExitStatus, Rlimit};
-use memsim_core::uapi::{self, RLIMIT_CORE, RLIMIT_STACK};
+use memsim_core::uapi::{self, RLIMIT_STACK};
 use memsim_core::{AccessKind, Errno, Kernel, Pid, SigInfo};
 
 use crate::args::{ArgError, ArgValue};
@@ -293,6 +293,8 @@ pub struct Stats {
     pub external_ends: u64,
     /// `+++` lines of tasks already gone from the model (reaped threads) whose status is not known.
     pub ends_unchecked: u64,
+    /// Core files written to `--core-dir`.
+    pub core_files: u64,
 }
 
 /// The result of a run: the failed expectations (at most one unless `keep_going`) and statistics.
@@ -524,11 +526,9 @@ impl Runner {
     /// A log PID in a call's argument or output, as the model numbers it. Before any prefix (a hand-written
     /// scenario) PIDs are the model's own; an unknown PID becomes one no task can have.
     fn to_model(&self, p: i64) -> i64 {
-        if !self.first_seen {
-            return p;
-        }
         match u32::try_from(p).ok().and_then(|p| self.pids.get(&p)) {
             Some(m) => m.0 as i64,
+            None if !self.first_seen => p,
             None => i32::MAX as i64,
         }
     }
@@ -735,10 +735,14 @@ impl Runner {
                 })
                 .map(|(p, _)| *p)
         };
-        let Some(call) = key.and_then(|k| self.deferred.remove(&k).map(|c| (k, c))) else {
+        let Some((caller, call)) = key.and_then(|k| self.deferred.remove(&k).map(|c| (k, c))) else {
             return false;
         };
-        call::execute(&mut self.kernel, call.0, &call.1);
+        call::execute(&mut self.kernel, caller, &call);
+        // A thread is released at once; its `+++` line is checked against the code it exited with.
+        if let (Call::Exit { code }, Err(_)) = (&call, self.kernel.task(caller)) {
+            self.ended.insert(caller, ExitStatus::Exited(code & 0xff));
+        }
         true
     }
 
@@ -776,7 +780,9 @@ impl Runner {
             }
             Expect::Value(v) => *v,
         };
-        let ok = if v <= 0 || !self.first_seen {
+        // A new child's PID is the log's numbering: it enters the map (from then on the log's PID names the
+        // model's task); a wait's result must name the child the map says.
+        let ok = if v <= 0 {
             v == got as i128
         } else if let Ok(v) = u32::try_from(v) {
             match self.pids.get(&v) {
@@ -786,6 +792,7 @@ impl Runner {
                     self.pids.insert(v, Pid(got as u32));
                     true
                 }
+                None if !self.first_seen => v as i64 == got,
                 _ => false,
             }
         } else {
@@ -902,7 +909,7 @@ impl Runner {
                 match r {
                     Ok(()) => effect = narrate.then(|| "ok".to_string()),
                     Err(sig) => {
-                        self.fault(pid, n, sig);
+                        self.fault(pid, n, sig, misses);
                         effect = narrate.then(|| fmt_siginfo(&sig));
                     }
                 }
@@ -919,7 +926,7 @@ impl Runner {
                         }
                     }
                     Err(sig) => {
-                        self.fault(pid, n, sig);
+                        self.fault(pid, n, sig, misses);
                         effect = narrate.then(|| fmt_siginfo(&sig));
                     }
                 }
@@ -936,7 +943,7 @@ impl Runner {
                         }
                     }
                     Err(sig) => {
-                        self.fault(pid, n, sig);
+                        self.fault(pid, n, sig, misses);
                         effect = narrate.then(|| fmt_siginfo(&sig));
                     }
                 }
@@ -1052,33 +1059,37 @@ impl Runner {
     }
 
     /// An access faulted: the signal is pending for the next line to check, and with no handler it kills the
-    /// process (`force_sig_fault` → `do_group_exit`), dumping core when RLIMIT_CORE allows it.
-    fn fault(&mut self, pid: Pid, n: usize, sig: SigInfo) {
+    /// process (`force_sig_fault` → `do_group_exit`), dumping core when RLIMIT_CORE allows it: with
+    /// `--core-dir` the core file is written there as `core.PID` (the model's PID).
+    fn fault(&mut self, pid: Pid, n: usize, sig: SigInfo, misses: &mut Vec<Miss>) {
         self.procs.entry(pid).or_default().pending_fault = Some((n, sig));
-        let core = self
+        // The core is taken before the exit releases the address space (`do_coredump` runs in the dying
+        // task, before `do_group_exit`).
+        let core = match &self.core_dir {
+            Some(_) if sig_kernel_coredump(sig.signo) => self.kernel.core_dump(pid, &sig).ok(),
+            _ => None,
+        };
+        self.kernel.force_sig_fault(pid, sig);
+        let dumped = self
             .kernel
             .task(pid)
-            .map(|t| t.rlimit(RLIMIT_CORE) != 0)
-            .unwrap_or(false);
-        let core_dumped = core && sig_kernel_coredump(sig.signo);
-        if core_dumped {
-            self.write_core(pid, sig);
+            .is_ok_and(|t| matches!(t.exit, Some(ExitStatus::Killed { core_dumped: true, .. })));
+        if let (Some(dir), Some(bytes), true) = (&self.core_dir, core, dumped) {
+            let comm = self.kernel.task(pid).map(|t| t.comm.clone()).unwrap_or_default();
+            let path = dir.join(memsim_core::fs::coredump::core_file_name(pid, &comm));
+            match std::fs::write(&path, bytes) {
+                Ok(()) => self.stats.core_files += 1,
+                Err(e) => misses.push((n, format!("{} written", path.display()), e.to_string())),
+            }
         }
-        self.end(
-            pid,
-            ExitStatus::Killed {
-                signo: sig.signo,
-                core_dumped,
-            },
-        );
     }
-
-    /// `do_coredump`: the core file `core.PID` in `--core-dir`, when one is given.
-    fn write_core(&mut self, _pid: Pid, _sig: SigInfo) {}
 
     /// End a process through the core (`do_exit`).
     fn end(&mut self, pid: Pid, status: ExitStatus) {
         call::do_exit(&mut self.kernel, pid, status);
+        if self.kernel.task(pid).is_err() {
+            self.ended.insert(pid, status);
+        }
     }
 
     fn describe_end(&self, pid: Pid) -> String {
@@ -1315,11 +1326,18 @@ mod tests {
             );
             let s = r.run("t.scn", &text, &mut io::sink(), false).unwrap();
             assert_eq!(s.failures, vec![], "{end}");
-            let t = r.kernel.task(memsim_core::kernel::INIT_PID).unwrap();
-            let mm = &r.kernel.mms[&t.mm.unwrap()];
-            assert_eq!(mm.total_vm, 0, "{end}");
-            assert!(mm.vmas.is_empty(), "{end}");
-            assert!(mm.pgd.is_none(), "{end}");
+            // The zombie has no mm; an mm kept for its mm_count (kernel threads borrow it) is empty.
+            assert!(
+                r.kernel
+                    .task(memsim_core::kernel::INIT_PID)
+                    .map_or(true, |t| t.mm.is_none()),
+                "{end}"
+            );
+            for mm in r.kernel.mms.values() {
+                assert_eq!(mm.total_vm, 0, "{end}");
+                assert!(mm.vmas.is_empty(), "{end}");
+                assert!(mm.pgd.is_none(), "{end}");
+            }
             assert_eq!(r.kernel.phys.nr_used(), used, "{end}");
             assert_eq!(r.kernel.committed_pages, committed, "{end}");
         }

@@ -13,6 +13,7 @@ use memsim_scenario::HostFs;
 
 struct Real {
     maps: String,
+    smaps: String,
     stat: Vec<u64>,
     rsp: u64,
     stack: Vec<u8>,
@@ -51,8 +52,9 @@ fn tracer() -> Option<PathBuf> {
         .clone()
 }
 
-fn run_real(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Real {
+fn run_real(tracer: &Path, pers: u32, path: &str, argv: &[&str], envp: &[&str]) -> Real {
     let mut cmd = Command::new(tracer);
+    cmd.arg("-p").arg(pers.to_string());
     for e in envp {
         cmd.arg("-e").arg(e);
     }
@@ -61,7 +63,9 @@ fn run_real(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Real {
     let text = String::from_utf8(out.stdout).unwrap();
     let maps_start = text.find("maps:\n").expect("tracer output") + 6;
     let stat_at = text.find("stat: ").unwrap();
-    let maps = text[maps_start..stat_at].to_string();
+    let smaps_at = text.find("smaps:\n").unwrap();
+    let maps = text[maps_start..smaps_at].to_string();
+    let smaps = text[smaps_at + 7..stat_at].to_string();
     let stat_line = text[stat_at + 6..].lines().next().unwrap();
     // Fields after the comm: field 3 onwards.
     let after = &stat_line[stat_line.rfind(')').unwrap() + 2..];
@@ -76,15 +80,22 @@ fn run_real(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Real {
     let stack = (0..hex.len() / 2)
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
         .collect();
-    Real { maps, stat, rsp, stack }
+    Real {
+        maps,
+        smaps,
+        stat,
+        rsp,
+        stack,
+    }
 }
 
-fn exec_model(path: &str, argv: &[&str], envp: &[&str]) -> Kernel {
+fn exec_model(pers: u32, path: &str, argv: &[&str], envp: &[&str]) -> Kernel {
     let cfg = KernelConfig {
         randomize_va_space: 0,
         ..KernelConfig::default()
     };
     let mut k = Kernel::new(cfg, Box::new(HostFs::new()));
+    k.task_mut(INIT_PID).unwrap().personality = pers;
     let argv: Vec<Vec<u8>> = argv.iter().map(|s| s.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = envp.iter().map(|s| s.as_bytes().to_vec()).collect();
     if let Err(e) = k.do_execve(INIT_PID, path, &argv, &envp) {
@@ -93,16 +104,43 @@ fn exec_model(path: &str, argv: &[&str], envp: &[&str]) -> Kernel {
     k
 }
 
+/// `(range, Rss, Anonymous)` of each VMA in smaps text: which pages exec itself made present.
+fn resident(smaps: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut cur = (String::new(), String::new());
+    for l in smaps.lines() {
+        if l.split(' ').next().is_some_and(|f| f.contains('-')) {
+            cur = (l.split(' ').next().unwrap_or("").to_string(), String::new());
+        } else if let Some(v) = l.strip_prefix("Rss:") {
+            cur.1 = v.trim().to_string();
+        } else if let Some(v) = l.strip_prefix("Anonymous:") {
+            out.push((cur.0.clone(), cur.1.clone(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
 /// Compare one program; returns a description of every difference.
-fn compare(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Vec<String> {
-    let real = run_real(tracer, path, argv, envp);
-    let mut k = exec_model(path, argv, envp);
+fn compare(tracer: &Path, pers: u32, path: &str, argv: &[&str], envp: &[&str]) -> Vec<String> {
+    let real = run_real(tracer, pers, path, argv, envp);
+    let mut k = exec_model(pers, path, argv, envp);
     let mut diffs = Vec::new();
     let maps = String::from_utf8(k.proc_read(INIT_PID, "maps").unwrap()).unwrap();
     if maps != real.maps {
         diffs.push(format!(
             "{path}: maps differ\n--- kernel\n{}--- model\n{maps}",
             real.maps
+        ));
+    }
+    let smaps = String::from_utf8(k.proc_read(INIT_PID, "smaps").unwrap()).unwrap();
+    let (want, got) = (resident(&real.smaps), resident(&smaps));
+    assert!(
+        !want.is_empty() && want.iter().any(|(_, rss, _)| rss != "0 kB"),
+        "smaps parsed"
+    );
+    if want != got {
+        diffs.push(format!(
+            "{path}: resident pages per VMA differ\nkernel {want:?}\nmodel  {got:?}"
         ));
     }
     let m = k.mm(INIT_PID).unwrap().clone();
@@ -162,11 +200,20 @@ fn compare(tracer: &Path, path: &str, argv: &[&str], envp: &[&str]) -> Vec<Strin
     diffs
 }
 
+/// ADDR_NO_RANDOMIZE: the model runs with randomize_va_space 0 and the same personality.
+const NO_RANDOMIZE: u32 = 0x0040000;
+/// ADDR_COMPAT_LAYOUT: the legacy bottom-up layout.
+const COMPAT_LAYOUT: u32 = 0x0200000;
+
 fn check(cases: &[(&str, Vec<&str>, Vec<&str>)]) {
+    check_with(NO_RANDOMIZE, cases)
+}
+
+fn check_with(pers: u32, cases: &[(&str, Vec<&str>, Vec<&str>)]) {
     let Some(tracer) = tracer() else { return };
     let mut all = Vec::new();
     for (path, argv, envp) in cases {
-        all.extend(compare(&tracer, path, argv, envp));
+        all.extend(compare(&tracer, pers, path, argv, envp));
     }
     assert!(all.is_empty(), "{}", all.join("\n"));
 }
@@ -225,4 +272,19 @@ fn long_argument_list() {
     let env: Vec<String> = (0..200).map(|i| format!("VAR{i}={}", "v".repeat(i))).collect();
     let envp: Vec<&str> = env.iter().map(String::as_str).collect();
     check(&[("/usr/bin/true", argv, envp)]);
+}
+
+#[test]
+fn legacy_bottom_up_layout() {
+    let Some(_) = tracer() else { return };
+    let out = tmp().join("exec_legacy_spie");
+    assert!(gcc("int main(void) { return 0; }\n", &out, &["-static-pie"]));
+    let spie = out.to_string_lossy().into_owned();
+    check_with(
+        NO_RANDOMIZE | COMPAT_LAYOUT,
+        &[
+            ("/usr/bin/cat", vec!["cat"], vec!["A=1"]),
+            (spie.as_str(), vec!["spie"], vec![]),
+        ],
+    );
 }

@@ -11,11 +11,7 @@ use memsim_scenario::Call;
 use replay_common::*;
 
 /// Programs whose replay does not match yet, with the reason.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    ("sh-pipe", "clone is not modeled yet"),
-    ("threads", "clone3 is not modeled yet"),
-    ("forkwait", "clone is not modeled yet"),
-];
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()

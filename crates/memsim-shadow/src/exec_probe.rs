@@ -8,8 +8,8 @@
 //! SIGTRAP): its `/proc/PID/maps`, the mm boundaries in `/proc/PID/stat`, `/proc/PID/auxv` and its registers
 //! are exactly what `load_elf_binary` left. The parent reads them, kills the child and reaps it.
 //!
-//! The model side ([`exec_model`]) builds a `Kernel` configured like this host with `randomize_va_space` 0
-//! and the same limits, calls `Kernel::sys_execve` on PID 1 with the same argv and envp, and renders the
+//! The model side ([`exec_model`]) builds a `Kernel` configured like this host (its `randomize_va_space`,
+//! PID 1 with ADDR_NO_RANDOMIZE) and the same limits, calls `Kernel::sys_execve` on PID 1 with the same argv and envp, and renders the
 //! same files. [`compare`] puts the two side by side, maps byte for byte (device and inode included);
 //! [`compare_stacks`] compares the initial stacks (pointers, auxv and strings; the AT_RANDOM bytes masked).
 //!
@@ -139,6 +139,9 @@ pub struct ExecLayout {
     pub auxv: Vec<(u64, u64)>,
     /// The initial stack's bytes from `start_stack` (argc) to the end of the `[stack]` VMA.
     pub stack: Vec<u8>,
+    /// `/proc/PID/smaps` and `/proc/PID/status` (empty when not read).
+    pub smaps: String,
+    pub status: String,
 }
 
 /// `AT_*` auxv types used here (`include/uapi/linux/auxvec.h`).
@@ -171,8 +174,11 @@ fn cstrings(v: &[Vec<u8>]) -> io::Result<Vec<CString>> {
         .collect()
 }
 
-/// The child's exit status when its setup or `execve` failed (it has no other way to report).
-const CHILD_FAILED: i32 = 127;
+/// The child's exit status when a step of its setup failed (it has no other way to report). `execve`'s own
+/// errno is the exit status otherwise; it never returns these (EMEDIUMTYPE, ECANCELED, ENOKEY).
+const FAILED_PERSONALITY: i32 = 124;
+const FAILED_SETRLIMIT: i32 = 125;
+const FAILED_TRACEME: i32 = 126;
 
 /// How an exec ended, when it did not reach the first instruction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,20 +260,23 @@ pub fn exec_real_outcome(spec: &ExecSpec) -> Result<ExecLayout, ExecFailure> {
         // SAFETY: the freshly forked child; every pointer refers to memory made before fork and still valid
         // (argv/envp arrays end with NULL). The block never returns.
         unsafe {
-            if libc::personality(persona) == -1
-                || libc::setrlimit(libc::RLIMIT_STACK, &stack) != 0
-                || libc::ptrace(
-                    libc::PTRACE_TRACEME,
-                    0 as libc::pid_t,
-                    std::ptr::null_mut::<libc::c_void>(),
-                    std::ptr::null_mut::<libc::c_void>(),
-                ) != 0
-            {
-                libc::_exit(CHILD_FAILED);
+            if libc::personality(persona) == -1 {
+                libc::_exit(FAILED_PERSONALITY);
+            }
+            if libc::setrlimit(libc::RLIMIT_STACK, &stack) != 0 {
+                libc::_exit(FAILED_SETRLIMIT);
+            }
+            let traceme = libc::ptrace(
+                libc::PTRACE_TRACEME,
+                0 as libc::pid_t,
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            );
+            if traceme != 0 {
+                libc::_exit(FAILED_TRACEME);
             }
             libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
-            // execve returned: its errno is the exit status (never CHILD_FAILED: 127 is EKEYEXPIRED, which
-            // execve does not return).
+            // execve returned: its errno is the exit status.
             libc::_exit(*libc::__errno_location());
         }
     }
@@ -290,7 +299,13 @@ fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, ExecFailure> {
     }
     if libc::WIFEXITED(status) {
         return Err(match libc::WEXITSTATUS(status) {
-            CHILD_FAILED => ExecFailure::Harness("the child's setup (personality, setrlimit, ptrace) failed".into()),
+            FAILED_PERSONALITY => ExecFailure::Harness(
+                "personality(ADDR_NO_RANDOMIZE) failed in the child (a seccomp filter may forbid it)".into(),
+            ),
+            FAILED_SETRLIMIT => ExecFailure::Harness("setrlimit(RLIMIT_STACK) failed in the child".into()),
+            FAILED_TRACEME => {
+                ExecFailure::Harness("ptrace(PTRACE_TRACEME) failed in the child (ptrace may be forbidden here)".into())
+            }
             e => ExecFailure::Errno(e),
         });
     }
@@ -314,6 +329,8 @@ fn inspect_stopped(pid: libc::pid_t) -> Result<ExecLayout, ExecFailure> {
 fn inspect_layout(pid: libc::pid_t) -> Result<ExecLayout, String> {
     let read = |f: &str| std::fs::read(format!("/proc/{pid}/{f}")).map_err(|e| format!("/proc/{pid}/{f}: {e}"));
     let maps = String::from_utf8_lossy(&read("maps")?).into_owned();
+    let smaps = String::from_utf8_lossy(&read("smaps")?).into_owned();
+    let status = String::from_utf8_lossy(&read("status")?).into_owned();
     let bounds = MmBounds::from_stat(&String::from_utf8_lossy(&read("stat")?))?;
     let auxv = parse_auxv(&read("auxv")?);
     let stack = match stack_end(&maps) {
@@ -350,6 +367,8 @@ fn inspect_layout(pid: libc::pid_t) -> Result<ExecLayout, String> {
         rsp,
         auxv,
         stack,
+        smaps,
+        status,
     })
 }
 
@@ -368,12 +387,11 @@ pub fn host_randomize_va_space() -> u32 {
         .unwrap_or(2)
 }
 
-/// The model configured like this host for a probe: `randomize_va_space` 0 (the child ran with
-/// ADDR_NO_RANDOMIZE, which clears PF_RANDOMIZE just as the sysctl 0 does), the host's limits with the
-/// probe's RLIMIT_STACK, the host's RAM, sysctls and uid.
+/// The model configured like this host for a probe: the host's `randomize_va_space`, limits (with the
+/// probe's RLIMIT_STACK), RAM, sysctls and uid, and the probe's seed.
 pub fn probe_machine(spec: &ExecSpec, host: &HostConfig) -> memsim_scenario::Machine {
     let mut cfg = host.cfg.clone();
-    cfg.randomize_va_space = if spec.randomize { host_randomize_va_space() } else { 0 };
+    cfg.randomize_va_space = host_randomize_va_space();
     cfg.seed = spec.seed;
     let mut rlimits: Vec<(usize, Rlimit)> = host.rlimits.iter().copied().enumerate().collect();
     if let Some(r) = rlimits.get_mut(RLIMIT_STACK) {
@@ -382,15 +400,30 @@ pub fn probe_machine(spec: &ExecSpec, host: &HostConfig) -> memsim_scenario::Mac
     memsim_scenario::Machine {
         cfg,
         rlimits,
+        seed: spec.seed,
         ..Default::default()
     }
+}
+
+/// The model's machine for a probe ([`probe_machine`]) with PID 1 in the persona the real child has:
+/// ADDR_NO_RANDOMIZE unless the probe randomizes (as `setarch -R` leaves it; exec itself may clear it, e.g.
+/// for a set-user-ID file).
+pub fn probe_kernel(spec: &ExecSpec, host: &HostConfig) -> memsim_core::Kernel {
+    let mut k = probe_machine(spec, host).build(Box::new(memsim_scenario::HostFs::new()));
+    if let Ok(t) = k.task_mut(memsim_core::kernel::INIT_PID) {
+        t.personality = if spec.randomize {
+            t.personality & !memsim_core::arch::aslr::ADDR_NO_RANDOMIZE
+        } else {
+            memsim_core::arch::aslr::ADDR_NO_RANDOMIZE
+        };
+    }
+    k
 }
 
 /// Run `spec` on the model: `execve` on PID 1 of a machine like this host's, then its `/proc/1/maps` and
 /// mm boundaries. `Err` when the model's `execve` fails (with its errno) or is not available.
 pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, String> {
-    let machine = probe_machine(spec, host);
-    let mut k = machine.build(Box::new(memsim_scenario::HostFs::new()));
+    let mut k = probe_kernel(spec, host);
     let init = memsim_core::kernel::INIT_PID;
     model_execve(&mut k, init, spec)?;
     let maps = k
@@ -411,6 +444,13 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
     };
     let auxv = k.proc_read(init, "auxv").map(|b| parse_auxv(&b)).unwrap_or_default();
     let maps = String::from_utf8_lossy(&maps).into_owned();
+    // Read before the stack is peeked (peeking faults pages in).
+    let text = |f: &str| {
+        k.proc_read(init, f)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let (smaps, status) = (text("smaps"), text("status"));
     let stack = match stack_end(&maps) {
         Some(end) if end > bounds.start_stack => k
             .peek(init, bounds.start_stack, end - bounds.start_stack)
@@ -424,6 +464,8 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
         rsp: Some(bounds.start_stack),
         auxv,
         stack,
+        smaps,
+        status,
     })
 }
 
@@ -431,8 +473,7 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
 /// [`exec_real_outcome`] reports it (a task that `execve` killed counts as killed, whatever errno it got),
 /// with the loader's reason.
 pub fn exec_model_outcome(spec: &ExecSpec, host: &HostConfig) -> Result<(), (ExecFailure, String)> {
-    let machine = probe_machine(spec, host);
-    let mut k = machine.build(Box::new(memsim_scenario::HostFs::new()));
+    let mut k = probe_kernel(spec, host);
     let init = memsim_core::kernel::INIT_PID;
     match k.sys_execve(init, &spec.path, &spec.argv, &spec.envp) {
         Ok(_) => Ok(()),
@@ -551,6 +592,36 @@ pub fn compare_shapes(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
             line_diff(&k, &m)
         )]
     }
+}
+
+/// The memory lines of `/proc/PID/status` (`Vm*`, `Rss*`, `HugetlbPages`): what exec left resident and
+/// accounted.
+pub fn status_memory(status: &str) -> String {
+    status
+        .lines()
+        .filter(|l| l.starts_with("Vm") || l.starts_with("Rss") || l.starts_with("HugetlbPages"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// How the memory accounting after exec differs: `/proc/PID/smaps` (every VMA's resident, shared, private,
+/// anonymous page counts and flags) and the memory lines of `status`; empty when they agree.
+pub fn compare_memory(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
+    let mut out = Vec::new();
+    if kernel.smaps != model.smaps {
+        out.push(format!(
+            "/proc/PID/smaps differs (- kernel, + model):\n{}",
+            changed_lines(&line_diff(&kernel.smaps, &model.smaps), 3)
+        ));
+    }
+    let (k, m) = (status_memory(&kernel.status), status_memory(&model.status));
+    if k != m {
+        out.push(format!(
+            "/proc/PID/status memory lines differ (- kernel, + model):\n{}",
+            changed_lines(&line_diff(&k, &m), 0)
+        ));
+    }
+    out
 }
 
 /// Names of the auxv types (`include/uapi/linux/auxvec.h`, `arch/x86/include/uapi/asm/auxvec.h`).

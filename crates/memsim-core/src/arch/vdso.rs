@@ -20,6 +20,10 @@ pub const VVAR_VCLOCK_PAGES: u64 = 2;
 /// `vdso64_image.size` / `vdso32_image.size` in pages (both 2 on the reference kernel).
 pub const VDSO_IMAGE_PAGES: u64 = 2;
 
+/// Offset of `__kernel_vsyscall` in the 32-bit vDSO image (AT_SYSINFO on i386). Assumed, not measured: the
+/// reference machine has no 32-bit kernel.
+pub const VDSO32_KERNEL_VSYSCALL: u64 = 0x570;
+
 /// The flags `[vvar]` and `[vvar_vclock]` show: `rd mr pf io de dd`.
 const VVAR_FLAGS: VmFlags = VmFlags::READ
     .union(VmFlags::MAYREAD)

@@ -16,9 +16,10 @@
 //! (the architecture decides the layout, e_machine decides the acceptance).
 //!
 //! Differences from Linux: a 32-bit (EM_386) file on `--arch x86_64` would run as an ia32 compat task; the
-//! model does not model compat tasks and returns ENOEXEC saying so. On `--arch i386` there is no AT_SYSINFO
-//! entry (the vDSO image, and so `__kernel_vsyscall`'s address, is not modelled). READ_IMPLIES_EXEC and
-//! MMAP_PAGE_ZERO personalities are not applied.
+//! model does not model compat tasks and returns ENOEXEC saying so. On `--arch i386` (a native 32-bit kernel,
+//! 3 GiB user space) AT_SYSINFO points at an assumed offset of `__kernel_vsyscall` in the vDSO (not verified:
+//! no 32-bit kernel to ask), AT_PLATFORM is "i686" and AT_MINSIGSTKSZ keeps the configured value.
+//! READ_IMPLIES_EXEC (a 32-bit program without PT_GNU_STACK) and MMAP_PAGE_ZERO are not applied.
 
 use std::sync::Arc;
 
@@ -67,6 +68,7 @@ pub mod at {
     pub const RSEQ_FEATURE_SIZE: u64 = 27;
     pub const RSEQ_ALIGN: u64 = 28;
     pub const EXECFN: u64 = 31;
+    pub const SYSINFO: u64 = 32;
     pub const SYSINFO_EHDR: u64 = 33;
     pub const MINSIGSTKSZ: u64 = 51;
 }
@@ -770,7 +772,12 @@ impl Kernel {
         let efault = |what: &str| ExecError::new(Errno::EFAULT, format!("cannot write {what} on the new stack"));
         let randomize = self.align_stack_randomizes(pid);
         let mut p = aslr::arch_align_stack(&mut self.rng, bprm.p, randomize);
-        let mut platform = self.cfg.platform.clone().into_bytes();
+        // ELF_PLATFORM is utsname()->machine: "i686" on a native 32-bit kernel.
+        let mut platform = if self.cfg.arch.is_64bit() {
+            self.cfg.platform.clone().into_bytes()
+        } else {
+            b"i686".to_vec()
+        };
         platform.push(0);
         p -= platform.len() as u64;
         let u_platform = p;
@@ -785,7 +792,10 @@ impl Kernel {
         let cred = self.task(pid)?.cred.clone();
         let cfg = &self.cfg;
         let mut auxv: Vec<(u64, u64)> = Vec::with_capacity(24);
-        // ARCH_DLINFO
+        // ARCH_DLINFO (ARCH_DLINFO_IA32 on i386 adds the vsyscall entry point first).
+        if !cfg.arch.is_64bit() {
+            auxv.push((at::SYSINFO, vdso + crate::arch::vdso::VDSO32_KERNEL_VSYSCALL));
+        }
         auxv.push((at::SYSINFO_EHDR, vdso));
         auxv.push((at::MINSIGSTKSZ, cfg.minsigstksz));
         auxv.push((at::HWCAP, cfg.hwcap));

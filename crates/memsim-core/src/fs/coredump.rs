@@ -186,7 +186,9 @@ impl Kernel {
     /// (the default 0 included): Linux writes no file then. Never changes the model.
     pub fn core_dump(&self, pid: Pid, info: &SigInfo) -> Result<Vec<u8>, Errno> {
         let task = self.tasks.get(&pid).ok_or(Errno::ESRCH)?;
-        let mm = self.proc_mm(task).ok_or(Errno::ESRCH)?;
+        // do_coredump runs in the dying task before exit_mm: a task a fault has just marked dead still
+        // holds its mm (a zombie's is gone).
+        let mm = task.mm.and_then(|id| self.mms.get(&id)).ok_or(Errno::ESRCH)?;
         let limit = task.rlimit(RLIMIT_CORE);
         // binfmt->min_coredump = ELF_EXEC_PAGESIZE.
         if limit < PAGE_SIZE {

@@ -33,11 +33,10 @@ use crate::arch::aslr::{self, ADDR_COMPAT_LAYOUT, ADDR_NO_RANDOMIZE, PF_FORKNOEX
 use crate::arch::pgtable;
 use crate::errno::{Errno, SysResult};
 use crate::fs::{File, FileMeta, S_IFDIR, S_IFMT, S_IFREG};
-use crate::kernel::{AccessKind, Kernel};
+use crate::kernel::{AccessKind, Kernel, SigInfo};
 use crate::mm::vma::{VmFlags, Vma};
-use crate::mm::MmId;
 use crate::phys::PhysMem;
-use crate::task::{ExitStatus, Pid, Rlimit, TaskState};
+use crate::task::{ExitStatus, Pid, Rlimit, Shared, SigHandler};
 use crate::uapi::*;
 
 /// `MAX_ARG_STRLEN`: one string, NUL included, may take at most 32 pages.
@@ -379,6 +378,9 @@ impl Kernel {
     pub fn begin_new_exec(&mut self, pid: Pid, bprm: &mut Bprm) -> Result<(), ExecError> {
         bprm.point_of_no_return = true;
         self.de_thread(pid);
+        // exec_mmap: mm_release (CLONE_CHILD_CLEARTID, a vfork parent is released), then the new mm replaces
+        // the old one, which loses a user (the last one tears it down; a vfork parent keeps it).
+        self.mm_release(pid);
         let new_mm = self.new_mm();
         let old = {
             let t = self.task_mut(pid)?;
@@ -388,7 +390,7 @@ impl Kernel {
             old
         };
         if let Some(old) = old {
-            self.exec_mmput(old);
+            self.mmput(old);
         }
         let t = self.task_mut(pid)?;
         t.flags &= !(PF_RANDOMIZE | PF_FORKNOEXEC);
@@ -400,6 +402,16 @@ impl Kernel {
         // __set_task_comm(kbasename(bprm->filename)): at most 15 bytes.
         let base = bprm.filename.rsplit('/').next().unwrap_or("").as_bytes();
         t.comm = String::from_utf8_lossy(&base[..base.len().min(COMM_MAX)]).into_owned();
+        // unshare_sighand + flush_signal_handlers: caught signals go back to SIG_DFL, ignored ones stay.
+        let mut hand = t.sighand.get();
+        for a in hand.action.iter_mut() {
+            if a.handler != SigHandler::Ignore {
+                a.handler = SigHandler::Default;
+            }
+            a.flags = 0;
+            a.mask = Default::default();
+        }
+        t.sighand = Shared::new(hand);
         Ok(())
     }
 
@@ -525,59 +537,31 @@ impl Kernel {
         Ok(())
     }
 
-    /// `de_thread`: every other thread of the group dies (SIGKILL) and stops using the mm.
+    /// `de_thread`: every other thread of the group is killed (`zap_other_threads`) and exits.
     fn de_thread(&mut self, pid: Pid) {
         let Ok(t) = self.task(pid) else { return };
-        let tgid = t.tgid;
-        let others: Vec<Pid> = self
-            .tasks
-            .values()
-            .filter(|o| o.tgid == tgid && o.pid != pid && o.is_alive())
-            .map(|o| o.pid)
-            .collect();
+        let others: Vec<Pid> = self.threads_of(t.tgid).map(|t| t.pid).filter(|&p| p != pid).collect();
         for o in others {
-            let mm = self.tasks.get(&o).and_then(|t| t.mm);
-            if let Some(t) = self.tasks.get_mut(&o) {
-                t.exit = Some(ExitStatus::Killed {
+            self.do_exit(
+                o,
+                ExitStatus::Killed {
                     signo: SIGKILL,
                     core_dumped: false,
-                });
-                t.state = TaskState::Dead;
-                t.mm = None;
-            }
-            if let Some(mm) = mm {
-                self.exec_mmput(mm);
-            }
+                },
+            );
         }
     }
 
-    /// `mmput` as exec uses it (`exec_mmap` → `mmput(old_mm)`): drop one user; the last one tears the address
-    /// space down (`exit_mmap`) and frees the `mm_struct` once nothing borrows it.
-    fn exec_mmput(&mut self, mm: MmId) {
-        let Some(m) = self.mms.get_mut(&mm) else { return };
-        m.mm_users = m.mm_users.saturating_sub(1);
-        if m.mm_users > 0 {
-            return;
-        }
-        self.exit_mmap(mm);
-        let borrowed = self.tasks.values().any(|t| t.active_mm == Some(mm));
-        if let Some(m) = self.mms.get_mut(&mm) {
-            m.mm_count = m.mm_count.saturating_sub(1);
-            if m.mm_count == 0 && !borrowed {
-                self.mms.remove(&mm);
-            }
-        }
-    }
-
-    /// `force_fatal_sig`: the task dies of `signo` (the task module finishes exit and SIGCHLD).
+    /// `force_fatal_sig(signo)`: the thread group dies of the signal (`kernel/signal.rs`).
     fn exec_fatal_signal(&mut self, pid: Pid, signo: u32) {
-        if let Ok(t) = self.task_mut(pid) {
-            t.exit = Some(ExitStatus::Killed {
+        self.force_sig_fault(
+            pid,
+            SigInfo {
                 signo,
-                core_dumped: false,
-            });
-            t.state = TaskState::Zombie;
-        }
+                code: crate::mm::fault::SI_KERNEL,
+                addr: 0,
+            },
+        );
     }
 }
 
@@ -656,3 +640,7 @@ pub(crate) fn read_exact(k: &Kernel, path: &str, offset: u64, buf: &mut [u8]) ->
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "exec_tests.rs"]
+mod tests;

@@ -206,6 +206,11 @@ pub struct MemFs {
 }
 
 impl MemFs {
+    /// Change a file's metadata (mode, owner, `noexec`) in tests.
+    pub fn meta_mut(&mut self, path: &str) -> Option<&mut FileMeta> {
+        self.files.get_mut(path).map(|(m, _)| m)
+    }
+
     pub fn new() -> Self {
         let mut fs = MemFs {
             files: BTreeMap::new(),

@@ -19,7 +19,8 @@ use crate::mm::vma::VmFlags;
 use crate::mm::{Mm, MmId};
 use crate::phys::PhysMem;
 use crate::task::{
-    default_rlimits, Cred, Pid, Rlimit, Task, TaskState, CAP_IPC_LOCK, CAP_SYS_ADMIN, PF_KTHREAD, PF_NOFREEZE,
+    default_rlimits, Cred, Pid, Rlimit, Task, TaskState, CAP_IPC_LOCK, CAP_SYS_ADMIN, PF_FORKNOEXEC, PF_KTHREAD,
+    PF_NOFREEZE, PF_NO_SETAFFINITY, PF_WQ_WORKER,
 };
 use crate::uapi::*;
 
@@ -262,7 +263,15 @@ impl Kernel {
         let spawn = |k: &mut Kernel, comm: &str, parent: Pid, state: TaskState| -> Option<Pid> {
             let pid = k.alloc_pid().ok()?;
             let mut t = Task::blank(pid, comm, rlimits, Cred::kernel());
-            t.flags = PF_KTHREAD | PF_NOFREEZE;
+            // As /proc/N/stat shows them here: kthreadd and plain kthreads 0x208040, workqueue workers
+            // 0x4208060 (PF_WQ_WORKER | PF_NO_SETAFFINITY), the rescuer and high-priority ones at nice -20.
+            t.flags = PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC;
+            if comm.starts_with("kworker/") {
+                t.flags |= PF_WQ_WORKER | PF_NO_SETAFFINITY;
+                if comm.starts_with("kworker/R-") || comm.contains("H-") {
+                    t.nice = -20;
+                }
+            }
             t.state = state;
             t.ppid = parent;
             t.real_parent = parent;

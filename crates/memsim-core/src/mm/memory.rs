@@ -394,6 +394,13 @@ impl Kernel {
                         t = t.set(PteFlags::DIRTY);
                     }
                     slot.write(&mut self.phys, arch, t);
+                    // follow_page_pte's FOLL_TOUCH also calls folio_mark_accessed: the folio is referenced, so
+                    // smaps counts it as Referenced even where a fork child's PTE is old. (A second touch would
+                    // activate it; the model leaves LRU activation to reclaim, which it does not model.)
+                    if !pte.special() {
+                        let pfn = crate::addr::Pfn(pte.pfn(arch));
+                        self.phys.page_mut(pfn).flags |= PageFlags::REFERENCED;
+                    }
                     return Ok(());
                 }
             }
