@@ -568,3 +568,72 @@ fn core_flag_needs_a_page_of_rlimit_core() {
     assert_eq!(k.task(Pid(4)).unwrap().nice, -20);
     assert_eq!(k.task(Pid(3)).unwrap().exit_signal, SIGCHLD);
 }
+
+#[test]
+fn tgkill_sigaction_sigprocmask() {
+    let mut k = kernel();
+    let c = fork(&mut k, P);
+    let t = clone(&mut k, c, CLONE_VM | CLONE_SIGHAND | CLONE_THREAD).unwrap();
+    let (ci, ti) = (i64::from(c.0), i64::from(t.0));
+    assert_eq!(k.sys_tgkill(P, ci, ti, 65), Err(Errno::EINVAL));
+    assert_eq!(k.sys_tgkill(P, 0, ti, SIGUSR1), Err(Errno::EINVAL));
+    assert_eq!(k.sys_tgkill(P, ci, -1, SIGUSR1), Err(Errno::EINVAL));
+    assert_eq!(
+        k.sys_tgkill(P, i64::from(P.0), ti, SIGUSR1),
+        Err(Errno::ESRCH),
+        "wrong group"
+    );
+    assert_eq!(k.sys_tkill(P, 31000, SIGUSR1), Err(Errno::ESRCH));
+    // rt_sigaction: checks, old value, SIGKILL/SIGSTOP.
+    let h = SigAction {
+        handler: SigHandler::Handler(0x401000),
+        flags: 0,
+        mask: !0,
+    };
+    assert_eq!(
+        k.sys_rt_sigaction(c, SIGUSR1, Some(h), 4),
+        Err(Errno::EINVAL),
+        "sigsetsize"
+    );
+    assert_eq!(k.sys_rt_sigaction(c, 0, None, 8), Err(Errno::EINVAL));
+    assert_eq!(k.sys_rt_sigaction(c, 65, None, 8), Err(Errno::EINVAL));
+    assert_eq!(k.sys_rt_sigaction(c, SIGKILL, Some(h), 8), Err(Errno::EINVAL));
+    assert_eq!(
+        k.sys_rt_sigaction(c, SIGKILL, None, 8),
+        Ok(SigAction::default()),
+        "reading is fine"
+    );
+    assert_eq!(k.sys_rt_sigaction(c, SIGUSR1, Some(h), 8), Ok(SigAction::default()));
+    let got = k.sys_rt_sigaction(t, SIGUSR1, None, 8).unwrap();
+    assert_eq!(got.handler, h.handler, "threads share the handlers");
+    assert_eq!(got.mask, !0 & !(1 << (SIGKILL - 1)) & !(1 << (SIGSTOP - 1)));
+    // A caught thread-directed signal is pending on that thread only.
+    k.sys_tgkill(P, ci, ti, SIGUSR1).unwrap();
+    assert_eq!(k.task(t).unwrap().sig_pending, 1 << (SIGUSR1 - 1));
+    assert_eq!(k.task(c).unwrap().sig_pending, 0);
+    // Ignoring it discards what is pending.
+    let ign = SigAction {
+        handler: SigHandler::Ignore,
+        ..SigAction::default()
+    };
+    k.sys_rt_sigaction(c, SIGUSR1, Some(ign), 8).unwrap();
+    assert_eq!(k.task(t).unwrap().sig_pending, 0);
+    // sigprocmask: how, SIGKILL unblockable.
+    assert_eq!(k.sys_rt_sigprocmask(c, 3, Some(0), 8), Err(Errno::EINVAL));
+    assert_eq!(
+        k.sys_rt_sigprocmask(c, 3, None, 8),
+        Ok(0),
+        "how is only checked with a set"
+    );
+    assert_eq!(k.sys_rt_sigprocmask(c, 0, Some(!0), 8), Ok(0));
+    assert_eq!(k.task(c).unwrap().sig_blocked, !0 & !(1 << 8) & !(1 << 18));
+    assert_eq!(
+        k.sys_rt_sigprocmask(c, 1, Some(1 << (SIGTERM - 1)), 16),
+        Err(Errno::EINVAL)
+    );
+    // A fatal thread-directed signal kills the group.
+    k.sys_rt_sigprocmask(c, 2, Some(0), 8).unwrap();
+    k.sys_tkill(P, ti, SIGTERM).unwrap();
+    assert!(k.task(t).is_err());
+    assert_eq!(k.sys_wait4(P, ci, 0), Ok((c, SIGTERM as i32)));
+}

@@ -148,6 +148,115 @@ impl Kernel {
         }
     }
 
+    /// `tgkill(tgid, tid, sig)`: a signal for one thread, which must belong to `tgid`. EINVAL for a bad signal
+    /// or a non-positive id, ESRCH when no such thread is in that group, EPERM without permission.
+    pub fn sys_tgkill(&mut self, pid: Pid, tgid: i64, tid: i64, sig: u32) -> SysResult {
+        let (tgid, tid) = (tgid as i32, tid as i32);
+        if !valid_signal(sig) || tid <= 0 || tgid <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.do_tkill(pid, Some(Pid(tgid as u32)), Pid(tid as u32), sig)
+    }
+
+    /// `tkill(tid, sig)`: like tgkill without the group check.
+    pub fn sys_tkill(&mut self, pid: Pid, tid: i64, sig: u32) -> SysResult {
+        let tid = tid as i32;
+        if !valid_signal(sig) || tid <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.do_tkill(pid, None, Pid(tid as u32), sig)
+    }
+
+    /// `do_tkill` → `do_send_specific`: a thread-directed signal. A fatal one still kills the whole group; a
+    /// caught or blocked one is pending on that thread (`SigPnd`).
+    fn do_tkill(&mut self, pid: Pid, tgid: Option<Pid>, tid: Pid, sig: u32) -> SysResult {
+        let t = self.task(tid).map_err(|_| Errno::ESRCH)?;
+        if tgid.is_some_and(|g| g != t.tgid) {
+            return Err(Errno::ESRCH);
+        }
+        let s = self.task(pid)?;
+        let allowed = s.tgid == t.tgid || (sig == SIGCONT && s.sid == t.sid) || kill_ok_by_cred(&s.cred, &t.cred);
+        if !allowed {
+            return Err(Errno::EPERM);
+        }
+        if sig == 0 || !t.is_alive() {
+            return Ok(0);
+        }
+        let action = t.sighand.get().get(sig);
+        let blocked = t.sig_blocked & sigmask(sig) != 0;
+        if matches!(action.handler, SigHandler::Handler(_)) || (blocked && sig != SIGKILL) {
+            // Caught, or blocked (never ignored while blocked): it waits on that thread.
+            if let Some(x) = self.tasks.get_mut(&tid) {
+                x.sig_pending |= sigmask(sig);
+            }
+            return Ok(0);
+        }
+        // The default or ignore actions act on the whole group exactly as a process-directed signal does.
+        self.send_signal(tid, sig);
+        Ok(0)
+    }
+
+    /// `rt_sigaction(sig, act, oact, sigsetsize)`: returns the old action. EINVAL for `sigsetsize != 8`, a
+    /// signal outside 1..=64, or a new action for SIGKILL or SIGSTOP. Setting an action that ignores the
+    /// signal discards its pending instances in every thread of the group (`do_sigaction`).
+    pub fn sys_rt_sigaction(
+        &mut self,
+        pid: Pid,
+        sig: u32,
+        act: Option<crate::task::SigAction>,
+        sigsetsize: u64,
+    ) -> Result<crate::task::SigAction, Errno> {
+        if sigsetsize != 8 {
+            return Err(Errno::EINVAL);
+        }
+        if !(1..=NSIG).contains(&sig) || (act.is_some() && (sig == SIGKILL || sig == SIGSTOP)) {
+            return Err(Errno::EINVAL);
+        }
+        let t = self.task(pid)?;
+        let old = t.sighand.get().get(sig);
+        let Some(mut new) = act else { return Ok(old) };
+        // SIGKILL and SIGSTOP can never be blocked by a handler's mask.
+        new.mask &= !(sigmask(SIGKILL) | sigmask(SIGSTOP));
+        t.sighand.with(|h| h.action[sig as usize - 1] = new);
+        let ignores = match new.handler {
+            SigHandler::Ignore => true,
+            SigHandler::Default => matches!(default_action(sig), SigDefault::Ignore | SigDefault::Continue),
+            SigHandler::Handler(_) => false,
+        };
+        if ignores {
+            let threads: Vec<Pid> = self.threads_of(pid).map(|t| t.pid).collect();
+            for p in threads {
+                if let Some(x) = self.tasks.get_mut(&p) {
+                    x.sig_pending &= !sigmask(sig);
+                    x.sig_shared_pending &= !sigmask(sig);
+                }
+            }
+        }
+        Ok(old)
+    }
+
+    /// `rt_sigprocmask(how, set, oset, sigsetsize)`: returns the old mask. EINVAL for `sigsetsize != 8` or an
+    /// unknown `how` (checked only when a set is given). SIGKILL and SIGSTOP are silently never blocked.
+    pub fn sys_rt_sigprocmask(&mut self, pid: Pid, how: u64, set: Option<u64>, sigsetsize: u64) -> Result<u64, Errno> {
+        const SIG_BLOCK: u64 = 0;
+        const SIG_UNBLOCK: u64 = 1;
+        const SIG_SETMASK: u64 = 2;
+        if sigsetsize != 8 {
+            return Err(Errno::EINVAL);
+        }
+        let t = self.task_mut(pid)?;
+        let old = t.sig_blocked;
+        let Some(set) = set else { return Ok(old) };
+        let set = set & !(sigmask(SIGKILL) | sigmask(SIGSTOP));
+        t.sig_blocked = match how {
+            SIG_BLOCK => old | set,
+            SIG_UNBLOCK => old & !set,
+            SIG_SETMASK => set,
+            _ => return Err(Errno::EINVAL),
+        };
+        Ok(old)
+    }
+
     /// `group_send_sig_info`: the permission check (`check_kill_permission`), then delivery to the group.
     pub fn group_send_sig_info(&mut self, sender: Pid, target: Pid, sig: u32) -> Result<(), Errno> {
         let s = self.task(sender)?;
