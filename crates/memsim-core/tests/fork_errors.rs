@@ -606,7 +606,7 @@ fn tgkill_sigaction_sigprocmask() {
     assert_eq!(k.sys_rt_sigaction(c, SIGUSR1, Some(h), 8), Ok(SigAction::default()));
     let got = k.sys_rt_sigaction(t, SIGUSR1, None, 8).unwrap();
     assert_eq!(got.handler, h.handler, "threads share the handlers");
-    assert_eq!(got.mask, !0 & !(1 << (SIGKILL - 1)) & !(1 << (SIGSTOP - 1)));
+    assert_eq!(got.mask, !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))));
     // A caught thread-directed signal is pending on that thread only.
     k.sys_tgkill(P, ci, ti, SIGUSR1).unwrap();
     assert_eq!(k.task(t).unwrap().sig_pending, 1 << (SIGUSR1 - 1));
@@ -626,7 +626,7 @@ fn tgkill_sigaction_sigprocmask() {
         "how is only checked with a set"
     );
     assert_eq!(k.sys_rt_sigprocmask(c, 0, Some(!0), 8), Ok(0));
-    assert_eq!(k.task(c).unwrap().sig_blocked, !0 & !(1 << 8) & !(1 << 18));
+    assert_eq!(k.task(c).unwrap().sig_blocked, !((1 << 8) | (1 << 18)));
     assert_eq!(
         k.sys_rt_sigprocmask(c, 1, Some(1 << (SIGTERM - 1)), 16),
         Err(Errno::EINVAL)
