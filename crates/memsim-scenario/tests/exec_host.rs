@@ -223,6 +223,9 @@ fn dynamic_pie_and_the_dynamic_linker_run_directly() {
     check(&[
         ("/usr/bin/cat", vec!["cat", "/etc/hostname"], vec!["A=1", "HOME=/root"]),
         ("/usr/bin/true", vec!["true"], vec![]),
+        ("/usr/bin/python3", vec!["python3", "-c", "pass"], vec!["PATH=/usr/bin"]),
+        ("/bin/bash", vec!["bash", "-c", "exit"], vec![]),
+        ("/usr/bin/ls", vec!["ls", "-l"], vec!["LANG=C"]),
         (
             "/lib64/ld-linux-x86-64.so.2",
             vec!["/lib64/ld-linux-x86-64.so.2", "/usr/bin/true"],

@@ -24,6 +24,10 @@
 //! * The first process (PID 1) is never exec'd by the model itself: it keeps the empty, non-random layout it
 //!   was created with, so scenarios that never call execve are unchanged.
 //! * set-user-ID/set-group-ID bits, capabilities from files, LSM hooks and `binfmt_misc` are not modelled.
+//! * A non-leader thread that execs keeps its own TID (Linux's `de_thread` hands it the leader's PID); the
+//!   other threads, leader included, are killed as in Linux.
+//! * The stack VMA's `vm_pgoff` follows the model's anonymous convention (start page) instead of Linux's
+//!   wrapped value; it is never shown.
 
 use std::fmt;
 use std::sync::Arc;
@@ -310,16 +314,18 @@ impl Kernel {
         bprm.buf = BinprmBuf([0; BINPRM_BUF_SIZE]);
         let path = bprm.file.meta.path.clone();
         read_full(self, &path, 0, &mut bprm.buf.0)?;
-        match crate::fs::binfmt_script::load_script(self, pid, bprm) {
-            Err(e) if e.errno == Errno::ENOEXEC => {}
+        let script_error = match crate::fs::binfmt_script::load_script(self, pid, bprm) {
+            Err(e) if e.errno == Errno::ENOEXEC => e,
             r => return r,
-        }
+        };
         match self.load_elf_binary(pid, bprm) {
             Err(e) if e.errno == Errno::ENOEXEC && !bprm.point_of_no_return => {
                 // No handler took it: the ELF loader's reason is the interesting one when the file looks like
                 // ELF; otherwise say what the file starts with.
                 if bprm.buf.0.starts_with(b"\x7fELF") {
                     Err(e)
+                } else if bprm.buf.0.starts_with(b"#!") {
+                    Err(script_error)
                 } else {
                     Err(ExecError::noexec(format!(
                         "{}: not an ELF file or #! script (starts with {:02x?})",

@@ -661,6 +661,13 @@ fn scripts_rewrite_argv_and_nest_at_most_five_levels() {
     );
     assert_eq!(exec(&mut k, "/bin/s6", &["s6"], &[]), Err(Errno::ELOOP));
     assert!(k.task(P).unwrap().is_alive());
+    let mut k = kernel(fs_with(&[("/bin/blank", b"#!   \n".to_vec())]));
+    assert_eq!(exec(&mut k, "/bin/blank", &["b"], &[]), Err(Errno::ENOEXEC));
+    assert!(
+        k.last_exec_error(P).unwrap().contains("interpreter name"),
+        "{:?}",
+        k.last_exec_error(P)
+    );
     let mut k = kernel(fs_with(&[("/bin/bad", b"#!/bin/nothing\n".to_vec())]));
     assert_eq!(exec(&mut k, "/bin/bad", &["bad"], &[]), Err(Errno::ENOENT));
     assert!(k.last_exec_error(P).unwrap().contains("/bin/nothing"));
@@ -830,4 +837,21 @@ fn i386_static_program_in_the_3gib_layout() {
     assert_eq!(cstr(&mut k, u64::from(get(15))), "i686");
     assert_eq!(k.mm(P).unwrap().start_brk, 0x0804_d000);
     k.check_all_page_invariants().unwrap();
+}
+
+#[test]
+fn la57_keeps_the_47_bit_layout() {
+    let run = |arch| {
+        let cfg = KernelConfig {
+            arch,
+            ..KernelConfig::default()
+        };
+        let fs = fs_with(&[("/bin/pie", pie().build()), ("/lib/ld.so", ld_so().build())]);
+        let mut k = kernel_cfg(fs, cfg);
+        exec(&mut k, "/bin/pie", &["pie"], &["E=1"]).unwrap();
+        let sp = k.mm(P).unwrap().start_stack;
+        (maps(&k, P), sp)
+    };
+    // STACK_TOP and the mmap window stay at 47 bits without a high hint (only STACK_TOP_MAX differs).
+    assert_eq!(run(crate::arch::Arch::X86_64La57), run(crate::arch::Arch::X86_64));
 }
