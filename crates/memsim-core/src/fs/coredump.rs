@@ -65,6 +65,8 @@ const NT_FILE: u32 = 0x4649_4c45;
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
 const PN_XNUM: u64 = 0xffff;
+/// The largest core memsim builds in memory (1 GiB): Linux writes a sparse file of any size, but a process
+/// that touched one page at each end of a terabyte of anonymous memory would need a terabyte here.
 pub const MAX_CORE_BYTES: u64 = 1 << 30;
 
 /// The name of the core file with `core_pattern` "core" and `core_uses_pid` 1 (`format_corename`): `core.PID`.
@@ -176,9 +178,6 @@ impl Writer {
         Ok(buf)
     }
 }
-
-/// The largest core memsim builds in memory (1 GiB): Linux writes a sparse file of any size, but a process
-/// that touched one page at each end of a terabyte of anonymous memory would need a terabyte here.
 
 /// One segment: the VMA's bounds and flags and how many bytes of it the core holds.
 struct Segment<'a> {
