@@ -217,6 +217,28 @@ fn run(a: &RunArgs) -> ExitCode {
             if names.is_empty() { "" } else { ": " },
             names.join(", ")
         );
+        let notes: Vec<String> = [
+            (s.early_clones, "children created before their clone's result line"),
+            (
+                s.fd_syncs,
+                "descriptors placed as the log shows (calls the trace filter left out)",
+            ),
+            (s.unknown_env, "execve without the environment (record with strace -v)"),
+            (
+                s.truncated_exec,
+                "execve with strings cut short (record with strace -s)",
+            ),
+            (s.external_ends, "processes killed from outside the model"),
+            (s.ends_unchecked, "ends of released tasks not checked"),
+            (s.core_files, "core files written"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n != 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if !notes.is_empty() {
+            eprintln!("memsim: {}", notes.join("; "));
+        }
     }
     if failed {
         ExitCode::from(1)

@@ -225,3 +225,56 @@ fn file_text_is_not_copied_but_anon_is() {
     );
     check(&k);
 }
+
+#[test]
+fn fork_of_a_transparent_huge_page() {
+    // A PMD-mapped anonymous THP is shared write-protected like any page; a write on either side copies one
+    // 4 KiB page (the model keeps the 512 PTEs of a huge mapping).
+    let mut k = kernel();
+    let base = 0x2_0000_0000u64;
+    anon(&mut k, P, base, 512, PROT_READ | PROT_WRITE);
+    k.sys_madvise(P, base, 2 << 20, MADV_HUGEPAGE).unwrap();
+    k.poke(P, base, b"huge").unwrap();
+    let rss = k.mm(P).unwrap().counter(memsim_core::mm::RssCounter::AnonPages);
+    assert_eq!(rss, 512, "one THP");
+    let child = Pid(k.sys_fork(P).unwrap() as u32);
+    assert_eq!(
+        k.mm(child).unwrap().counter(memsim_core::mm::RssCounter::AnonPages),
+        rss
+    );
+    check(&k);
+    k.poke(child, base + 4096, b"c").unwrap();
+    k.poke(P, base, b"P").unwrap();
+    assert_eq!(k.peek(child, base, 4).unwrap(), b"huge".to_vec());
+    assert_eq!(k.peek(P, base, 4).unwrap(), b"Puge".to_vec());
+    assert_eq!(k.peek(P, base + 4096, 1).unwrap(), vec![0]);
+    check(&k);
+    k.sys_exit_group(child, 0).unwrap();
+    k.sys_wait4(P, -1, 0).unwrap();
+    check(&k);
+}
+
+#[test]
+fn fork_fails_with_enomem_when_the_copy_cannot_be_charged() {
+    // Strict overcommit: the child's VM_ACCOUNT VMAs are charged again (dup_mmap); over CommitLimit fork fails
+    // with ENOMEM, leaves Committed_AS as it was, creates no task and uses no PID.
+    let cfg = KernelConfig {
+        ram_bytes: 64 << 20,
+        overcommit: memsim_core::kernel::OvercommitMode::Never,
+        ..KernelConfig::default()
+    };
+    let mut k = Kernel::new(cfg, Box::new(MemFs::new()));
+    anon(&mut k, P, BASE, 5 << 10, PROT_READ | PROT_WRITE); // 20 MiB of a 32 MiB CommitLimit
+    k.poke(P, BASE, b"a").unwrap();
+    let committed = k.committed_pages;
+    let tasks = k.tasks.len();
+    assert_eq!(k.sys_fork(P), Err(Errno::ENOMEM));
+    assert_eq!(k.committed_pages, committed);
+    assert_eq!(k.tasks.len(), tasks);
+    check(&k);
+    // With less to charge the fork fits.
+    k.sys_munmap(P, BASE + 4096, ((5 << 10) - 1) * 4096).unwrap();
+    let c = Pid(k.sys_fork(P).unwrap() as u32);
+    assert_eq!(c.0, 11, "the failed fork used no PID");
+    check(&k);
+}

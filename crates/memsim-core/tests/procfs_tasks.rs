@@ -365,6 +365,28 @@ fn pstree_draws_like_psmisc() {
     assert!(line.ends_with('+'));
 }
 
+/// The width limit measured with real `pstree -p` on chains whose line is exactly 131, 132 and 133 columns:
+/// 131 columns print whole; from 132 on, column 132 is `+`.
+#[test]
+fn pstree_cuts_at_column_132_as_measured() {
+    for (last, want_len, cut) in [("zzzz", 131, false), ("zzzzz", 132, true), ("zzzzzz", 132, true)] {
+        let mut k = machine();
+        let mut tasks = vec![new_task(&k, 21381, 21381, 0, "aaaaaaaaaa")];
+        for i in 1..6u32 {
+            tasks.push(new_task(&k, 21381 + i, 21381 + i, 21380 + i, "aaaaaaaaaa"));
+        }
+        tasks.push(new_task(&k, 21387, 21387, 21386, last));
+        for t in tasks {
+            k.tasks.insert(t.pid, t);
+        }
+        let out = pstree::render_from(&k, Pid(21381), pstree::OUTPUT_WIDTH);
+        let line = out.lines().next().unwrap();
+        assert_eq!(line.len(), want_len, "{line}");
+        assert_eq!(line.ends_with('+'), cut, "{line}");
+        assert_eq!(out.lines().count(), 1);
+    }
+}
+
 /// The same process tree, for real: `pstree -p` of a shell with two children, against the model given
 /// the same pids and names.
 #[test]
@@ -417,4 +439,23 @@ fn pstree_matches_real_pstree_for_the_same_tree() {
         k.tasks.insert(t.pid, t);
     }
     assert_eq!(pstree::render_from(&k, Pid(root), pstree::OUTPUT_WIDTH), real);
+}
+
+/// Pending signals show in the mask lines of their task and in every same-user task's SigQ count, and in
+/// stat's decimal fields (low 31 bits).
+#[test]
+fn pending_and_blocked_signals_show() {
+    let mut k = machine();
+    let t = k.tasks.get_mut(&Pid(20)).unwrap();
+    t.sig_pending = 1 << (SIGUSR1 - 1);
+    t.sig_shared_pending = 1 << (SIGTERM - 1);
+    t.sig_blocked = 1 << (SIGUSR1 - 1);
+    let s = text(&k, 20, "status");
+    assert_eq!(field(&s, "SigPnd"), "0000000000000200");
+    assert_eq!(field(&s, "ShdPnd"), "0000000000004000");
+    assert_eq!(field(&s, "SigBlk"), "0000000000000200");
+    assert!(field(&s, "SigQ").starts_with("2/"));
+    assert!(field(&text(&k, 1, "status"), "SigQ").starts_with("2/"), "same user");
+    let st = stat_fields(&text(&k, 20, "task/20/stat"));
+    assert_eq!((st[30].as_str(), st[31].as_str()), ("512", "512"));
 }

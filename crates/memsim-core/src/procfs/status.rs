@@ -149,8 +149,9 @@ pub fn render(kernel: &Kernel, task: &Task, mm: Option<&Mm>) -> Vec<u8> {
     }
     let _ = writeln!(
         out,
-        "Threads:\t{}\nSigQ:\t0/{}",
+        "Threads:\t{}\nSigQ:\t{}/{}",
         pt::nr_threads(kernel, task),
+        pt::user_sigpending(kernel, task),
         task.rlimit(RLIMIT_SIGPENDING)
     );
     let (sigign, sigcgt) = task.sighand.with(|h| (h.ignored(), h.caught()));

@@ -130,3 +130,23 @@ pub fn ppid(kernel: &Kernel, task: &Task) -> u32 {
 pub fn lookup(kernel: &Kernel, pid: Pid) -> Option<&Task> {
     kernel.tasks.get(&pid)
 }
+
+/// `SigQ:`'s first number: `cred->user->sigpending`, the signals queued for the task's real user across all
+/// its tasks. Each pending standard signal holds one `sigqueue` (private ones per thread, shared ones once
+/// per thread group).
+pub fn user_sigpending(kernel: &Kernel, task: &Task) -> u64 {
+    let uid = task.cred.uid;
+    kernel
+        .tasks
+        .values()
+        .filter(|t| t.cred.uid == uid && !t.is_kthread())
+        .map(|t| {
+            let shared = if t.pid == t.tgid {
+                t.sig_shared_pending.count_ones()
+            } else {
+                0
+            };
+            u64::from(t.sig_pending.count_ones() + shared)
+        })
+        .sum()
+}
