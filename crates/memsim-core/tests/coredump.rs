@@ -528,3 +528,58 @@ fn core_after_exec_carries_auxv_files_and_arguments() {
         assert!(text.contains(&format!("{entry:#x}")), "{text}");
     }
 }
+
+/// A process with a second thread: one NT_PRSTATUS per thread, the dumping thread's first and the other's
+/// after the process-wide notes; NT_PRPSINFO describes the group leader.
+#[test]
+fn every_thread_has_its_prstatus() {
+    let (mut k, _) = process();
+    let mut thread = k.task(P).unwrap().clone();
+    thread.pid = Pid(50);
+    thread.threads.clear();
+    thread.tls = 0x7f00_0000_1000;
+    k.tasks.insert(Pid(50), thread);
+    k.tasks.get_mut(&P).unwrap().threads.push(Pid(50));
+    // The second thread faults.
+    let core = k.core_dump(Pid(50), &segv(8)).unwrap();
+    let ph = phdrs(&core);
+    let ns = notes(&core, &ph[0]);
+    let types: Vec<u32> = ns.iter().map(|n| n.ty).collect();
+    assert_eq!(types, [1, 3, 0x53494749, 6, 0x46494c45, 1]);
+    assert_eq!(u32_at(&ns[0].desc, 32), 50, "the dumping thread first");
+    assert_eq!(u64_at(&ns[0].desc, 112 + 21 * 8), 0x7f00_0000_1000, "its fs_base");
+    assert_eq!(u32_at(&ns[5].desc, 32), 1);
+    assert_eq!(u16_at(&ns[5].desc, 12), 11, "every thread shows the signal");
+    // psinfo: the leader, waiting for the dump to finish.
+    let ps = &ns[1].desc;
+    assert_eq!((ps[0], ps[1], u32_at(ps, 24)), (2, b'D', 1));
+}
+
+/// Holes cost nothing: a 16 MiB region with one page written at each end gives a core with the two pages
+/// at the right offsets; a region whose dump would pass 1 GiB is refused (EFBIG) without building it.
+#[test]
+fn sparse_regions() {
+    let mut k = Kernel::new(KernelConfig::default(), Box::new(MemFs::new()));
+    k.task_mut(P).unwrap().rlimits[RLIMIT_CORE] = Rlimit::INFINITY;
+    let len = 16 << 20;
+    let rw = PROT_READ | PROT_WRITE;
+    let a = k
+        .sys_mmap(P, 0, len, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        .unwrap();
+    k.poke(P, a, b"first").unwrap();
+    k.poke(P, a + len - 4096, b"last").unwrap();
+    let core = k.core_dump(P, &segv(0)).unwrap();
+    let ph = phdrs(&core);
+    let seg = ph.iter().find(|p| p.vaddr == a).unwrap();
+    assert_eq!(seg.filesz, len);
+    let o = seg.offset as usize;
+    assert_eq!(&core[o..o + 5], b"first");
+    assert!(core[o + 5..o + len as usize - 4096].iter().all(|&b| b == 0));
+    assert_eq!(&core[o + len as usize - 4096..o + len as usize - 4092], b"last");
+    let huge = 4u64 << 30;
+    let h = k
+        .sys_mmap(P, 0, huge, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        .unwrap();
+    k.poke(P, h + huge - 4096, b"x").unwrap();
+    assert_eq!(k.core_dump(P, &segv(0)), Err(Errno::EFBIG));
+}

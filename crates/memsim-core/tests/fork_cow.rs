@@ -122,6 +122,8 @@ fn parent_exit_first_then_child_frees_everything() {
     assert_eq!((g.real_parent, g.ppid), (INIT_PID, INIT_PID));
     assert!(k.task(INIT_PID).unwrap().children.contains(&grandchild));
     assert_eq!(k.peek(grandchild, BASE, 1).unwrap(), b"x");
+    // init's own wait does not see the adopted child (it would not exist for the real first process).
+    assert_eq!(k.sys_wait4(P, grandchild.0 as i64, WNOHANG), Err(Errno::ECHILD));
     check(&k);
     k.sys_exit_group(grandchild, 3).unwrap();
     // An adopted child is reaped by init at once (model rule); init's own child waits for init.

@@ -20,7 +20,8 @@
 //!
 //! RLIMIT_CORE: below one page (`min_coredump`) nothing is dumped ([`Errno::EFBIG`] here); otherwise every
 //! write that would take the bytes written past the limit fails and ends the dump (`__dump_emit`), skipped
-//! holes do not count, and the file ends after the last byte written.
+//! holes do not count, and the file ends after the last byte written. A core longer than
+//! [`MAX_CORE_BYTES`] is not built (EFBIG): Linux writes sparse files of any size, memsim returns bytes.
 //!
 //! Deliberate differences: the model has no CPU state, so registers are zero except the user segment
 //! selectors and `fs_base` (the TLS given to clone), times are zero, and the FPU notes (`NT_PRFPREG`,
@@ -64,6 +65,9 @@ const NT_FILE: u32 = 0x4649_4c45;
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
 const PN_XNUM: u64 = 0xffff;
+/// The largest core memsim builds in memory (1 GiB): Linux writes a sparse file of any size, but a process
+/// that touched one page at each end of a terabyte of anonymous memory would need a terabyte here.
+pub const MAX_CORE_BYTES: u64 = 1 << 30;
 
 /// The name of the core file with `core_pattern` "core" and `core_uses_pid` 1 (`format_corename`): `core.PID`.
 /// The comm would matter only for a pattern with `%e`.
@@ -119,7 +123,8 @@ impl Class {
 
 /// The file as `dump_emit`, `dump_skip` and `dump_align` produce it, with RLIMIT_CORE's accounting.
 struct Writer {
-    buf: Vec<u8>,
+    /// What was written, at which file offset (the rest of the file is holes).
+    chunks: Vec<(u64, Vec<u8>)>,
     pos: u64,
     to_skip: u64,
     written: u64,
@@ -140,10 +145,7 @@ impl Writer {
             self.failed = true;
             return false;
         }
-        let at = self.pos as usize;
-        // The position only grows, so this extends the file (a skipped hole reads as zeros).
-        self.buf.resize(at, 0);
-        self.buf.extend_from_slice(bytes);
+        self.chunks.push((self.pos, bytes.to_vec()));
         self.pos += n;
         self.written += n;
         true
@@ -162,6 +164,18 @@ impl Writer {
     /// `dump_skip_to`.
     fn skip_to(&mut self, pos: u64) {
         self.to_skip = pos.saturating_sub(self.pos);
+    }
+    /// The file's bytes: it ends after the last byte written. EFBIG past [`MAX_CORE_BYTES`].
+    fn finish(self) -> Result<Vec<u8>, Errno> {
+        let len = self.chunks.last().map_or(0, |(at, b)| at + b.len() as u64);
+        if len > MAX_CORE_BYTES {
+            return Err(Errno::EFBIG);
+        }
+        let mut buf = vec![0u8; len as usize];
+        for (at, b) in self.chunks {
+            buf[at as usize..at as usize + b.len()].copy_from_slice(&b);
+        }
+        Ok(buf)
     }
 }
 
@@ -231,7 +245,7 @@ impl Kernel {
         let e_shoff = dataoff + data_size;
 
         let mut w = Writer {
-            buf: Vec::new(),
+            chunks: Vec::new(),
             pos: 0,
             to_skip: 0,
             written: 0,
@@ -291,19 +305,17 @@ impl Kernel {
                 } else {
                     self.dump_pages(mm, s.vma, s.dump_size)
                 };
+                // Pages in address order, the gaps between them skipped (holes).
                 let mut a = s.vma.start.0;
-                while a < s.vma.start.0 + s.dump_size {
-                    match pages.get(&a) {
-                        Some(bytes) => {
-                            if !w.emit(&bytes[..]) {
-                                ok = false;
-                                break 'segs;
-                            }
-                        }
-                        None => w.skip(PAGE_SIZE),
+                for (&addr, bytes) in &pages {
+                    w.skip(addr - a);
+                    if !w.emit(&bytes[..]) {
+                        ok = false;
+                        break 'segs;
                     }
-                    a += PAGE_SIZE;
+                    a = addr + PAGE_SIZE;
                 }
+                w.skip(s.vma.start.0 + s.dump_size - a);
             }
         }
         if ok && e_phnum == PN_XNUM {
@@ -314,7 +326,7 @@ impl Kernel {
             w.to_skip -= 1;
             w.emit(&[0]);
         }
-        Ok(w.buf)
+        w.finish()
     }
 
     /// `vma_dump_size` with `filter` as `mm->flags`' dump bits.
@@ -386,29 +398,31 @@ impl Kernel {
                 present.insert(ps.addr.0, (ps.pfn, ps.zero_page));
             }
         });
-        // A not-present page is faulted in only where the VMA has a fault handler: file mappings (not the
-        // anonymous /dev/zero private kind).
-        let file_backed = vma
-            .file
-            .as_ref()
-            .is_some_and(|f| matches!(f.inode.kind, InodeKind::Regular | InodeKind::Shmem));
-        let mut a = vma.start.0;
-        while a < end {
-            match present.get(&a) {
-                Some(&(_, true)) => {}
-                Some(&(pfn, false)) => {
-                    let mut b = Box::new([0u8; PAGE_SIZE as usize]);
-                    self.phys.read(crate::addr::Pfn(pfn), 0, &mut b[..]);
+        // A not-present page is faulted in only where the VMA has a fault handler and the file has data:
+        // regular files, up to their end (past it the fault is SIGBUS and the page a hole). Shared
+        // anonymous (shmem) holes would be allocated as zero pages by the fault; the model leaves them holes
+        // (the same bytes; only RLIMIT_CORE's count of written bytes differs).
+        let first = vma.pgoff;
+        let file_end = match vma.file.as_ref() {
+            Some(f) if f.inode.kind == InodeKind::Regular => {
+                (first + (len >> 12)).min(f.inode.meta.size.div_ceil(PAGE_SIZE))
+            }
+            _ => first,
+        };
+        let file_pages = (first..file_end.max(first)).map(|idx| vma.start.0 + ((idx - first) << 12));
+        for (&a, &(pfn, zero)) in &present {
+            if !zero {
+                let mut b = Box::new([0u8; PAGE_SIZE as usize]);
+                self.phys.read(crate::addr::Pfn(pfn), 0, &mut b[..]);
+                out.insert(a, b);
+            }
+        }
+        for a in file_pages {
+            if !present.contains_key(&a) {
+                if let Some(b) = crate::procfs::cmdline::read_page(self, mm, a) {
                     out.insert(a, b);
                 }
-                None if file_backed => {
-                    if let Some(b) = crate::procfs::cmdline::read_page(self, mm, a) {
-                        out.insert(a, b);
-                    }
-                }
-                None => {}
             }
-            a += PAGE_SIZE;
         }
         out
     }
@@ -517,15 +531,25 @@ impl Kernel {
     }
 
     /// `struct elf_prpsinfo` (`fill_psinfo`): 136 bytes on x86-64, 124 on i386 (16-bit uid and gid).
-    fn prpsinfo(&self, t: &Task, mm: &Mm, class: Class) -> Vec<u8> {
+    ///
+    /// It describes the thread-group leader (`fill_psinfo(.., dump_task->group_leader, ..)`). When the leader
+    /// is the dumping thread it is running (state 0, `R`) with `PF_SIGNALED | PF_DUMPCORE`; otherwise it
+    /// was killed by the dump's group exit and waits in `coredump_task_exit` (`TASK_IDLE`: state 2, `D`) with
+    /// `PF_SIGNALED | PF_EXITING | PF_POSTCOREDUMP`.
+    fn prpsinfo(&self, dumper: &Task, mm: &Mm, class: Class) -> Vec<u8> {
+        let t = self.tasks.get(&dumper.tgid).unwrap_or(dumper);
         let mut d = Vec::with_capacity(136);
-        // The dumping task is running (state 0, 'R'), in the kernel.
         let nice = pt::nice(t);
-        d.extend_from_slice(&[0, b'R', 0, nice as i8 as u8]);
+        let (state, sname, extra) = if t.pid == dumper.pid {
+            (0u8, b'R', PF_SIGNALED | PF_DUMPCORE)
+        } else {
+            (2u8, b'D', PF_SIGNALED | pt::PF_EXITING | pt::PF_POSTCOREDUMP)
+        };
+        d.extend_from_slice(&[state, sname, 0, nice as i8 as u8]);
         if class.is64 {
             d.extend_from_slice(&[0; 4]);
         }
-        class.put_ulong(&mut d, u64::from(pt::pf_flags(t) | PF_SIGNALED | PF_DUMPCORE));
+        class.put_ulong(&mut d, u64::from(pt::pf_flags(t) | extra));
         if class.is64 {
             d.extend_from_slice(&t.cred.uid.to_le_bytes());
             d.extend_from_slice(&t.cred.gid.to_le_bytes());

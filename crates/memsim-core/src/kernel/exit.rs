@@ -6,8 +6,8 @@
 //!   call at a time and no other task can run meanwhile, so it returns `EAGAIN` (a value Linux's wait4 never
 //!   returns) instead of blocking. `WNOHANG` gives 0 as in Linux.
 //! * init (PID 1) is the scenario's first process and has no code of its own: children it *adopted* (whose
-//!   parent died) are reaped as soon as they are zombies, as a real init's SIGCHLD handler would do. Its own
-//!   children stay zombies until it waits for them.
+//!   parent died) are reaped as soon as they are zombies, as a real init's SIGCHLD handler would do, and its
+//!   wait calls never report them. Its own children stay zombies until it waits for them.
 //! * init may exit (it stands in for the first process of a scenario); its children then keep PID 1 as their
 //!   parent.
 
@@ -329,6 +329,11 @@ impl Kernel {
             let children = self.tasks.get(&w).map(|t| t.children.clone()).unwrap_or_default();
             for c in children {
                 let Some(ct) = self.tasks.get(&c) else { continue };
+                // Adopted orphans belong to the model's own init logic (reaped at exit), not to the scenario's
+                // first process that PID 1 stands for: its wait never sees them, as the real program's would not.
+                if ct.orphan && w == INIT_PID {
+                    continue;
+                }
                 // eligible_pid
                 let pid_ok = match who {
                     WaitWho::All => true,
