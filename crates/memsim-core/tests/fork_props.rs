@@ -31,9 +31,14 @@ type Space = Vec<Option<NPage>>;
 #[derive(Clone, Debug)]
 struct Proc {
     pid: Pid,
+    /// Who waits for it: the creator (a thread of the creating process), then a reaper after reparenting.
     parent: Option<usize>,
+    /// The thread-group leader (itself for a process).
+    leader: usize,
     space: usize,
     alive: bool,
+    /// Adopted by init: reaped without a wait.
+    orphan: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +47,10 @@ enum Op {
         who: usize,
     },
     CloneVm {
+        who: usize,
+    },
+    /// CLONE_VM | CLONE_SIGHAND | CLONE_THREAD.
+    Thread {
         who: usize,
     },
     Write {
@@ -90,6 +99,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => who.clone().prop_map(|who| Op::Fork { who }),
         1 => who.clone().prop_map(|who| Op::CloneVm { who }),
+        1 => who.clone().prop_map(|who| Op::Thread { who }),
         6 => (who.clone(), page.clone(), 0..TRACK, any::<u8>())
             .prop_map(|(who, page, off, byte)| Op::Write { who, page, off, byte }),
         4 => (who.clone(), page.clone(), 0..TRACK).prop_map(|(who, page, off)| Op::Read { who, page, off }),
@@ -119,8 +129,10 @@ impl World {
             procs: vec![Proc {
                 pid: INIT_PID,
                 parent: None,
+                leader: 0,
                 space: 0,
                 alive: true,
+                orphan: false,
             }],
             spaces: vec![vec![None; NPAGES as usize]],
         }
@@ -146,14 +158,18 @@ impl World {
 
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
         match *op {
-            Op::Fork { who } | Op::CloneVm { who } => {
+            Op::Fork { who } | Op::CloneVm { who } | Op::Thread { who } => {
                 if self.live() >= 6 {
                     return Ok(());
                 }
                 let i = self.pick(who);
-                let vm = matches!(op, Op::CloneVm { .. });
+                let vm = !matches!(op, Op::Fork { .. });
+                let thread = matches!(op, Op::Thread { .. });
                 let pid = self.procs[i].pid;
-                let child = if vm {
+                let child = if thread {
+                    let flags = CLONE_VM_FLAG | CLONE_SIGHAND | CLONE_THREAD;
+                    self.k.sys_clone(pid, flags, 0, 0, 0, 0)
+                } else if vm {
                     self.k.sys_clone(pid, CLONE_VM_FLAG | u64::from(SIGCHLD), 0, 0, 0, 0)
                 } else {
                     self.k.sys_fork(pid)
@@ -177,12 +193,24 @@ impl World {
                     self.spaces.push(s);
                     self.spaces.len() - 1
                 };
+                let n = self.procs.len();
+                // A thread's "parent" is its leader's; a process's is its creating thread.
+                let (parent, leader) = if thread {
+                    let l = self.procs[i].leader;
+                    (self.procs[l].parent, l)
+                } else {
+                    (Some(i), n)
+                };
                 self.procs.push(Proc {
                     pid: child,
-                    parent: Some(i),
+                    parent,
+                    leader,
                     space,
                     alive: true,
+                    orphan: false,
                 });
+                let t = self.k.task(child).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+                prop_assert_eq!(t.tgid, self.procs[leader].pid);
             }
             Op::Write { who, page, off, byte } => {
                 let i = self.pick(who);
@@ -287,35 +315,72 @@ impl World {
             }
             Op::Exit { who } => {
                 let i = self.pick(who);
-                if i == 0 {
-                    return Ok(()); // init stays: it reaps
+                if self.procs[i].leader == 0 {
+                    return Ok(()); // init's group stays: it reaps
                 }
-                self.exit(i)?;
+                if self.procs[i].leader != i {
+                    // A thread's exit: gone at once, its children go to another thread or init.
+                    let pid = self.procs[i].pid;
+                    self.k
+                        .sys_exit(pid, 1)
+                        .map_err(|e| TestCaseError::fail(format!("exit: {e:?}")))?;
+                    self.procs[i].alive = false;
+                    self.reparent(i);
+                    prop_assert!(self.k.task(pid).is_err(), "a thread is reaped at once");
+                } else {
+                    self.exit(i)?;
+                }
             }
         }
         Ok(())
     }
 
+    /// forget_original_parent in the naive world: children of a dead thread go to a live thread of its group,
+    /// else to init as orphans.
+    fn reparent(&mut self, dead: usize) {
+        let leader = self.procs[dead].leader;
+        let heir = (0..self.procs.len()).find(|&j| self.procs[j].alive && self.procs[j].leader == leader);
+        for j in 0..self.procs.len() {
+            if self.procs[j].parent == Some(dead) {
+                match heir {
+                    Some(h) => self.procs[j].parent = Some(h),
+                    None => {
+                        self.procs[j].parent = Some(0);
+                        self.procs[j].orphan = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// exit_group of process `i`: every thread goes, then the parent (if it is a real waiter) reaps it.
     fn exit(&mut self, i: usize) -> Result<(), TestCaseError> {
         let pid = self.procs[i].pid;
         self.k
             .sys_exit_group(pid, i as i32)
             .map_err(|e| TestCaseError::fail(format!("exit: {e:?}")))?;
-        self.procs[i].alive = false;
-        let parent = self.procs[i].parent.filter(|&p| self.procs[p].alive);
-        match parent {
-            Some(p) => {
-                let got = self.k.sys_wait4(self.procs[p].pid, i64::from(pid.0), 0);
-                prop_assert_eq!(got, Ok((pid, ((i as i32) & 0xff) << 8)));
-            }
-            // Adopted by init, which reaps it (or its parent was init, which waits here).
-            None => {
-                if self.k.task(pid).is_ok() {
-                    let got = self.k.sys_wait4(INIT_PID, i64::from(pid.0), 0);
-                    prop_assert_eq!(got, Ok((pid, ((i as i32) & 0xff) << 8)));
-                }
+        let members: Vec<usize> = (0..self.procs.len())
+            .filter(|&j| self.procs[j].leader == i && self.procs[j].alive)
+            .collect();
+        for &j in &members {
+            self.procs[j].alive = false;
+        }
+        for &j in &members {
+            self.reparent(j);
+        }
+        for &j in &members {
+            if j != i {
+                prop_assert!(self.k.task(self.procs[j].pid).is_err(), "threads are reaped");
             }
         }
+        let status = ((i as i32) & 0xff) << 8;
+        if self.procs[i].orphan {
+            prop_assert!(self.k.task(pid).is_err(), "init reaps adopted orphans");
+            return Ok(());
+        }
+        let parent = self.procs[i].parent.unwrap_or(0);
+        let got = self.k.sys_wait4(self.procs[parent].pid, i64::from(pid.0), 0);
+        prop_assert_eq!(got, Ok((pid, status)));
         prop_assert!(self.k.task(pid).is_err(), "reaped");
         Ok(())
     }
@@ -344,6 +409,7 @@ impl World {
 }
 
 const CLONE_VM_FLAG: u64 = memsim_core::kernel::fork::CLONE_VM;
+use memsim_core::kernel::fork::{CLONE_SIGHAND, CLONE_THREAD};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
@@ -358,7 +424,7 @@ proptest! {
         }
         // Everyone exits, children before parents' memory goes; then init unmaps its window.
         for i in (1..w.procs.len()).rev() {
-            if w.procs[i].alive {
+            if w.procs[i].alive && w.procs[i].leader == i {
                 w.exit(i)?;
                 w.check()?;
             }

@@ -11,7 +11,10 @@
 use crate::errno::{Errno, SysResult};
 use crate::kernel::{Kernel, INIT_PID};
 use crate::mm::MmId;
-use crate::task::{Pid, SigHandler, Task, TaskState, CAP_SYS_ADMIN, CAP_SYS_RESOURCE, PF_FORKNOEXEC, PF_KTHREAD};
+use crate::task::{
+    Pid, SigHandler, Task, TaskState, CAP_SYS_ADMIN, CAP_SYS_RESOURCE, PF_FORKNOEXEC, PF_IDLE, PF_NO_SETAFFINITY,
+    PF_SUPERPRIV, PF_WQ_WORKER,
+};
 use crate::uapi::{NameTable, RLIMIT_NPROC, SIGCHLD};
 
 /// The exit-signal byte of the legacy clone flags.
@@ -472,7 +475,8 @@ impl Kernel {
         child.sighand = sighand;
         child.sig_pending = 0;
         child.state = TaskState::Running;
-        child.flags = (cur.flags & !PF_KTHREAD) | PF_FORKNOEXEC;
+        // copy_process: these flags are the parent's own business; a child has not exec'd yet.
+        child.flags = (cur.flags & !(PF_SUPERPRIV | PF_WQ_WORKER | PF_IDLE | PF_NO_SETAFFINITY)) | PF_FORKNOEXEC;
         child.min_flt = 0;
         child.maj_flt = 0;
         child.exit = None;
