@@ -459,3 +459,57 @@ fn pending_and_blocked_signals_show() {
     let st = stat_fields(&text(&k, 20, "task/20/stat"));
     assert_eq!((st[30].as_str(), st[31].as_str()), ("512", "512"));
 }
+
+/// After exec with randomization off, the files exec fills (stat's code/data/stack/argument/environment
+/// boundaries, cmdline, environ, comm) agree with a real process exec'd the same way (`setarch -R`, same
+/// argv and environment), read while it sleeps.
+#[test]
+fn exec_state_matches_a_real_process() {
+    let (Ok(prog), Ok(ld)) = (
+        std::fs::read("/usr/bin/sleep"),
+        std::fs::read("/lib64/ld-linux-x86-64.so.2"),
+    ) else {
+        eprintln!("no /usr/bin/sleep or dynamic linker: skipped");
+        return;
+    };
+    let Ok(mut child) = std::process::Command::new("setarch")
+        .args(["-R", "/usr/bin/sleep", "30", "1"])
+        .env_clear()
+        .env("A", "1")
+        .env("LONGER_VARIABLE", "some value")
+        .spawn()
+    else {
+        eprintln!("no setarch: skipped");
+        return;
+    };
+    let pid = child.id();
+    // Wait for the exec of sleep (setarch execs it in place).
+    let mut real_stat = String::new();
+    for _ in 0..500 {
+        real_stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if real_stat.contains("(sleep)") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let real_cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let real_environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let real_comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut fs = memsim_core::fs::MemFs::new();
+    fs.add_file("/usr/bin/sleep", prog);
+    fs.add_file("/lib64/ld-linux-x86-64.so.2", ld);
+    let mut k = Kernel::new(KernelConfig::default(), Box::new(fs));
+    let argv = [b"/usr/bin/sleep".to_vec(), b"30".to_vec(), b"1".to_vec()];
+    let envp = [b"A=1".to_vec(), b"LONGER_VARIABLE=some value".to_vec()];
+    k.sys_execve(Pid(1), "/usr/bin/sleep", &argv, &envp).unwrap();
+    assert_eq!(k.proc_read(Pid(1), "cmdline").unwrap(), real_cmdline);
+    assert_eq!(k.proc_read(Pid(1), "environ").unwrap(), real_environ);
+    assert_eq!(k.proc_read(Pid(1), "comm").unwrap(), real_comm);
+    let (m, r) = (stat_fields(&text(&k, 1, "stat")), stat_fields(&real_stat));
+    assert!(real_stat.contains("(sleep) S"), "{real_stat}");
+    for f in [26, 27, 28, 45, 46, 47, 48, 49, 50, 51] {
+        assert_eq!(m[f - 1], r[f - 1], "stat field {f}:\nmodel {m:?}\nreal  {r:?}");
+    }
+}

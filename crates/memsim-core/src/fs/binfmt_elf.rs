@@ -541,7 +541,7 @@ impl Kernel {
         let _ = PT_GNU_PROPERTY; // parse_elf_properties: x86 property notes (IBT/SHSTK) are not modelled.
 
         // ---- point of no return ----
-        self.begin_new_exec(pid, bprm)?;
+        let pid = self.begin_new_exec(pid, bprm)?;
         let pf_randomize = self.setup_new_exec(pid, bprm)?;
         let stack_top = aslr::randomize_stack_top(&mut self.rng, arch, arch.stack_top(), pf_randomize);
         self.setup_arg_pages(pid, bprm, stack_top, exec_stack)?;

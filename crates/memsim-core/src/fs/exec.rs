@@ -24,8 +24,6 @@
 //! * The first process (PID 1) is never exec'd by the model itself: it keeps the empty, non-random layout it
 //!   was created with, so scenarios that never call execve are unchanged.
 //! * set-user-ID/set-group-ID bits, capabilities from files, LSM hooks and `binfmt_misc` are not modelled.
-//! * A non-leader thread that execs keeps its own TID (Linux's `de_thread` hands it the leader's PID); the
-//!   other threads, leader included, are killed as in Linux.
 //! * The stack VMA's `vm_pgoff` follows the model's anonymous convention (start page) instead of Linux's
 //!   wrapped value; it is never shown.
 
@@ -138,6 +136,8 @@ pub struct Bprm {
     pub stack_top_max: u64,
     /// `sizeof(void *)` of the kernel, for the word at the top of the stack and the pointer accounting.
     pub ptr_size: u64,
+    /// The exec'ing task: a non-leader thread becomes the leader's PID in `de_thread`.
+    pub pid: Pid,
 }
 
 impl Bprm {
@@ -266,6 +266,7 @@ impl Kernel {
             point_of_no_return: false,
             stack_top_max,
             ptr_size,
+            pid,
         };
         bprm_stack_limits(&mut bprm)?;
         bprm.push_string(path.as_bytes())?;
@@ -285,7 +286,7 @@ impl Kernel {
         if let Err(e) = &r {
             if bprm.point_of_no_return {
                 // bprm_execve: the old image is gone; the task dies with SIGSEGV.
-                self.exec_fatal_signal(pid, SIGSEGV);
+                self.exec_fatal_signal(bprm.pid, SIGSEGV);
                 return Err(e.clone());
             }
         }
@@ -378,12 +379,14 @@ impl Kernel {
         Ok(ExecFile { meta, file })
     }
 
-    /// `begin_new_exec`: the point of no return. Kill the other threads (`de_thread`), switch to a fresh mm
+    /// `begin_new_exec`: the point of no return. Kill the other threads (`de_thread`; a non-leader caller
+    /// takes over the leader's PID, which is returned and kept in `bprm.pid`), switch to a fresh mm
     /// (`exec_mmap`, releasing the old one and a vfork parent), clear the per-exec flags, close close-on-exec
     /// descriptors and set `comm` from the file name.
-    pub fn begin_new_exec(&mut self, pid: Pid, bprm: &mut Bprm) -> Result<(), ExecError> {
+    pub fn begin_new_exec(&mut self, pid: Pid, bprm: &mut Bprm) -> Result<Pid, ExecError> {
         bprm.point_of_no_return = true;
-        self.de_thread(pid);
+        let pid = self.de_thread(pid);
+        bprm.pid = pid;
         // exec_mmap: mm_release (CLONE_CHILD_CLEARTID, a vfork parent is released), then the new mm replaces
         // the old one, which loses a user (the last one tears it down; a vfork parent keeps it).
         self.mm_release(pid);
@@ -418,7 +421,7 @@ impl Kernel {
             a.mask = Default::default();
         }
         t.sighand = Shared::new(hand);
-        Ok(())
+        Ok(pid)
     }
 
     /// `SET_PERSONALITY` + PF_RANDOMIZE + `setup_new_exec` → `arch_pick_mmap_layout` for the exec-time
@@ -543,19 +546,58 @@ impl Kernel {
         Ok(())
     }
 
-    /// `de_thread`: every other thread of the group is killed (`zap_other_threads`) and exits.
-    fn de_thread(&mut self, pid: Pid) {
-        let Ok(t) = self.task(pid) else { return };
-        let others: Vec<Pid> = self.threads_of(t.tgid).map(|t| t.pid).filter(|&p| p != pid).collect();
+    /// `de_thread`: every other thread of the group is killed (`zap_other_threads`) and exits. A non-leader
+    /// caller then takes the leader's place and PID (`exchange_tids`, `transfer_pid`): it inherits the
+    /// leader's parent, position in the task list, exit signal and (through `forget_original_parent`, which
+    /// hands them to a live thread) its children; the old leader is released without notifying anyone.
+    /// Returns the caller's PID after the exec.
+    fn de_thread(&mut self, pid: Pid) -> Pid {
+        let Ok(t) = self.task(pid) else { return pid };
+        let leader = t.tgid;
+        let killed = ExitStatus::Killed {
+            signo: SIGKILL,
+            core_dumped: false,
+        };
+        let others: Vec<Pid> = self
+            .threads_of(leader)
+            .map(|t| t.pid)
+            .filter(|&p| p != pid && p != leader)
+            .collect();
         for o in others {
-            self.do_exit(
-                o,
-                ExitStatus::Killed {
-                    signo: SIGKILL,
-                    core_dumped: false,
-                },
-            );
+            self.do_exit(o, killed);
         }
+        if leader == pid || !self.tasks.contains_key(&leader) {
+            return pid;
+        }
+        self.do_exit(leader, killed);
+        let (Some(mut me), Some(old)) = (self.tasks.remove(&pid), self.tasks.remove(&leader)) else {
+            return pid;
+        };
+        me.pid = leader;
+        me.real_parent = old.real_parent;
+        me.ppid = old.ppid;
+        me.exit_signal = old.exit_signal;
+        me.threads = vec![leader];
+        me.seq = old.seq;
+        me.pgid = old.pgid;
+        me.sid = old.sid;
+        me.orphan = old.orphan;
+        for t in self.tasks.values_mut() {
+            if t.real_parent == pid {
+                t.real_parent = leader;
+            }
+            if t.ppid == pid {
+                t.ppid = leader;
+            }
+            if t.vfork_done == Some(pid) {
+                t.vfork_done = Some(leader);
+            }
+            if t.vfork_waiting_for == Some(pid) {
+                t.vfork_waiting_for = Some(leader);
+            }
+        }
+        self.tasks.insert(leader, me);
+        leader
     }
 
     /// `force_fatal_sig(signo)`: the thread group dies of the signal (`kernel/signal.rs`).

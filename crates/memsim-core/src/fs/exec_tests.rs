@@ -855,3 +855,70 @@ fn la57_keeps_the_47_bit_layout() {
     // STACK_TOP and the mmap window stay at 47 bits without a high hint (only STACK_TOP_MAX differs).
     assert_eq!(run(crate::arch::Arch::X86_64La57), run(crate::arch::Arch::X86_64));
 }
+
+#[test]
+fn a_thread_that_execs_takes_over_the_leaders_pid() {
+    use crate::kernel::fork::{CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM};
+    let mut k = kernel(fs_with(&[("/bin/static", static_exec().build())]));
+    let c = Pid(k.sys_fork(P).unwrap() as u32);
+    let g = Pid(k.sys_fork(c).unwrap() as u32);
+    let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
+    let t1 = Pid(k.sys_clone(c, flags, 0, 0, 0, 0).unwrap() as u32);
+    let t2 = Pid(k.sys_clone(c, flags, 0, 0, 0, 0).unwrap() as u32);
+    let old_mm = k.mm_id(c).unwrap();
+    k.sys_execve(t2, "/bin/static", &strs(&["s"]), &[]).unwrap();
+    // t2 now is the process c; t1 and the old thread t2 are gone.
+    assert!(k.task(t2).is_err() && k.task(t1).is_err_or_dead());
+    let me = k.task(c).unwrap();
+    assert!(me.is_alive());
+    assert_eq!((me.pid, me.tgid, me.real_parent), (c, c, P));
+    assert_eq!(me.threads, vec![c]);
+    assert_eq!(me.comm, "static");
+    assert_ne!(k.mm_id(c).unwrap(), old_mm);
+    assert_eq!(
+        k.task(g).unwrap().real_parent,
+        c,
+        "the leader's child stays with the process"
+    );
+    assert!(k.task(P).unwrap().children.contains(&c));
+    // The parent was not told anything: nothing to reap until c really exits.
+    assert_eq!(k.sys_wait4(P, -1, crate::kernel::exit::WNOHANG).unwrap(), (Pid(0), 0));
+    k.sys_exit_group(c, 3).unwrap();
+    assert_eq!(k.sys_wait4(P, c.0 as i64, 0).unwrap(), (c, 3 << 8));
+    k.check_all_page_invariants().unwrap();
+}
+
+trait DeadOrGone {
+    fn is_err_or_dead(&self) -> bool;
+}
+
+impl DeadOrGone for Result<&crate::task::Task, Errno> {
+    fn is_err_or_dead(&self) -> bool {
+        self.as_ref().map_or(true, |t| !t.is_alive())
+    }
+}
+
+#[test]
+fn no_pt_load_still_execs() {
+    // Verified on this kernel: an ELF without PT_LOAD execs (execve returns 0) and dies at its entry point;
+    // only the stack and the vDSO are mapped.
+    for e_type in [ET_EXEC, ET_DYN] {
+        let e = Elf::new(e_type, vec![other(PT_GNU_STACK, PF_R | PF_W, 0, 0)], 0x1000);
+        let mut k = kernel(fs_with(&[("/bin/x", e.build())]));
+        exec(&mut k, "/bin/x", &["x"], &[]).unwrap();
+        let text = maps(&k, P);
+        assert_eq!(
+            text.lines().count(),
+            5,
+            "vvar, vvar_vclock, vdso, stack, vsyscall:\n{text}"
+        );
+        let (_, _, auxv) = initial_stack(&mut k);
+        assert_eq!(aux(&auxv, 9), 0x400100);
+        assert_eq!(
+            k.access(P, 0x400100, 1, crate::kernel::AccessKind::Exec)
+                .unwrap_err()
+                .signo,
+            SIGSEGV
+        );
+    }
+}
