@@ -77,3 +77,34 @@ fn bad_arguments() {
         Some(2)
     );
 }
+
+/// A strace-style log with fork, exit and a thread: the zombie, the multi-threaded process and the tree.
+#[test]
+fn processes_of_a_forking_scenario() {
+    if !std::path::Path::new("/usr/bin/sleep").exists() {
+        return;
+    }
+    let scn = "100 execve(\"/usr/bin/sleep\", [\"sleep\", \"900\"], [\"HOME=/\"]) = 0\n\
+               100 clone(child_stack=NULL, flags=SIGCHLD) = 101\n\
+               100 clone(child_stack=NULL, flags=SIGCHLD) = 102\n\
+               101 exit_group(3) = ?\n\
+               101 +++ exited with 3 +++\n\
+               102 clone(child_stack=0x7f0000100000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM) = 103\n";
+    let o = memsim(&["ps", "-"], scn);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    let user: Vec<&Vec<&str>> = rows.iter().filter(|r| r[1] != "2" && r[0] != "2").collect();
+    assert_eq!(user.len(), 3, "{out}");
+    // init exec'd sleep; its first child is a zombie; the second has two threads.
+    assert_eq!((user[0][2], user[0][5]), ("Rs", "sleep"));
+    assert_eq!(&user[1][1..], ["1", "Z", "0", "0", "sleep"]);
+    assert!(user[2][2].ends_with('l'), "{out}");
+    assert_ne!(user[2][3], "0");
+    let tree = stdout(&memsim(&["pstree", "-"], scn));
+    let (z, p, t) = (user[1][0], user[2][0], user[2][0].parse::<u32>().unwrap() + 1);
+    assert_eq!(
+        tree,
+        format!("sleep(1)-+-sleep({z})\n         `-sleep({p})---{{sleep}}({t})\n")
+    );
+}
