@@ -142,7 +142,14 @@ pub struct ExecLayout {
     /// `/proc/PID/smaps` and `/proc/PID/status` (empty when not read).
     pub smaps: String,
     pub status: String,
+    /// Other `/proc/PID` files exec determines ([`PROC_FILES`]), by name; absent when not readable.
+    pub proc: std::collections::BTreeMap<String, Vec<u8>>,
 }
+
+/// The `/proc/PID` files besides maps, smaps and status whose contents exec decides: the command line and
+/// environment (the strings exec copied), the command name (the file's base name, `__set_task_comm`), and
+/// `statm` (the page counts of the new mm).
+pub const PROC_FILES: [&str; 4] = ["cmdline", "environ", "comm", "statm"];
 
 /// `AT_*` auxv types used here (`include/uapi/linux/auxvec.h`).
 pub const AT_BASE: u64 = 7;
@@ -331,6 +338,10 @@ fn inspect_layout(pid: libc::pid_t) -> Result<ExecLayout, String> {
     let maps = String::from_utf8_lossy(&read("maps")?).into_owned();
     let smaps = String::from_utf8_lossy(&read("smaps")?).into_owned();
     let status = String::from_utf8_lossy(&read("status")?).into_owned();
+    let proc = PROC_FILES
+        .iter()
+        .filter_map(|f| Some((f.to_string(), read(f).ok()?)))
+        .collect();
     let bounds = MmBounds::from_stat(&String::from_utf8_lossy(&read("stat")?))?;
     let auxv = parse_auxv(&read("auxv")?);
     let stack = match stack_end(&maps) {
@@ -369,6 +380,7 @@ fn inspect_layout(pid: libc::pid_t) -> Result<ExecLayout, String> {
         stack,
         smaps,
         status,
+        proc,
     })
 }
 
@@ -451,6 +463,10 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
             .unwrap_or_default()
     };
     let (smaps, status) = (text("smaps"), text("status"));
+    let proc = PROC_FILES
+        .iter()
+        .filter_map(|f| Some((f.to_string(), k.proc_read(init, f).ok()?)))
+        .collect();
     let stack = match stack_end(&maps) {
         Some(end) if end > bounds.start_stack => k
             .peek(init, bounds.start_stack, end - bounds.start_stack)
@@ -466,6 +482,7 @@ pub fn exec_model(spec: &ExecSpec, host: &HostConfig) -> Result<ExecLayout, Stri
         stack,
         smaps,
         status,
+        proc,
     })
 }
 
@@ -622,6 +639,26 @@ pub fn compare_memory(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
         ));
     }
     out
+}
+
+/// How the other `/proc/PID` files ([`PROC_FILES`]) differ; empty when they agree.
+pub fn compare_proc(kernel: &ExecLayout, model: &ExecLayout) -> Vec<String> {
+    let show = |b: Option<&Vec<u8>>| match b {
+        Some(b) if b.len() > 300 => format!("{:?}... ({} bytes)", String::from_utf8_lossy(&b[..300]), b.len()),
+        Some(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        None => "(cannot be read)".to_string(),
+    };
+    PROC_FILES
+        .iter()
+        .filter(|f| kernel.proc.get(**f) != model.proc.get(**f))
+        .map(|f| {
+            format!(
+                "/proc/PID/{f}: kernel {}, model {}",
+                show(kernel.proc.get(*f)),
+                show(model.proc.get(*f))
+            )
+        })
+        .collect()
 }
 
 /// Names of the auxv types (`include/uapi/linux/auxvec.h`, `arch/x86/include/uapi/asm/auxvec.h`).

@@ -102,6 +102,9 @@ const KNOWN_STACK_MISMATCHES: KnownList = &[];
 /// Cases whose memory after exec (`smaps`, the memory lines of `status`) is known to differ.
 const KNOWN_MEMORY_MISMATCHES: KnownList = &[];
 
+/// Cases whose `cmdline`, `environ`, `comm` or `statm` after exec is known to differ.
+const KNOWN_PROC_MISMATCHES: KnownList = &[];
+
 /// Cases whose randomized layout (with the host's `randomize_va_space`) is known to differ in shape.
 const KNOWN_ASLR_MISMATCHES: KnownList = &[];
 
@@ -269,6 +272,14 @@ fn real_exec_stops_at_the_entry_point() {
         );
         assert!((lo..hi).contains(&real.bounds.start_stack), "{}: sp in [stack]", c.name);
         assert!(real.bounds.arg_start < real.bounds.arg_end && real.bounds.arg_end <= real.bounds.env_start);
+        for f in exec_probe::PROC_FILES {
+            assert!(real.proc.contains_key(f), "{}: /proc/PID/{f} was read", c.name);
+        }
+        assert!(
+            real.smaps.contains("Rss:") && real.status.contains("VmRSS:"),
+            "{}",
+            c.name
+        );
         // The stack picture starts with argc and argv[0], which points at the first argument string. A
         // script's interpreter gets one more argument: argv[0] becomes the interpreter, then the script's path.
         // A script's interpreter gets argv[0] = the interpreter, the optional argument of the `#!` line
@@ -333,11 +344,12 @@ fn model_layout_matches_the_kernel() {
             std::fs::write(Path::new(&dir).join(format!("{}.txt", c.name)), text).expect("dump");
         }
         let model = exec_probe::exec_model(&spec, &host);
-        let checks: [(&str, Vec<String>, KnownList); 3] = match &model {
+        let checks: [(&str, Vec<String>, KnownList); 4] = match &model {
             Ok(m) => [
                 ("layout", exec_probe::compare(&real, m), KNOWN_MISMATCHES),
                 ("stack", exec_probe::compare_stacks(&real, m), KNOWN_STACK_MISMATCHES),
                 ("memory", exec_probe::compare_memory(&real, m), KNOWN_MEMORY_MISMATCHES),
+                ("proc", exec_probe::compare_proc(&real, m), KNOWN_PROC_MISMATCHES),
             ],
             Err(e) => {
                 let failed = || vec![format!("the model's execve failed: {e}")];
@@ -345,6 +357,7 @@ fn model_layout_matches_the_kernel() {
                     ("layout", failed(), KNOWN_MISMATCHES),
                     ("stack", failed(), KNOWN_STACK_MISMATCHES),
                     ("memory", failed(), KNOWN_MEMORY_MISMATCHES),
+                    ("proc", failed(), KNOWN_PROC_MISMATCHES),
                 ]
             }
         };
@@ -771,6 +784,7 @@ fn every_installed_program_execs_like_the_kernel() {
                     let mut d = exec_probe::compare(r, &m);
                     d.extend(exec_probe::compare_stacks(r, &m));
                     d.extend(exec_probe::compare_memory(r, &m));
+                    d.extend(exec_probe::compare_proc(r, &m));
                     d
                 }
                 Err(e) => vec![e],
