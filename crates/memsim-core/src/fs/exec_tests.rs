@@ -897,3 +897,28 @@ impl DeadOrGone for Result<&crate::task::Task, Errno> {
         self.as_ref().map_or(true, |t| !t.is_alive())
     }
 }
+
+#[test]
+fn no_pt_load_still_execs() {
+    // Verified on this kernel: an ELF without PT_LOAD execs (execve returns 0) and dies at its entry point;
+    // only the stack and the vDSO are mapped.
+    for e_type in [ET_EXEC, ET_DYN] {
+        let e = Elf::new(e_type, vec![other(PT_GNU_STACK, PF_R | PF_W, 0, 0)], 0x1000);
+        let mut k = kernel(fs_with(&[("/bin/x", e.build())]));
+        exec(&mut k, "/bin/x", &["x"], &[]).unwrap();
+        let text = maps(&k, P);
+        assert_eq!(
+            text.lines().count(),
+            5,
+            "vvar, vvar_vclock, vdso, stack, vsyscall:\n{text}"
+        );
+        let (_, _, auxv) = initial_stack(&mut k);
+        assert_eq!(aux(&auxv, 9), 0x400100);
+        assert_eq!(
+            k.access(P, 0x400100, 1, crate::kernel::AccessKind::Exec)
+                .unwrap_err()
+                .signo,
+            SIGSEGV
+        );
+    }
+}
