@@ -529,8 +529,8 @@ fn rlimit_checks() {
     assert_eq!(k.sys_prlimit64(c, P.0, RLIMIT_CORE, None), Err(Errno::EPERM));
     assert_eq!(k.sys_prlimit64(c, 31000, RLIMIT_CORE, None), Err(Errno::ESRCH));
     assert_eq!(k.sys_prlimit64(c, 0, 16, None), Err(Errno::EINVAL));
-    // Checked against this kernel: the resource before the PID, the PID before the limit values.
-    assert_eq!(k.sys_prlimit64(c, 31000, 16, None), Err(Errno::EINVAL));
+    // Checked against this kernel: the PID before the resource and the limit values.
+    assert_eq!(k.sys_prlimit64(c, 31000, 16, None), Err(Errno::ESRCH));
     assert_eq!(
         k.sys_prlimit64(c, 31000, RLIMIT_CORE, Some(Rlimit::new(2, 1))),
         Err(Errno::ESRCH)

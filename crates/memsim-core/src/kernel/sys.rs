@@ -21,7 +21,7 @@ impl Kernel {
 
     /// `prlimit64(pid, resource, new, old)`: `target_pid` 0 is the caller. ESRCH for no such task, EPERM when
     /// the caller's ids do not all match the target's real, effective and saved ids (uid and gid) and it lacks
-    /// CAP_SYS_RESOURCE, then `do_prlimit`'s checks (EINVAL for a bad resource comes first of all). Returns the old limit.
+    /// CAP_SYS_RESOURCE, then `do_prlimit`'s checks (a bad resource for a missing PID is ESRCH, as on this kernel). Returns the old limit.
     pub fn sys_prlimit64(
         &mut self,
         pid: Pid,
@@ -29,11 +29,6 @@ impl Kernel {
         res: usize,
         new: Option<Rlimit>,
     ) -> Result<Rlimit, Errno> {
-        // The resource is checked before the task is looked up (checked against this kernel: a bad resource
-        // for a missing PID is EINVAL, a bad limit for a missing PID is ESRCH).
-        if res >= RLIM_NLIMITS {
-            return Err(Errno::EINVAL);
-        }
         let target = if target_pid == 0 { pid } else { Pid(target_pid) };
         // find_task_by_vpid: a pid_t above INT_MAX names nothing.
         if target_pid > i32::MAX as u32 {
