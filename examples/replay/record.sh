@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Record a real program's strace log the way memsim replays it, then replay it:
 #   examples/replay/record.sh LOG PROGRAM [ARGS...]   e.g.   examples/replay/record.sh /tmp/ls.log ls /
-# ASLR is off (setarch -R) and the limits are the model's defaults (RLIMIT_STACK 8 MiB soft, ...), the
+# The program runs in a session of its own (no controlling terminal, as in the model), ASLR is off (setarch -R) and the limits are the model's defaults (RLIMIT_STACK 8 MiB soft, ...), the
 # environment is small and fixed, and the working directory is / (the model's). The same commands run in
 # crates/memsim-scenario/tests/replay.rs.
 set -euo pipefail
@@ -9,6 +9,6 @@ log=$1
 shift
 cd /
 env -i PATH=/usr/bin:/bin HOME=/ LANG=C \
-  setarch -R prlimit --stack=8388608:unlimited --nofile=1024:4096 --memlock=8388608:8388608 --core=0:unlimited \
+  setsid -w setarch -R prlimit --stack=8388608:unlimited --nofile=1024:4096 --memlock=8388608:8388608 --core=0:unlimited \
   strace -f -y -v -e trace=%memory,%process,%file -o "$log" -- "$@" </dev/null >/dev/null
 exec memsim run --aslr 0 --rlimit STACK=8M:unlimited "$log"

@@ -76,9 +76,9 @@ A scenario is read line by line; a result after ` = ` is an expectation memsim c
   --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_ACCERR, si_addr=0x7ffff7ffd000} ---
   cat /proc/self/maps
 
-A real program's log replays as it is, every process of it: record it with ASLR off and the model's stack
-limit, then replay with --aslr 0 (PIDs map to the model's through clone results):
-  env -i PATH=/usr/bin:/bin setarch -R prlimit --stack=8388608:unlimited \
+A real program's log replays as it is, every process of it: record it with ASLR off, the model's stack
+limit and no controlling terminal, then replay with --aslr 0 (PIDs map to the model's through clone results):
+  env -i PATH=/usr/bin:/bin setsid -w setarch -R prlimit --stack=8388608:unlimited \
       strace -f -y -v -e trace=%memory,%process,%file -o log sh -c 'ls / | wc -l'
   memsim run --aslr 0 log
 

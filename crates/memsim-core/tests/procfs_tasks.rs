@@ -495,6 +495,7 @@ fn exec_state_matches_a_real_process() {
     let real_cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     let real_environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let real_comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap();
+    let real_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let mut fs = memsim_core::fs::MemFs::new();
@@ -511,5 +512,11 @@ fn exec_state_matches_a_real_process() {
     assert!(real_stat.contains("(sleep) S"), "{real_stat}");
     for f in [26, 27, 28, 45, 46, 47, 48, 49, 50, 51] {
         assert_eq!(m[f - 1], r[f - 1], "stat field {f}:\nmodel {m:?}\nreal  {r:?}");
+    }
+    // The status lines exec alone decides (the dynamic linker and libc have since mapped more).
+    let model_status = text(&k, 1, "status");
+    assert_eq!(keys(&model_status), keys(&real_status));
+    for key in ["Name", "Umask", "VmExe", "VmStk", "Threads", "Kthread"] {
+        assert_eq!(field(&model_status, key), field(&real_status, key), "{key}");
     }
 }

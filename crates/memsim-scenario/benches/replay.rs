@@ -45,7 +45,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn bench(c: &mut Criterion) {
-    if !["strace", "setarch", "prlimit"].iter().all(|t| have(t)) {
+    if !["strace", "setsid", "setarch", "prlimit"].iter().all(|t| have(t)) {
         eprintln!("strace, setarch or prlimit missing: the replay benchmark is skipped");
         return;
     }

@@ -19,7 +19,7 @@ fn s(v: &[&str]) -> Vec<String> {
 
 #[test]
 fn real_programs_replay() {
-    for tool in ["strace", "setarch", "prlimit", "gcc"] {
+    for tool in ["strace", "setsid", "setarch", "prlimit", "gcc"] {
         assert!(have(tool), "the replay tests need `{tool}` (.ci/run installs it)");
     }
     let dir = scratch("r");
@@ -29,6 +29,7 @@ fn real_programs_replay() {
         ("ls", s(&["ls", "/"])),
         ("cat", s(&["cat", "/etc/hostname"])),
         ("sh-pipe", s(&["sh", "-c", "ls / | wc -l"])),
+        ("bash", s(&["bash", "-c", "echo $((6 * 7))"])),
         ("threads", vec![exe("threads")]),
         ("python3", s(&["python3", "-c", "print(1)"])),
         ("grep", s(&["grep", "root", "/etc/passwd"])),

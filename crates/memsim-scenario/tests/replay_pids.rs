@@ -200,3 +200,15 @@ fn a_fault_writes_a_core_file() {
         "the page's bytes are in the core"
     );
 }
+
+/// The model's processes have no controlling terminal: `/dev/tty` opens with ENXIO, as it does for a real
+/// process without one (bash probes it first thing), except with O_PATH, which opens no device.
+#[test]
+fn dev_tty_is_nobodys_terminal() {
+    let mut r = Runner::new(Machine::default().build(Box::new(memsim_scenario::HostFs::new())));
+    let text = "openat(AT_FDCWD, \"/dev/tty\", O_RDWR|O_NONBLOCK) = -1 ENXIO (No such device or address)\n\
+                openat(AT_FDCWD, \"/dev/tty\", O_RDONLY) = -1 ENXIO (No such device or address)\n\
+                openat(AT_FDCWD, \"/dev/tty\", O_RDONLY|O_PATH) = 3\n";
+    let s = r.run("t.scn", text, &mut std::io::sink(), true).unwrap();
+    assert_eq!(s.failures, vec![]);
+}

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use object::elf::{
     FileHeader32, FileHeader64, ProgramHeader32, ProgramHeader64, EM_386, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PF_W, PF_X,
-    PT_GNU_PROPERTY, PT_GNU_STACK, PT_INTERP, PT_LOAD,
+    PT_GNU_STACK, PT_INTERP, PT_LOAD,
 };
 use object::LittleEndian as LE;
 
@@ -538,7 +538,7 @@ impl Kernel {
             let ipath = i.file.meta.path.clone();
             i.phdrs = load_elf_phdrs(self, &ipath, &i.hdr).map_err(|e| bad(e.reason))?;
         }
-        let _ = PT_GNU_PROPERTY; // parse_elf_properties: x86 property notes (IBT/SHSTK) are not modelled.
+        // parse_elf_properties (PT_GNU_PROPERTY): x86 feature notes (IBT, shadow stacks) are not modelled.
 
         // ---- point of no return ----
         let pid = self.begin_new_exec(pid, bprm)?;

@@ -37,7 +37,6 @@ use crate::errno::{Errno, SysResult};
 use crate::fs::{File, FileMeta, S_IFDIR, S_IFMT, S_IFREG};
 use crate::kernel::{AccessKind, Kernel, SigInfo};
 use crate::mm::vma::{VmFlags, Vma};
-use crate::phys::PhysMem;
 use crate::task::{ExitStatus, Pid, Rlimit, Shared, SigHandler};
 use crate::uapi::*;
 
@@ -535,12 +534,8 @@ impl Kernel {
                 }
             }
             let pfn = crate::addr::Pfn(pte.pfn(arch));
-            write_phys(
-                &mut self.phys,
-                pfn,
-                (a & (PAGE_SIZE - 1)) as usize,
-                &bytes[off..off + n],
-            );
+            self.phys
+                .write(pfn, (a & (PAGE_SIZE - 1)) as usize, &bytes[off..off + n]);
             off += n;
         }
         Ok(())
@@ -611,11 +606,6 @@ impl Kernel {
             },
         );
     }
-}
-
-/// Write `bytes` at `off` in a frame.
-fn write_phys(phys: &mut PhysMem, pfn: crate::addr::Pfn, off: usize, bytes: &[u8]) {
-    phys.write(pfn, off, bytes);
 }
 
 /// `bprm_stack_limits`: the strings and their pointers get at most a quarter of RLIMIT_STACK, no more than

@@ -88,6 +88,11 @@ impl Kernel {
         if flags & O_TRUNC != 0 && writes && ftype == S_IFREG && meta.size != 0 {
             return Err(Errno::EROFS);
         }
+        // drivers/tty/tty_io.c: tty_open_current_tty — /dev/tty (5:0) is the caller's controlling terminal;
+        // the model's processes have none.
+        if flags & O_PATH == 0 && ftype == S_IFCHR && (meta.rdev_major, meta.rdev_minor) == (5, 0) {
+            return Err(Errno::ENXIO);
+        }
         let inode = self.inode_for(meta);
         let file = Arc::new(File {
             id: self.alloc_file_id(),

@@ -9,7 +9,11 @@
 //!   `proc_read(pid, "pagemap")` fails with `EFBIG` instead of building 256 GiB; read a window with
 //!   [`Kernel::pagemap_range`], which gives exactly the bytes a `pread` of that range returns.
 //! * A task that has exited (or has no `mm`) renders as Linux renders a task whose `mm` is gone: empty `maps`,
-//!   `smaps` and `pagemap`, `ESRCH` for `smaps_rollup`, zeros in `statm`, no memory block in `status`.
+//!   `smaps`, `pagemap` and `cmdline`, `ESRCH` for `smaps_rollup` and `environ`, zeros in `statm`, no memory
+//!   block in `status` (zombies and kernel threads are compared with real ones in `tests/procfs_tasks.rs`).
+//! * `task/TID/<file>` renders one thread; `task.rs` is the one place that maps the model's `Task` onto what
+//!   these files read (thread groups, process group and session, flags on the way out, full kthread names).
+//! * `ps` and `pstree` are renderers of the whole task list, as procps and psmisc print it; `pmap` of one task.
 
 pub mod cmdline;
 pub mod limits;

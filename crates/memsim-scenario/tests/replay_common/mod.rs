@@ -60,8 +60,9 @@ pub fn build_c(dir: &Path, name: &str) -> PathBuf {
 
 /// The command line that runs `argv` under strace as the replays need it.
 pub fn strace_command(log: Option<&Path>, argv: &[String]) -> Command {
-    let mut c = Command::new("setarch");
-    c.args(["-R", "prlimit"])
+    // A new session: no controlling terminal, as the model's processes have none (`/dev/tty` is ENXIO).
+    let mut c = Command::new("setsid");
+    c.args(["-w", "setarch", "-R", "prlimit"])
         .args(LIMITS)
         .args(["strace", "-f", "-y", "-v", "-e", TRACE]);
     match log {
