@@ -499,7 +499,7 @@ proptest! {
                         1 => SigHandler::Ignore,
                         _ => SigHandler::Handler(f),
                     };
-                    drop(k.sys_rt_sigaction(Pid(p), s, Some(SigAction { handler, flags: f, mask: f }), 8));
+                    let _ = k.sys_rt_sigaction(Pid(p), s, Some(SigAction { handler, flags: f, mask: f }), 8);
                 }
                 Wild::Poke(p, pg) => drop(k.poke(Pid(p), BASE + pg * 4096, &[1])),
             }
