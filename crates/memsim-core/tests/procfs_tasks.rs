@@ -277,6 +277,8 @@ fn cmdline_and_environ_read_memory_without_changing_it() {
     assert_eq!(text(&k, 1, "statm"), statm);
     assert_eq!(text(&k, 1, "status"), pte);
     assert_eq!(text(&k, 1, "comm"), "init\n");
+    // Never exec'd: only the AT_NULL pair.
+    assert_eq!(k.proc_read(p, "auxv").unwrap(), [0u8; 16]);
     // setproctitle(3): the last argument byte is no longer NUL, so the title runs to the first NUL, even
     // into the environment.
     k.poke(p, arg_end - 1, b"!").unwrap();
@@ -496,6 +498,7 @@ fn exec_state_matches_a_real_process() {
     let real_environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let real_comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap();
     let real_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let real_auxv = std::fs::read(format!("/proc/{pid}/auxv")).unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let mut fs = memsim_core::fs::MemFs::new();
@@ -519,4 +522,26 @@ fn exec_state_matches_a_real_process() {
     for key in ["Name", "Umask", "VmExe", "VmStk", "Threads", "Kthread"] {
         assert_eq!(field(&model_status, key), field(&real_status, key), "{key}");
     }
+    // auxv: the same entries in the same order; the values that depend only on the layout and the
+    // credentials agree (the CPU's hwcaps, clock ticks and signal stack size are the host's).
+    let pairs = |b: &[u8]| -> Vec<(u64, u64)> {
+        b.chunks(16)
+            .map(|c| {
+                (
+                    u64::from_le_bytes(c[..8].try_into().unwrap()),
+                    u64::from_le_bytes(c[8..].try_into().unwrap()),
+                )
+            })
+            .collect()
+    };
+    let (ma, ra) = (pairs(&k.proc_read(Pid(1), "auxv").unwrap()), pairs(&real_auxv));
+    let types = |v: &[(u64, u64)]| v.iter().map(|p| p.0).collect::<Vec<_>>();
+    assert_eq!(types(&ma), types(&ra), "auxv types");
+    // AT_PHDR AT_PHENT AT_PHNUM AT_PAGESZ AT_BASE AT_FLAGS AT_ENTRY AT_UID AT_EUID AT_GID AT_EGID AT_SECURE
+    // AT_RANDOM AT_EXECFN AT_SYSINFO_EHDR AT_NULL
+    for t in [3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 23, 25, 31, 33, 0] {
+        let get = |v: &[(u64, u64)]| v.iter().find(|p| p.0 == t).map(|p| p.1);
+        assert_eq!(get(&ma), get(&ra), "auxv type {t}");
+    }
+    assert_eq!(k.proc_read(Pid(2), "auxv"), Err(Errno::ESRCH));
 }
