@@ -485,11 +485,11 @@ fn exec_state_matches_a_real_process() {
         return;
     };
     let pid = child.id();
-    // Wait for the exec of sleep (setarch execs it in place).
+    // Wait for the exec of sleep (setarch execs it in place) and for it to settle in nanosleep.
     let mut real_stat = String::new();
-    for _ in 0..500 {
+    for _ in 0..2000 {
         real_stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if real_stat.contains("(sleep)") {
+        if real_stat.contains("(sleep) S") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
