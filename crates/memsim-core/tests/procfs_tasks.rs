@@ -545,3 +545,34 @@ fn exec_state_matches_a_real_process() {
     }
     assert_eq!(k.proc_read(Pid(2), "auxv"), Err(Errno::ESRCH));
 }
+
+/// Supplementary groups and the four uid/gid sets print as a real process with the same credentials
+/// prints them (`setpriv` sets them, then execs `cat /proc/self/status`).
+#[test]
+fn credentials_lines_match_a_real_process() {
+    let Ok(out) = std::process::Command::new("setpriv")
+        .args([
+            "--groups", "4,24", "--ruid", "0", "--euid", "0", "--rgid", "0", "--egid", "0",
+        ])
+        .args(["cat", "/proc/self/status"])
+        .output()
+    else {
+        return;
+    };
+    if !out.status.success() {
+        return; // not allowed to set groups here
+    }
+    let real = String::from_utf8(out.stdout).unwrap();
+    let mut k = machine();
+    k.task_mut(Pid(20)).unwrap().cred.groups = vec![4, 24];
+    let model = text(&k, 20, "status");
+    for key in ["Uid", "Gid", "Groups"] {
+        let line = |s: &str| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("{key}:")))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(line(&model), line(&real), "{key}");
+    }
+}
