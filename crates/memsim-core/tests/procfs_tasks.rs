@@ -101,7 +101,7 @@ fn real_zombie_of(script: &str) -> (u32, std::process::Child) {
         .spawn()
         .expect("spawn sh");
     let pid = child.id();
-    for _ in 0..500 {
+    for _ in 0..2500 {
         let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         if st.contains(") Z ") {
             return (pid, child);
@@ -402,7 +402,7 @@ fn pstree_matches_real_pstree_for_the_same_tree() {
         .unwrap();
     let root = sh.id();
     let mut real = String::new();
-    for _ in 0..500 {
+    for _ in 0..2500 {
         let out = std::process::Command::new("pstree")
             .args(["-p", &root.to_string()])
             .output()
