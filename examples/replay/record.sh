@@ -9,6 +9,6 @@ log=$1
 shift
 cd /
 env -i PATH=/usr/bin:/bin HOME=/ LANG=C \
-  setsid -w setarch -R prlimit --stack=8388608:unlimited --nofile=1024:4096 --memlock=8388608:8388608 --core=0:unlimited \
+  setsid -w setarch -R prlimit --stack=8388608:unlimited --nofile=1024:4096 --nproc=32768:32768 --sigpending=32768:32768 --memlock=8388608:8388608 --core=0:unlimited \
   strace -f -y -v -e trace=%memory,%process,%file -o "$log" -- "$@" </dev/null >/dev/null
 exec memsim run --aslr 0 --rlimit STACK=8M:unlimited "$log"

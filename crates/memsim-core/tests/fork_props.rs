@@ -434,3 +434,82 @@ proptest! {
         prop_assert!(w.k.phys.nr_used() <= boot + 1, "{} frames used, {} at boot (+ init's PGD)", w.k.phys.nr_used(), boot);
     }
 }
+
+/// One lifecycle call with arbitrary arguments.
+#[derive(Clone, Debug)]
+enum Wild {
+    Clone(u32, u64, u64, u64),
+    Clone3(u32, Vec<u8>),
+    Wait4(u32, i64, u64),
+    Waitid(u32, u32, i64, u64),
+    Kill(u32, i64, u32),
+    Tgkill(u32, i64, i64, u32),
+    Prlimit(u32, u32, usize, Option<(u64, u64)>),
+    Exit(u32, i32, bool),
+    Sigaction(u32, u32, u8, u64),
+    Poke(u32, u64),
+}
+
+fn wild() -> impl Strategy<Value = Wild> {
+    let pid = prop_oneof![0u32..16, any::<u32>()];
+    let flags = prop_oneof![any::<u64>(), (0u64..0x1_0000_0000), Just(0x11), Just(0x3d0f00)];
+    prop_oneof![
+        (pid.clone(), flags, any::<u64>(), any::<u64>()).prop_map(|(p, f, a, b)| Wild::Clone(p, f, a, b)),
+        (pid.clone(), prop::collection::vec(any::<u8>(), 0..120)).prop_map(|(p, b)| Wild::Clone3(p, b)),
+        (pid.clone(), any::<i64>(), any::<u64>()).prop_map(|(p, u, o)| Wild::Wait4(p, u, o)),
+        (pid.clone(), 0u32..5, -3i64..20, any::<u64>()).prop_map(|(p, w, u, o)| Wild::Waitid(p, w, u, o)),
+        (pid.clone(), -3i64..20, 0u32..70).prop_map(|(p, t, s)| Wild::Kill(p, t, s)),
+        (pid.clone(), -1i64..20, -1i64..20, 0u32..70).prop_map(|(p, g, t, s)| Wild::Tgkill(p, g, t, s)),
+        (
+            pid.clone(),
+            pid.clone(),
+            0usize..20,
+            prop::option::of((any::<u64>(), any::<u64>()))
+        )
+            .prop_map(|(p, t, r, n)| Wild::Prlimit(p, t, r, n)),
+        (pid.clone(), any::<i32>(), any::<bool>()).prop_map(|(p, c, g)| Wild::Exit(p, c, g)),
+        (pid.clone(), 0u32..70, 0u8..3, any::<u64>()).prop_map(|(p, s, h, f)| Wild::Sigaction(p, s, h, f)),
+        (pid, 0u64..8).prop_map(|(p, pg)| Wild::Poke(p, pg)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Arbitrary lifecycle calls from arbitrary PIDs never panic and never break the page invariants.
+    #[test]
+    fn lifecycle_calls_never_panic(calls in prop::collection::vec(wild(), 1..40)) {
+        use memsim_core::task::{Rlimit, SigAction, SigHandler};
+        let mut k = Kernel::new(KernelConfig::default(), Box::new(MemFs::new()));
+        k.sys_mmap(INIT_PID, BASE, 8 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+            .unwrap();
+        for c in calls {
+            match c {
+                Wild::Clone(p, f, a, b) => drop(k.sys_clone(Pid(p), f, 0, a, b, 0)),
+                Wild::Clone3(p, b) => drop(k.sys_clone3_raw(Pid(p), &b)),
+                Wild::Wait4(p, u, o) => drop(k.sys_wait4(Pid(p), u, o)),
+                Wild::Waitid(p, w, u, o) => drop(k.sys_waitid(Pid(p), w, u, o)),
+                Wild::Kill(p, t, s) => drop(k.sys_kill(Pid(p), t, s)),
+                Wild::Tgkill(p, g, t, s) => drop(k.sys_tgkill(Pid(p), g, t, s)),
+                Wild::Prlimit(p, t, r, n) => drop(k.sys_prlimit64(Pid(p), t, r, n.map(|(c, m)| Rlimit::new(c, m)))),
+                Wild::Exit(p, c, g) => drop(if g { k.sys_exit_group(Pid(p), c) } else { k.sys_exit(Pid(p), c) }),
+                Wild::Sigaction(p, s, h, f) => {
+                    let handler = match h {
+                        0 => SigHandler::Default,
+                        1 => SigHandler::Ignore,
+                        _ => SigHandler::Handler(f),
+                    };
+                    let _ = k.sys_rt_sigaction(Pid(p), s, Some(SigAction { handler, flags: f, mask: f }), 8);
+                }
+                Wild::Poke(p, pg) => drop(k.poke(Pid(p), BASE + pg * 4096, &[1])),
+            }
+            k.check_all_page_invariants().map_err(TestCaseError::fail)?;
+            for m in k.mms.values() {
+                let users = k.tasks.values().filter(|t| t.mm == Some(m.id)).count() as u32;
+                if users > 0 {
+                    prop_assert_eq!(m.mm_users, users);
+                }
+            }
+        }
+    }
+}

@@ -101,7 +101,7 @@ fn real_zombie_of(script: &str) -> (u32, std::process::Child) {
         .spawn()
         .expect("spawn sh");
     let pid = child.id();
-    for _ in 0..500 {
+    for _ in 0..2500 {
         let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         if st.contains(") Z ") {
             return (pid, child);
@@ -277,6 +277,8 @@ fn cmdline_and_environ_read_memory_without_changing_it() {
     assert_eq!(text(&k, 1, "statm"), statm);
     assert_eq!(text(&k, 1, "status"), pte);
     assert_eq!(text(&k, 1, "comm"), "init\n");
+    // Never exec'd: only the AT_NULL pair.
+    assert_eq!(k.proc_read(p, "auxv").unwrap(), [0u8; 16]);
     // setproctitle(3): the last argument byte is no longer NUL, so the title runs to the first NUL, even
     // into the environment.
     k.poke(p, arg_end - 1, b"!").unwrap();
@@ -400,7 +402,7 @@ fn pstree_matches_real_pstree_for_the_same_tree() {
         .unwrap();
     let root = sh.id();
     let mut real = String::new();
-    for _ in 0..500 {
+    for _ in 0..2500 {
         let out = std::process::Command::new("pstree")
             .args(["-p", &root.to_string()])
             .output()
@@ -483,11 +485,11 @@ fn exec_state_matches_a_real_process() {
         return;
     };
     let pid = child.id();
-    // Wait for the exec of sleep (setarch execs it in place).
+    // Wait for the exec of sleep (setarch execs it in place) and for it to settle in nanosleep.
     let mut real_stat = String::new();
-    for _ in 0..500 {
+    for _ in 0..2000 {
         real_stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if real_stat.contains("(sleep)") {
+        if real_stat.contains("(sleep) S") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
@@ -496,6 +498,7 @@ fn exec_state_matches_a_real_process() {
     let real_environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let real_comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap();
     let real_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let real_auxv = std::fs::read(format!("/proc/{pid}/auxv")).unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let mut fs = memsim_core::fs::MemFs::new();
@@ -518,5 +521,58 @@ fn exec_state_matches_a_real_process() {
     assert_eq!(keys(&model_status), keys(&real_status));
     for key in ["Name", "Umask", "VmExe", "VmStk", "Threads", "Kthread"] {
         assert_eq!(field(&model_status, key), field(&real_status, key), "{key}");
+    }
+    // auxv: the same entries in the same order; the values that depend only on the layout and the
+    // credentials agree (the CPU's hwcaps, clock ticks and signal stack size are the host's).
+    let pairs = |b: &[u8]| -> Vec<(u64, u64)> {
+        b.chunks(16)
+            .map(|c| {
+                (
+                    u64::from_le_bytes(c[..8].try_into().unwrap()),
+                    u64::from_le_bytes(c[8..].try_into().unwrap()),
+                )
+            })
+            .collect()
+    };
+    let (ma, ra) = (pairs(&k.proc_read(Pid(1), "auxv").unwrap()), pairs(&real_auxv));
+    let types = |v: &[(u64, u64)]| v.iter().map(|p| p.0).collect::<Vec<_>>();
+    assert_eq!(types(&ma), types(&ra), "auxv types");
+    // AT_PHDR AT_PHENT AT_PHNUM AT_PAGESZ AT_BASE AT_FLAGS AT_ENTRY AT_UID AT_EUID AT_GID AT_EGID AT_SECURE
+    // AT_RANDOM AT_EXECFN AT_SYSINFO_EHDR AT_NULL
+    for t in [3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 23, 25, 31, 33, 0] {
+        let get = |v: &[(u64, u64)]| v.iter().find(|p| p.0 == t).map(|p| p.1);
+        assert_eq!(get(&ma), get(&ra), "auxv type {t}");
+    }
+    assert_eq!(k.proc_read(Pid(2), "auxv"), Err(Errno::ESRCH));
+}
+
+/// Supplementary groups and the four uid/gid sets print as a real process with the same credentials
+/// prints them (`setpriv` sets them, then execs `cat /proc/self/status`).
+#[test]
+fn credentials_lines_match_a_real_process() {
+    let Ok(out) = std::process::Command::new("setpriv")
+        .args([
+            "--groups", "4,24", "--ruid", "0", "--euid", "0", "--rgid", "0", "--egid", "0",
+        ])
+        .args(["cat", "/proc/self/status"])
+        .output()
+    else {
+        return;
+    };
+    if !out.status.success() {
+        return; // not allowed to set groups here
+    }
+    let real = String::from_utf8(out.stdout).unwrap();
+    let mut k = machine();
+    k.task_mut(Pid(20)).unwrap().cred.groups = vec![4, 24];
+    let model = text(&k, 20, "status");
+    for key in ["Uid", "Gid", "Groups"] {
+        let line = |s: &str| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("{key}:")))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(line(&model), line(&real), "{key}");
     }
 }

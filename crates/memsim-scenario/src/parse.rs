@@ -467,6 +467,11 @@ impl Parser {
                 })
             });
         }
+        // `???(` is a call strace could not name (a task killed as it entered its first call): nothing to run.
+        if body.starts_with(b"???(") || body.starts_with(b"<... ??? resumed>") {
+            self.pending.remove(&pid);
+            return Ok(None);
+        }
         if body.starts_with(b"<...") {
             return Ok(self.resumed(line_no, s, body_start, pid)?.map(Scanned::Line));
         }

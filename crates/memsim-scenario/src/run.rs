@@ -603,6 +603,25 @@ impl Runner {
         }
     }
 
+    /// Put a placeholder descriptor (on `/dev/null`) at `fd` if `pid` has none there (see
+    /// [`Stats::fd_syncs`]).
+    fn place_fd(&mut self, pid: Pid, fd: i64) {
+        if !(0..4096).contains(&fd) || self.kernel.task(pid).map_or(true, |t| t.files.get(fd as i32).is_some()) {
+            return;
+        }
+        let Ok(low) = self
+            .kernel
+            .sys_openat(pid, uapi::AT_FDCWD, "/dev/null", uapi::O_RDONLY, 0)
+        else {
+            return;
+        };
+        if low as i64 != fd {
+            let _ = self.kernel.sys_dup3(pid, low as i64, fd, 0);
+            let _ = self.kernel.sys_close(pid, low as i64);
+        }
+        self.stats.fd_syncs += 1;
+    }
+
     /// Run a modeled call, check its result and outputs, and keep the PID map and per-process state.
     fn run_call(
         &mut self,
@@ -674,6 +693,17 @@ impl Runner {
                     if self.procs.get(&pid).is_some_and(|s| s.real_program) {
                         self.sync_fd(pid, *fd);
                     }
+                }
+            }
+            // A descriptor a real program closes or duplicates successfully but the model never saw came from
+            // a call the model does not run (pipe2, socket, eventfd): it is put in place first.
+            Call::Close { fd } | Call::Dup { fd } | Call::Dup2 { old: fd, .. } | Call::Dup3 { old: fd, .. }
+                if matches!(expect, Expect::Value(v) if *v >= 0)
+                    && self.procs.get(&pid).is_some_and(|s| s.real_program) =>
+            {
+                self.place_fd(pid, *fd);
+                if let (Call::Dup { .. }, Expect::Value(v)) = (call, expect) {
+                    self.sync_fd(pid, *v);
                 }
             }
             Call::Execve { envp, truncated, .. } => {

@@ -144,3 +144,21 @@ fn a_replay_catches_a_changed_result() {
     let s2 = r.run("cat", &text, &mut std::io::sink(), false).unwrap();
     assert!(!s2.failures.is_empty());
 }
+
+/// A log of every call (`strace -f` alone: no `-y`, no `-v`, pipes and dup2 included) replays too: the
+/// descriptors that pipe2 made are put in place when they are first closed or duplicated, and the
+/// environments the log does not show are empty (the mappings do not depend on them with ASLR off).
+#[test]
+fn an_unfiltered_log_replays() {
+    assert!(have("strace") && have("setsid") && have("setarch") && have("prlimit"));
+    let dir = scratch("u");
+    let log = dir.join("sh.log");
+    record_with(&["-f"], &log, &s(&["sh", "-c", "ls / | wc -l; cat /etc/hostname"]));
+    let text = std::fs::read_to_string(&log).expect("log");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (_, summary) = replay("sh.log", &text);
+    assert_eq!(summary.failures, vec![]);
+    assert!(summary.stats.unknown_env >= 3, "{:?}", summary.stats);
+    assert!(summary.stats.unmodeled.contains_key("pipe2"), "{:?}", summary.stats);
+    assert!(summary.stats.calls > 50);
+}

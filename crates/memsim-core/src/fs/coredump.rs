@@ -579,50 +579,10 @@ impl Kernel {
         d
     }
 
-    /// The auxiliary vector exec left on the initial stack: after argc, argv[], NULL, envp[], NULL. Only the
-    /// terminating `AT_NULL` pair when the process never exec'd (no stack start recorded).
+    /// `NT_AUXV`: `mm->saved_auxv` up to and including `AT_NULL` ([`crate::procfs::cmdline::saved_auxv`]).
     fn saved_auxv(&self, mm: &Mm, class: Class) -> Vec<u8> {
-        let w = class.word() as u64;
         let mut out = Vec::new();
-        let read = |addr: u64| -> Option<u64> {
-            let b = crate::procfs::cmdline::read_remote(self, mm, addr, w);
-            if b.len() as u64 != w {
-                return None;
-            }
-            Some(if w == 8 {
-                u64::from_le_bytes(b.try_into().ok()?)
-            } else {
-                u64::from(u32::from_le_bytes(b.try_into().ok()?))
-            })
-        };
-        let mut pairs: Vec<(u64, u64)> = Vec::new();
-        if mm.start_stack != 0 && mm.arg_start != 0 {
-            let mut p = mm.start_stack;
-            let argc = read(p).unwrap_or(0);
-            p += w * (argc + 2); // argc, argv[], NULL
-                                 // envp[] up to its NULL (bounded by the stack's size).
-            for _ in 0..(1 << 16) {
-                match read(p) {
-                    Some(0) => break,
-                    Some(_) => p += w,
-                    None => break,
-                }
-            }
-            p += w;
-            // AT_VECTOR_SIZE_BASE + arch: at most a few dozen pairs.
-            for _ in 0..64 {
-                let (Some(k), Some(v)) = (read(p), read(p + w)) else {
-                    break;
-                };
-                if k == 0 {
-                    break;
-                }
-                pairs.push((k, v));
-                p += 2 * w;
-            }
-        }
-        pairs.push((0, 0));
-        for (k, v) in pairs {
+        for (k, v) in crate::procfs::cmdline::saved_auxv(self, mm, class.word() as u64) {
             class.put_ulong(&mut out, k);
             class.put_ulong(&mut out, v);
         }

@@ -54,11 +54,13 @@ pub enum ProcFile {
     Cmdline,
     Environ,
     Comm,
+    Auxv,
 }
 
 impl ProcFile {
     /// Every file, in the order `ls /proc/PID` would not bother to keep (alphabetical here).
     pub const ALL: &'static [ProcFile] = &[
+        ProcFile::Auxv,
         ProcFile::Cmdline,
         ProcFile::Comm,
         ProcFile::Environ,
@@ -86,6 +88,7 @@ impl ProcFile {
             ProcFile::Cmdline => "cmdline",
             ProcFile::Environ => "environ",
             ProcFile::Comm => "comm",
+            ProcFile::Auxv => "auxv",
         }
     }
 
@@ -104,7 +107,7 @@ impl Kernel {
     }
 
     /// Render `/proc/PID/<name>`: `maps`, `smaps`, `smaps_rollup`, `status`, `statm`, `stat`, `limits`,
-    /// `cmdline`, `environ`, `comm`, and the same files of one thread as `task/TID/<name>`. Any tid works as
+    /// `cmdline`, `environ`, `auxv`, `comm`, and the same files of one thread as `task/TID/<name>`. Any tid works as
     /// PID (`/proc/TID` exists for threads though `readdir` does not list it). An unknown file or pid, or a
     /// TID outside PID's thread group, gives ENOENT, as opening it would; `task` or `task/TID` alone is
     /// EISDIR. `pagemap` gives EFBIG (see the module documentation; use [`Kernel::pagemap_range`]).
@@ -155,6 +158,7 @@ impl Kernel {
             ProcFile::Cmdline => Ok(cmdline::render_cmdline(self, mm)),
             ProcFile::Environ => cmdline::render_environ(self, mm),
             ProcFile::Comm => Ok(cmdline::render_comm(task)),
+            ProcFile::Auxv => cmdline::render_auxv(self, mm),
         }
     }
 

@@ -22,6 +22,9 @@ pub const TRACE: &str = "trace=%memory,%process,%file";
 pub const LIMITS: &[&str] = &[
     "--stack=8388608:unlimited",
     "--nofile=1024:4096",
+    // fork_init's values for the model's 8 GiB.
+    "--nproc=32768:32768",
+    "--sigpending=32768:32768",
     "--memlock=8388608:8388608",
     "--core=0:unlimited",
 ];
@@ -60,11 +63,17 @@ pub fn build_c(dir: &Path, name: &str) -> PathBuf {
 
 /// The command line that runs `argv` under strace as the replays need it.
 pub fn strace_command(log: Option<&Path>, argv: &[String]) -> Command {
+    strace_with(&["-f", "-y", "-v", "-e", TRACE], log, argv)
+}
+
+/// The same with other strace options (`-f` alone: every call, no decorations, no environments).
+pub fn strace_with(opts: &[&str], log: Option<&Path>, argv: &[String]) -> Command {
     // A new session: no controlling terminal, as the model's processes have none (`/dev/tty` is ENXIO).
     let mut c = Command::new("setsid");
     c.args(["-w", "setarch", "-R", "prlimit"])
         .args(LIMITS)
-        .args(["strace", "-f", "-y", "-v", "-e", TRACE]);
+        .arg("strace")
+        .args(opts);
     match log {
         Some(l) => c.arg("-o").arg(l),
         None => c.args(["-o", "/dev/null"]),
@@ -77,7 +86,12 @@ pub fn strace_command(log: Option<&Path>, argv: &[String]) -> Command {
 
 /// Record `argv`'s log into `log`; the program must succeed.
 pub fn record(log: &Path, argv: &[String]) {
-    let out = strace_command(Some(log), argv)
+    record_with(&["-f", "-y", "-v", "-e", TRACE], log, argv)
+}
+
+/// [`record`] with other strace options.
+pub fn record_with(opts: &[&str], log: &Path, argv: &[String]) {
+    let out = strace_with(opts, Some(log), argv)
         .stderr(Stdio::piped())
         .output()
         .expect("run strace");
