@@ -4,14 +4,22 @@
 //! `[vdso]` (this kernel's image: 2 pages). Since 6.x the vDSO address has no randomization of its own: it
 //! moves with mmap_base.
 //!
-//! The model has no vDSO image: the pages are not backed, so touching them raises SIGBUS (the model runs no
-//! code that would read them). The `[vsyscall]` gate line is printed by `procfs` for 64-bit machines.
+//! Faults: `[vdso]` pages fault in the image pages (zero-filled: the model has no image bytes; they are
+//! counted as file pages, like Linux's kernel pages mapped through `vmf->page`); `[vvar]` and `[vvar_vclock]`
+//! are `VM_PFNMAP`: a read of a page that exists maps a raw PFN (the model maps the zero page through a special
+//! PTE, so reads give zeros), which no Rss, pagemap or mincore counts; a page that does not exist raises
+//! SIGBUS; writes fault with SIGSEGV (no VM_WRITE). The `[vsyscall]` gate line is printed by `procfs` for
+//! 64-bit machines.
 
+use crate::addr::Pfn;
 use crate::addr::{VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::Errno;
+use crate::fs::InodeId;
 use crate::kernel::Kernel;
+use crate::mm::fault::FaultError;
 use crate::mm::vma::{SpecialMapping, VmFlags, Vma};
 use crate::mm::MmId;
+use crate::phys::PageFlags;
 use crate::task::Pid;
 
 /// `VDSO_NR_PAGES`-style sizes of this kernel (6.18.44, x86-64), in pages.
@@ -63,5 +71,67 @@ impl Kernel {
         v.special = Some(kind);
         m.vmas.insert(v);
         m.vm_stat_account(flags, pages as i64);
+    }
+}
+
+/// What a fault in a special mapping maps (the `fault` handler of its `vm_special_mapping`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SpecialFault {
+    /// `vmf->page`: a page of the vDSO image, mapped and counted like a file page (MM_FILEPAGES, smaps Rss).
+    Page(Pfn),
+    /// `vmf_insert_pfn`: a raw kernel PFN in a `VM_PFNMAP` VMA, which no page count, smaps or pagemap sees.
+    Pfn,
+}
+
+/// The page-cache key under which the model keeps the vDSO image pages (kernel pages in Linux, shared by
+/// every process): an inode number no file gets.
+pub const VDSO_IMAGE_INODE: InodeId = InodeId(u64::MAX - 0x7d50);
+
+/// `vvar_fault` (`lib/vdso/datastore.c`) page offsets of this kernel: the time data, the time-namespace
+/// page, the getrandom state; the fourth page (arch data) does not exist on x86.
+const VDSO_TIME_PAGE: u64 = 0;
+const VDSO_TIMENS_PAGE: u64 = 1;
+const VDSO_RNG_PAGE: u64 = 2;
+
+impl Kernel {
+    /// The fault handlers of the vDSO's special mappings: `vdso_fault` (a page of the image), `vvar_fault`
+    /// (time data and getrandom pages; no time namespaces, so the timens page is SIGBUS) and
+    /// `vvar_vclock_fault` (the clock pages the machine has, [`crate::kernel::KernelConfig::vdso_vclock_pages`]).
+    pub(crate) fn special_mapping_fault(
+        &mut self,
+        kind: SpecialMapping,
+        pgoff: u64,
+    ) -> Result<SpecialFault, FaultError> {
+        match kind {
+            SpecialMapping::Vdso if pgoff < VDSO_IMAGE_PAGES => self.vdso_image_page(pgoff).map(SpecialFault::Page),
+            SpecialMapping::Vvar => match pgoff {
+                VDSO_TIME_PAGE | VDSO_RNG_PAGE => Ok(SpecialFault::Pfn),
+                VDSO_TIMENS_PAGE => Err(FaultError::SigBus),
+                _ => Err(FaultError::SigBus),
+            },
+            SpecialMapping::VvarVclock => match self.cfg.vdso_vclock_pages.get(pgoff as usize) {
+                Some(true) => Ok(SpecialFault::Pfn),
+                _ => Err(FaultError::SigBus),
+            },
+            _ => Err(FaultError::SigBus),
+        }
+    }
+
+    /// The page of the vDSO image at `pgoff`, created (zero-filled: the model has no image bytes) the first
+    /// time any process faults it and then shared. It lives in the page cache under [`VDSO_IMAGE_INODE`] so
+    /// that the frame accounting holds (one cache reference plus one per mapping).
+    fn vdso_image_page(&mut self, pgoff: u64) -> Result<Pfn, FaultError> {
+        if let Some(p) = self.page_cache.find(VDSO_IMAGE_INODE, pgoff) {
+            return Ok(p);
+        }
+        let pfn = self.phys.alloc().ok_or(FaultError::Oom)?;
+        let pg = self.phys.page_mut(pfn);
+        pg.flags = PageFlags::UPTODATE;
+        pg.refcount = 1;
+        pg.mapping = VDSO_IMAGE_INODE.0;
+        pg.index = pgoff;
+        self.phys.lru_add(pfn);
+        self.page_cache.insert(VDSO_IMAGE_INODE, pgoff, pfn);
+        Ok(pfn)
     }
 }

@@ -922,3 +922,46 @@ fn no_pt_load_still_execs() {
         );
     }
 }
+
+/// The range of the VMA named `name` in the maps of `pid`.
+fn vma_named(k: &Kernel, pid: Pid, name: &str) -> (u64, u64) {
+    let m = maps(k, pid);
+    let l = m.lines().find(|l| l.ends_with(&format!(" {name}"))).unwrap();
+    let (a, b) = l.split_once(' ').unwrap().0.split_once('-').unwrap();
+    (u64::from_str_radix(a, 16).unwrap(), u64::from_str_radix(b, 16).unwrap())
+}
+
+#[test]
+fn vdso_pages_are_shared_file_pages_and_vvar_pages_raw_pfns() {
+    let fs = fs_with(&[("/bin/static", static_exec().build())]);
+    let mut k = kernel(fs);
+    exec(&mut k, "/bin/static", &["s"], &[]).unwrap();
+    let (vdso, vdso_end) = vma_named(&k, P, "[vdso]");
+    let (vvar, _) = vma_named(&k, P, "[vvar]");
+    let file_before = k.mm(P).unwrap().rss[crate::mm::RssCounter::FilePages as usize];
+    assert_eq!(
+        k.peek(P, vdso, vdso_end - vdso).unwrap(),
+        vec![0; (vdso_end - vdso) as usize]
+    );
+    assert_eq!(k.peek(P, vvar, 8).unwrap(), vec![0; 8]);
+    let m = k.mm(P).unwrap();
+    // The two image pages count as file pages; the vvar PFN mapping counts nowhere.
+    assert_eq!(m.rss[crate::mm::RssCounter::FilePages as usize], file_before + 2);
+    k.check_all_page_invariants().unwrap();
+    // A second process maps the same image pages (one frame each, mapped twice).
+    let child = k.sys_fork(P).unwrap() as u32;
+    let child = Pid(child);
+    exec(&mut k, "/bin/static", &["s"], &[]).unwrap();
+    let (cv, _) = vma_named(&k, child, "[vdso]");
+    k.peek(child, cv, 1).unwrap();
+    let (pv, _) = vma_named(&k, P, "[vdso]");
+    k.peek(P, pv, 1).unwrap();
+    let pa = k.pte_at(k.mm_id(P).unwrap(), crate::VirtAddr(pv)).pfn(k.cfg.arch);
+    let ca = k.pte_at(k.mm_id(child).unwrap(), crate::VirtAddr(cv)).pfn(k.cfg.arch);
+    assert_eq!(pa, ca);
+    assert_eq!(k.phys.page(crate::addr::Pfn(pa)).mapcount, 2);
+    k.check_all_page_invariants().unwrap();
+    // The timens page of [vvar] does not exist: SIGBUS.
+    let (vvar, _) = vma_named(&k, P, "[vvar]");
+    assert_eq!(k.peek(P, vvar + 4096, 1).unwrap_err().signo, SIGBUS);
+}

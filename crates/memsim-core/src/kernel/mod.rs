@@ -94,6 +94,9 @@ pub struct KernelConfig {
     pub pid_max: u32,
     /// `fs.nr_open` (1048576): the ceiling of RLIMIT_NOFILE.
     pub nr_open: u64,
+    /// Which `[vvar_vclock]` pages exist (`vvar_vclock_fault`): the paravirtual clock page (a KVM guest's
+    /// kvm-clock, as on this machine) and the Hyper-V clock page. A missing one raises SIGBUS when read.
+    pub vdso_vclock_pages: [bool; 2],
 }
 
 impl Default for KernelConfig {
@@ -121,6 +124,7 @@ impl Default for KernelConfig {
             platform: "x86_64".to_string(),
             pid_max: pid::PID_MAX_DEFAULT,
             nr_open: 1 << 20,
+            vdso_vclock_pages: [true, false],
         }
     }
 }

@@ -58,6 +58,7 @@ struct FaultVma {
     file: Option<Arc<File>>,
     prot: u64,
     anon_vma: Option<AnonVmaId>,
+    special: Option<crate::mm::vma::SpecialMapping>,
 }
 
 impl FaultVma {
@@ -72,6 +73,7 @@ impl FaultVma {
             file: if anonymous { None } else { v.file.clone() },
             prot: vma_prot(arch, v),
             anon_vma: v.anon_vma.map(|a| a.id),
+            special: v.special,
         }
     }
     #[inline]
@@ -582,8 +584,7 @@ impl Kernel {
     /// `do_fault`: file-backed (and shmem) pages.
     fn do_fault(&mut self, mm: MmId, vma: &FaultVma, addr: u64, write: bool) -> Result<bool, FaultError> {
         let Some(file) = vma.file.clone() else {
-            // Special mappings ([vdso], [vvar]) have no pages in this model.
-            return Err(FaultError::SigBus);
+            return self.do_special_fault(mm, vma, addr, write);
         };
         if !matches!(file.inode.kind, InodeKind::Regular | InodeKind::Shmem) {
             return Err(FaultError::SigBus);
@@ -595,6 +596,33 @@ impl Kernel {
         } else {
             self.do_shared_fault(mm, vma, &file, addr)
         }
+    }
+
+    /// `special_mapping_fault` (`mm/mmap.c`) for `[vdso]`, `[vvar]` and `[vvar_vclock]`: `arch/vdso.rs` says
+    /// what the page is. A page of the vDSO image is mapped like a file page (no fault-around: special
+    /// mappings have no `map_pages`); a raw PFN (`vmf_insert_pfn`) becomes a special PTE that, in the model,
+    /// maps the zero page. Only a forced write (ptrace) could reach here with `write`: not modelled, SIGBUS.
+    fn do_special_fault(&mut self, mm: MmId, vma: &FaultVma, addr: u64, write: bool) -> Result<bool, FaultError> {
+        let Some(kind) = vma.special else {
+            return Err(FaultError::SigBus);
+        };
+        if write {
+            return Err(FaultError::SigBus);
+        }
+        match self.special_mapping_fault(kind, vma.pgoff_of(addr))? {
+            crate::arch::vdso::SpecialFault::Page(pfn) => self.finish_fault(mm, vma, addr, pfn, false)?,
+            crate::arch::vdso::SpecialFault::Pfn => {
+                let arch = self.cfg.arch;
+                let Kernel { phys, mms, .. } = self;
+                let m = mms.get_mut(&mm).expect("mm exists");
+                let slot = pte_alloc(phys, arch, m, addr).ok_or(FaultError::Oom)?;
+                if slot.read(phys, arch).is_none() {
+                    let e = Pte::new(arch, ZERO_PFN.0, vma.prot | PteFlags::SPECIAL.bits());
+                    slot.write(phys, arch, e);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// `do_read_fault`: fault-around over cached pages first; else read the page (a major fault when it was not

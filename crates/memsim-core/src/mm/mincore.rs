@@ -36,6 +36,13 @@ impl Kernel {
         while addr < end {
             let vma = m.vmas.lookup(VirtAddr(addr)).ok_or(Errno::ENOMEM)?;
             let stop = end.min(vma.end.0);
+            // can_do_mincore: a VMA neither anonymous nor file-backed (the vDSO's special mappings) is
+            // reported resident throughout.
+            if !vma.is_anonymous() && vma.file.is_none() {
+                vec.extend(std::iter::repeat_n(1u8, ((stop - addr) / PAGE_SIZE) as usize));
+                addr = stop;
+                continue;
+            }
             while addr < stop {
                 let pte = self.pte_at(mm, VirtAddr(addr));
                 let resident = if pte.present() {

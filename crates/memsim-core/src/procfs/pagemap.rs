@@ -168,6 +168,10 @@ impl Kernel {
             let s = vma.start.max(lo);
             let e = vma.end.min(hi);
             let vm_flags = vma.flags;
+            // walk_page_test: a VM_PFNMAP VMA ([vvar]) is not walked; its entries stay holes (0).
+            if vm_flags.contains(VmFlags::PFNMAP) {
+                continue;
+            }
             pages.walk(mm.id, s, e, &mut |ps: &PageStat| {
                 let idx = (ps.addr.as_u64() >> PAGE_SHIFT).wrapping_sub(first);
                 if let Some(slot) = entries.get_mut(idx as usize) {
