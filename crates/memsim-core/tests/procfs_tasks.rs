@@ -101,7 +101,7 @@ fn real_zombie_of(script: &str) -> (u32, std::process::Child) {
         .spawn()
         .expect("spawn sh");
     let pid = child.id();
-    for _ in 0..500 {
+    for _ in 0..2500 {
         let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         if st.contains(") Z ") {
             return (pid, child);
@@ -402,7 +402,7 @@ fn pstree_matches_real_pstree_for_the_same_tree() {
         .unwrap();
     let root = sh.id();
     let mut real = String::new();
-    for _ in 0..500 {
+    for _ in 0..2500 {
         let out = std::process::Command::new("pstree")
             .args(["-p", &root.to_string()])
             .output()
@@ -485,11 +485,11 @@ fn exec_state_matches_a_real_process() {
         return;
     };
     let pid = child.id();
-    // Wait for the exec of sleep (setarch execs it in place).
+    // Wait for the exec of sleep (setarch execs it in place) and for it to settle in nanosleep.
     let mut real_stat = String::new();
-    for _ in 0..500 {
+    for _ in 0..2000 {
         real_stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if real_stat.contains("(sleep)") {
+        if real_stat.contains("(sleep) S") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));

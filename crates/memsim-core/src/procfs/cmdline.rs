@@ -78,16 +78,14 @@ pub fn read_remote(kernel: &Kernel, mm: &Mm, addr: u64, len: u64) -> Vec<u8> {
 pub fn render_cmdline(kernel: &Kernel, mm: Option<&Mm>) -> Vec<u8> {
     let Some(mm) = mm else { return Vec::new() };
     let (arg_start, arg_end) = (mm.arg_start, mm.arg_end);
-    let (mut env_start, mut env_end) = (mm.env_start, mm.env_end);
+    let (env_start, mut env_end) = (mm.env_start, mm.env_end);
     if arg_start >= arg_end {
         return Vec::new();
     }
     // setproctitle() may overflow the arguments into the environment, but only if it directly follows.
     if env_start != arg_end || env_end < env_start {
-        env_start = arg_end;
         env_end = arg_end;
     }
-    let _ = env_start;
     let len = env_end - arg_start;
     // The "magical special case": a non-NUL last argument byte means setproctitle(3) rewrote the area; then
     // the text up to (and including) the first NUL of the first page is the command line.
