@@ -33,6 +33,9 @@ fn sleep_kernel(comm: &str) -> (Kernel, FakePages) {
     task.pid = SLEEP_PID;
     task.tgid = SLEEP_PID;
     task.ppid = Pid(22680);
+    // Started by a shell (pid 22680, its own process group) in the session of the terminal's shell.
+    task.pgid = Pid(22680);
+    task.sid = Pid(16787);
     task.comm = comm.to_string();
     task.state = TaskState::Sleeping;
     task.flags = 0x400000;
@@ -385,9 +388,8 @@ fn sleep_status_matches_reference_sample() {
     let (k, _) = sleep_kernel("sleep");
     let status = String::from_utf8(k.proc_read(SLEEP_PID, "status").unwrap()).unwrap();
     let sample = golden_text("sample_status.txt");
-    // Lines the model cannot know (process group, session, queued signals, context switches): only their
-    // keys must agree.
-    let unknown = ["NSpgid", "NSsid", "SigQ", "voluntary_ctxt_switches"];
+    // Lines the model cannot know (queued signals, context switches): only their keys must agree.
+    let unknown = ["SigQ", "voluntary_ctxt_switches"];
     let got: Vec<&str> = status.lines().collect();
     let want: Vec<&str> = sample.lines().collect();
     assert_eq!(got.len(), want.len(), "{status}");
@@ -411,9 +413,8 @@ fn sleep_stat_matches_reference_sample_in_modelled_fields() {
     let got: Vec<&str> = stat.split_whitespace().collect();
     let want: Vec<&str> = sample.split_whitespace().collect();
     assert_eq!(got.len(), 52);
-    // 1-based field numbers the model cannot reproduce: pgrp, session (the shell is not modelled),
-    // starttime, the lagging rss, processor.
-    let unknown = [5, 6, 22, 24, 39];
+    // 1-based field numbers the model cannot reproduce: starttime, the lagging rss, processor.
+    let unknown = [22, 24, 39];
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         if !unknown.contains(&(i + 1)) {
             assert_eq!(g, w, "field {}", i + 1);

@@ -7,9 +7,7 @@
 //! * a task that has exited is a zombie until reaped: no `mm`, no `files` (`FDSize: 0`), no `fs` (no
 //!   `Umask:` line), and `do_exit`'s flags (`PF_EXITING`, `PF_POSTCOREDUMP`, `PF_NOFREEZE`);
 //! * a thread group is every task with the same tgid; a non-leader thread has `exit_signal` -1;
-//! * process group and session: the model has no `setsid`/`setpgid`, so every process is in the group and
-//!   session of its oldest user-space ancestor (PID 1, which is taken to have called `setsid` as init
-//!   does); kernel threads are in group and session 0, as kthreadd's children are.
+//! * process group, session and nice value are the task's own (`pgid`, `sid`, `nice`, inherited at fork).
 
 use crate::kernel::Kernel;
 use crate::task::{Pid, Task, TaskState};
@@ -73,31 +71,15 @@ pub fn thread_group<'a>(kernel: &'a Kernel, task: &Task) -> Vec<&'a Task> {
     v
 }
 
-/// `(pgrp, session)` (`task_pgrp_nr_ns`, `task_session_nr_ns`); see the module documentation.
-pub fn pgrp_session(kernel: &Kernel, task: &Task) -> (u32, u32) {
-    if is_kthread(task) {
-        return (0, 0);
-    }
-    // Climb to the oldest user-space ancestor; the step bound guards against a malformed parent cycle.
-    let mut cur = task;
-    for _ in 0..kernel.tasks.len() {
-        let parent = if cur.real_parent.0 != 0 {
-            cur.real_parent
-        } else {
-            cur.ppid
-        };
-        match kernel.tasks.get(&parent) {
-            Some(p) if parent != cur.pid && !is_kthread(p) => cur = p,
-            _ => break,
-        }
-    }
-    let leader = kernel.tasks.get(&cur.tgid).map_or(cur.tgid, |t| t.tgid);
-    (leader.0, leader.0)
+/// `(pgrp, session)` (`task_pgrp_nr_ns`, `task_session_nr_ns`): the task's process group and session,
+/// inherited at fork (PID 1 leads its own, kernel threads are in 0).
+pub fn pgrp_session(_kernel: &Kernel, task: &Task) -> (u32, u32) {
+    (task.pgid.0, task.sid.0)
 }
 
-/// The task's nice value. The model has no scheduler priorities: every task runs at nice 0.
-pub fn nice(_task: &Task) -> i32 {
-    0
+/// The task's nice value (`task_nice`).
+pub fn nice(task: &Task) -> i32 {
+    task.nice
 }
 
 /// `exit_signal` as `do_task_stat` prints it (`%d`): -1 for a non-leader thread (`copy_process` with
