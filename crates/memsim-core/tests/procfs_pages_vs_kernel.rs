@@ -34,6 +34,7 @@ impl FileSource for HostFs {
             rdev_major: libc::major(m.rdev()),
             rdev_minor: libc::minor(m.rdev()),
             noexec: false,
+            nosuid: false,
             uid: 0,
             gid: 0,
         })

@@ -2,7 +2,7 @@
 //!
 //! Metadata comes from `stat(2)` (via `std::fs::metadata`, which follows symlinks as `openat` without
 //! `O_NOFOLLOW` does), the canonical path from `realpath(3)` (what `d_path` prints in `/proc/PID/maps`),
-//! `noexec` from `/proc/self/mountinfo`. Files are opened read-only and only ever read: memsim never writes a
+//! `noexec` and `nosuid` from `/proc/self/mountinfo`. Files are opened read-only and only ever read: memsim never writes a
 //! host file.
 
 use std::cell::RefCell;
@@ -17,8 +17,8 @@ use memsim_core::Errno;
 /// The host file system, read-only.
 #[derive(Debug, Default)]
 pub struct HostFs {
-    /// Mount points whose mount or superblock options include `noexec`, longest first.
-    mounts: Vec<(String, bool)>,
+    /// Mount points with whether their mount options include `noexec` and `nosuid`, longest first.
+    mounts: Vec<(String, MountFlags)>,
     /// Files opened for reading, by canonical path (page faults read one page at a time).
     open: RefCell<BTreeMap<String, File>>,
 }
@@ -35,25 +35,44 @@ impl HostFs {
         }
     }
 
-    fn noexec(&self, path: &str) -> bool {
+    /// The flags of the mount `path` lies on (the longest matching mount point).
+    fn mount_of(&self, path: &str) -> MountFlags {
         self.mounts
             .iter()
             .find(|(m, _)| {
                 m == "/" || path == m || (path.starts_with(m.as_str()) && path.as_bytes().get(m.len()) == Some(&b'/'))
             })
-            .is_some_and(|&(_, noexec)| noexec)
+            .map_or(MountFlags::default(), |&(_, f)| f)
+    }
+
+    fn noexec(&self, path: &str) -> bool {
+        self.mount_of(path).noexec
     }
 }
 
-/// `(mount point, noexec)` for each line of `/proc/self/mountinfo` (`fs/proc_namespace.c: show_mountinfo`):
+/// The per-mount options exec cares about (`MNT_NOEXEC`, `MNT_NOSUID`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct MountFlags {
+    noexec: bool,
+    nosuid: bool,
+}
+
+/// `(mount point, flags)` for each line of `/proc/self/mountinfo` (`fs/proc_namespace.c: show_mountinfo`):
 /// field 5 is the mount point (octal-escaped), field 6 the per-mount options.
-fn parse_mountinfo(text: &str) -> Vec<(String, bool)> {
+fn parse_mountinfo(text: &str) -> Vec<(String, MountFlags)> {
     text.lines()
         .filter_map(|l| {
             let mut f = l.split(' ');
             let point = f.nth(4)?;
             let opts = f.next()?;
-            Some((unescape_octal(point), opts.split(',').any(|o| o == "noexec")))
+            let has = |name: &str| opts.split(',').any(|o| o == name);
+            Some((
+                unescape_octal(point),
+                MountFlags {
+                    noexec: has("noexec"),
+                    nosuid: has("nosuid"),
+                },
+            ))
         })
         .collect()
 }
@@ -105,6 +124,7 @@ impl FileSource for HostFs {
         let (rdev_major, rdev_minor) = dev_major_minor(md.rdev());
         Ok(FileMeta {
             noexec: self.noexec(&canon),
+            nosuid: self.mount_of(&canon).nosuid,
             uid: md.uid(),
             gid: md.gid(),
             path: canon,
@@ -183,9 +203,21 @@ mod tests {
         assert_eq!(
             m,
             vec![
-                ("/".into(), false),
-                ("/dev/shm".into(), true),
-                ("/mnt/a b".into(), true)
+                ("/".into(), MountFlags::default()),
+                (
+                    "/dev/shm".into(),
+                    MountFlags {
+                        noexec: true,
+                        nosuid: true
+                    }
+                ),
+                (
+                    "/mnt/a b".into(),
+                    MountFlags {
+                        noexec: true,
+                        nosuid: false,
+                    }
+                )
             ]
         );
         let mut mounts = m;
@@ -197,5 +229,6 @@ mod tests {
         assert!(fs.noexec("/dev/shm/x"));
         assert!(!fs.noexec("/dev/shmx"));
         assert!(!fs.noexec("/usr/bin/cat"));
+        assert!(fs.mount_of("/dev/shm/x").nosuid && !fs.mount_of("/mnt/a b/x").nosuid);
     }
 }

@@ -291,3 +291,172 @@ fn legacy_bottom_up_layout() {
         ],
     );
 }
+
+/// A program that prints what exec gave it: the credential lines of its status, the auxv credentials and
+/// AT_SECURE, its personality and its stack limit.
+const IDPROBE: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+int main(void) {
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) || !strncmp(line, "Cap", 3))
+            fputs(line, stdout);
+    struct rlimit r;
+    getrlimit(RLIMIT_STACK, &r);
+    printf("AT_UID %lu\nAT_EUID %lu\nAT_GID %lu\nAT_EGID %lu\nAT_SECURE %lu\n", getauxval(AT_UID),
+           getauxval(AT_EUID), getauxval(AT_GID), getauxval(AT_EGID), getauxval(AT_SECURE));
+    printf("personality %#x\nstack %llu\n", personality(0xffffffff), (unsigned long long)r.rlim_cur);
+    return 0;
+}
+"#;
+
+/// The model's version of [`IDPROBE`]'s output for `pid` right after its exec.
+fn idprobe_model(k: &mut Kernel, pid: memsim_core::Pid) -> String {
+    let status = String::from_utf8(k.proc_read(pid, "status").unwrap()).unwrap();
+    let mut out: String = status
+        .lines()
+        .filter(|l| l.starts_with("Uid:") || l.starts_with("Gid:") || l.starts_with("Cap"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // The auxv: past argc, argv[] and NULL, envp[] and NULL.
+    let sp = k.mm(pid).unwrap().start_stack;
+    let word = |k: &mut Kernel, a: u64| u64::from_le_bytes(k.peek(pid, a, 8).unwrap().try_into().unwrap());
+    let argc = word(k, sp);
+    let mut a = sp + 8 * (argc + 2);
+    while word(k, a) != 0 {
+        a += 8;
+    }
+    a += 8;
+    let mut aux = std::collections::BTreeMap::new();
+    loop {
+        let (key, val) = (word(k, a), word(k, a + 8));
+        if key == 0 {
+            break;
+        }
+        aux.insert(key, val);
+        a += 16;
+    }
+    for (name, key) in [
+        ("AT_UID", 11),
+        ("AT_EUID", 12),
+        ("AT_GID", 13),
+        ("AT_EGID", 14),
+        ("AT_SECURE", 23),
+    ] {
+        out += &format!("{name} {}\n", aux.get(&key).copied().unwrap_or(0));
+    }
+    let t = k.task(pid).unwrap();
+    // printf's %#x prints 0 without a prefix.
+    let pers = match t.personality {
+        0 => "0".to_string(),
+        p => format!("{p:#x}"),
+    };
+    out += &format!("personality {pers}\nstack {}\n", t.rlimits[3].cur);
+    out
+}
+
+/// Set-user-ID and set-group-ID files exec'd by root and by an ordinary user (`setpriv`), with ADDR_NO_RANDOMIZE
+/// and an unlimited stack (`prlimit`, `setarch -R`): the ids and capabilities of `/proc/PID/status`, the auxv
+/// credentials and AT_SECURE, the personality (PER_CLEAR_ON_SETID) and the stack limit (clamped to 8 MiB for a
+/// secure exec) equal the kernel's.
+#[test]
+fn set_id_files_change_credentials_like_the_kernel() {
+    use std::os::unix::fs::PermissionsExt;
+    let have = |p: &str| Path::new(p).exists();
+    if !have("/usr/bin/setpriv") || !have("/usr/bin/setarch") || !have("/usr/bin/prlimit") {
+        eprintln!("setpriv, setarch or prlimit missing: skipping");
+        return;
+    }
+    // chown needs root.
+    let euid = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .unwrap();
+    if euid != "0" {
+        eprintln!("not root: skipping the set-id comparison");
+        return;
+    }
+    let bset = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("CapBnd:")
+                .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        })
+        .unwrap();
+    // A directory everyone may traverse (the target dir may not be), on a mount without nosuid.
+    let dir = PathBuf::from(format!("/tmp/memsim-exec-setid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let probe = dir.join("probe");
+    if !gcc(IDPROBE, &probe, &["-O1"]) {
+        eprintln!("gcc not available: skipping");
+        return;
+    }
+    // (name, owner, group, mode)
+    let files = [
+        ("plain", 0, 0, 0o755),
+        ("sgid", 0, 42, 0o2755),
+        ("sgid_no_gx", 0, 42, 0o2745),
+        ("suid_root", 0, 0, 0o4755),
+        ("suid_user", 1000, 1000, 0o4755),
+        ("both", 1000, 42, 0o6755),
+    ];
+    let mut diffs = Vec::new();
+    for (name, uid, gid, mode) in files {
+        let f = dir.join(name);
+        std::fs::copy(&probe, &f).unwrap();
+        std::os::unix::fs::chown(&f, Some(uid), Some(gid)).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+        let path = f.to_string_lossy().into_owned();
+        for user in [0u32, 65534] {
+            let mut cmd = Command::new("/usr/bin/prlimit");
+            cmd.arg("--stack=unlimited:unlimited");
+            if user != 0 {
+                cmd.args(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]);
+            }
+            cmd.args(["/usr/bin/setarch", "x86_64", "-R", &path]);
+            let out = cmd.output().unwrap();
+            let real = String::from_utf8(out.stdout).unwrap();
+            assert!(out.status.success() && !real.is_empty(), "{name} as {user}: {real}");
+
+            let cfg = KernelConfig {
+                randomize_va_space: 2,
+                ..KernelConfig::default()
+            };
+            let mut k = Kernel::new(cfg, Box::new(HostFs::new()));
+            {
+                let t = k.task_mut(INIT_PID).unwrap();
+                // The bounding set of this environment (root's sets are the bounding set).
+                t.cred = memsim_core::task::Cred::for_uid(user);
+                t.cred.cap_bset = bset;
+                if user == 0 {
+                    t.cred.cap_permitted = bset;
+                    t.cred.cap_effective = bset;
+                }
+                t.personality = NO_RANDOMIZE;
+                t.rlimits[3] = memsim_core::task::Rlimit {
+                    cur: u64::MAX,
+                    max: u64::MAX,
+                };
+            }
+            k.do_execve(INIT_PID, &path, &[path.clone().into_bytes()], &[])
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let model = idprobe_model(&mut k, INIT_PID);
+            if model != real {
+                diffs.push(format!(
+                    "== {name} ({mode:o}) as uid {user}\nkernel:\n{real}model:\n{model}"
+                ));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

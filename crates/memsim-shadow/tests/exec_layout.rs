@@ -678,17 +678,10 @@ fn exec_errors_match_the_kernel() {
 }
 
 /// Kinds of installed programs ([`every_installed_program_execs_like_the_kernel`]) known to differ.
-const KNOWN_INSTALLED_MISMATCHES: KnownList = &[
-    (
-        "ia32",
-        "the model has no ia32 compat tasks: a 32-bit x86 ELF gives ENOEXEC on x86_64 (as documented)",
-    ),
-    (
-        "set-id",
-        "the model's execve neither clears ADDR_NO_RANDOMIZE (PER_CLEAR_ON_SETID) nor sets egid/AT_SECURE for \
-     set-user/group-ID files",
-    ),
-];
+const KNOWN_INSTALLED_MISMATCHES: KnownList = &[(
+    "ia32",
+    "the model has no ia32 compat tasks: a 32-bit x86 ELF gives ENOEXEC on x86_64 (as documented)",
+)];
 
 /// The credential entries of the auxv in an initial stack picture (`AT_EGID 0x2a`, ...).
 fn auxv_creds(l: &ExecLayout) -> Vec<String> {

@@ -811,7 +811,7 @@ impl Kernel {
         auxv.push((at::EUID, u64::from(cred.euid)));
         auxv.push((at::GID, u64::from(cred.gid)));
         auxv.push((at::EGID, u64::from(cred.egid)));
-        auxv.push((at::SECURE, 0));
+        auxv.push((at::SECURE, u64::from(bprm.secureexec)));
         auxv.push((at::RANDOM, u_rand));
         auxv.push((at::HWCAP2, cfg.hwcap2));
         auxv.push((at::EXECFN, bprm.exec));

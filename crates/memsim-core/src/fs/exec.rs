@@ -23,7 +23,8 @@
 //!   accounting are those of Linux (same pages touched).
 //! * The first process (PID 1) is never exec'd by the model itself: it keeps the empty, non-random layout it
 //!   was created with, so scenarios that never call execve are unchanged.
-//! * set-user-ID/set-group-ID bits, capabilities from files, LSM hooks and `binfmt_misc` are not modelled.
+//! * Set-user-ID/set-group-ID files change the credentials (`exec_creds.rs`); capabilities from files, LSM
+//!   hooks, `no_new_privs` and `binfmt_misc` are not modelled.
 //! * The stack VMA's `vm_pgoff` follows the model's anonymous convention (start page) instead of Linux's
 //!   wrapped value; it is never shown.
 
@@ -137,6 +138,10 @@ pub struct Bprm {
     pub ptr_size: u64,
     /// The exec'ing task: a non-leader thread becomes the leader's PID in `de_thread`.
     pub pid: Pid,
+    /// `bprm->per_clear`: personality bits the exec drops (`PER_CLEAR_ON_SETID` for a set-id file).
+    pub per_clear: u32,
+    /// `bprm->secureexec`: a privilege-changing exec (AT_SECURE).
+    pub secureexec: bool,
 }
 
 impl Bprm {
@@ -266,6 +271,8 @@ impl Kernel {
             stack_top_max,
             ptr_size,
             pid,
+            per_clear: 0,
+            secureexec: false,
         };
         bprm_stack_limits(&mut bprm)?;
         bprm.push_string(path.as_bytes())?;
@@ -383,6 +390,11 @@ impl Kernel {
     /// (`exec_mmap`, releasing the old one and a vfork parent), clear the per-exec flags, close close-on-exec
     /// descriptors and set `comm` from the file name.
     pub fn begin_new_exec(&mut self, pid: Pid, bprm: &mut Bprm) -> Result<Pid, ExecError> {
+        // bprm_creds_from_file: once committed, the credentials come from the file being loaded (for a #!
+        // script, its interpreter: the script's own set-id bits are ignored).
+        let creds = crate::fs::exec_creds::bprm_creds_from_file(&self.task(pid)?.cred, &bprm.file.meta);
+        bprm.per_clear |= creds.per_clear;
+        bprm.secureexec |= creds.secureexec;
         bprm.point_of_no_return = true;
         let pid = self.de_thread(pid);
         bprm.pid = pid;
@@ -402,6 +414,11 @@ impl Kernel {
         }
         let t = self.task_mut(pid)?;
         t.flags &= !(PF_RANDOMIZE | PF_FORKNOEXEC);
+        t.personality &= !bprm.per_clear;
+        if bprm.secureexec && bprm.rlim_stack.cur > STK_LIM {
+            // A privileged program does not inherit a huge stack limit (checked before arch_pick_mmap_layout).
+            bprm.rlim_stack.cur = STK_LIM;
+        }
         // unshare_files: a table shared through CLONE_FILES is copied first; then do_close_on_exec.
         if t.files.users() > 1 {
             t.files = t.files.clone();
@@ -420,6 +437,8 @@ impl Kernel {
             a.mask = Default::default();
         }
         t.sighand = Shared::new(hand);
+        // commit_creds(bprm->cred): /proc/PID/status and the auxv show the new ids from here on.
+        t.cred = creds.cred;
         Ok(pid)
     }
 
@@ -428,6 +447,8 @@ impl Kernel {
     pub fn setup_new_exec(&mut self, pid: Pid, bprm: &Bprm) -> Result<bool, ExecError> {
         let va_space = self.cfg.randomize_va_space;
         let t = self.task_mut(pid)?;
+        // setup_new_exec: the exec-time stack limit (clamped for a secure exec) becomes the task's.
+        t.rlimits[RLIMIT_STACK] = bprm.rlim_stack;
         // set_personality_64bit: READ_IMPLIES_EXEC is dropped for 64-bit programs.
         t.personality &= !aslr::READ_IMPLIES_EXEC;
         let randomize = t.personality & ADDR_NO_RANDOMIZE == 0 && va_space != 0;

@@ -9,6 +9,7 @@ pub mod binfmt_elf;
 pub mod binfmt_script;
 pub mod coredump;
 pub mod exec;
+pub mod exec_creds;
 pub mod open;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,9 @@ pub struct FileMeta {
     pub rdev_minor: u32,
     /// The filesystem is mounted `noexec`.
     pub noexec: bool,
+    /// The filesystem is mounted `nosuid`: exec ignores the set-user-ID and set-group-ID bits
+    /// (`mnt_may_suid`).
+    pub nosuid: bool,
     /// `st_uid` and `st_gid`: the owner the exec permission check (`generic_permission`) compares with.
     pub uid: u32,
     pub gid: u32,
@@ -206,7 +210,7 @@ pub struct MemFs {
 }
 
 impl MemFs {
-    /// Change a file's metadata (mode, owner, `noexec`) in tests.
+    /// Change a file's metadata (mode, owner, `noexec`, `nosuid`) in tests.
     pub fn meta_mut(&mut self, path: &str) -> Option<&mut FileMeta> {
         self.files.get_mut(path).map(|(m, _)| m)
     }
@@ -232,6 +236,7 @@ impl MemFs {
             rdev_major: rdev.0,
             rdev_minor: rdev.1,
             noexec: true,
+            nosuid: false,
             uid: 0,
             gid: 0,
         };
@@ -251,6 +256,7 @@ impl MemFs {
             rdev_major: 0,
             rdev_minor: 0,
             noexec: false,
+            nosuid: false,
             uid: 0,
             gid: 0,
         };
@@ -272,6 +278,7 @@ impl MemFs {
             rdev_major: 0,
             rdev_minor: 0,
             noexec: false,
+            nosuid: false,
             uid: 0,
             gid: 0,
         };

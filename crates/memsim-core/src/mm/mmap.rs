@@ -346,6 +346,7 @@ impl Kernel {
                 rdev_major: 0,
                 rdev_minor: 0,
                 noexec: false,
+                nosuid: false,
                 uid: 0,
                 gid: 0,
             },

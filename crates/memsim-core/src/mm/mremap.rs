@@ -599,6 +599,7 @@ mod tests {
                 rdev_major: 0,
                 rdev_minor: 0,
                 noexec: false,
+                nosuid: false,
                 uid: 0,
                 gid: 0,
             },

@@ -394,6 +394,7 @@ pub(crate) mod tests {
                 rdev_major: 0,
                 rdev_minor: 0,
                 noexec: false,
+                nosuid: false,
                 uid: 0,
                 gid: 0,
             },

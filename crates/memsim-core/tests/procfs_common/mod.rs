@@ -45,6 +45,7 @@ pub fn inode(kind: InodeKind, display: &str, dev: (u32, u32), ino: u64, size: u6
             rdev_major: 0,
             rdev_minor: 0,
             noexec: false,
+            nosuid: false,
             uid: 0,
             gid: 0,
         },
