@@ -1,6 +1,9 @@
 //! The system calls memsim models, decoded from a [`SyscallLine`] into raw register values ([`Call`]), and
-//! executed on the model ([`execute`], [`dispatch`]). `memsim-shadow` decodes with the same [`decode`] and
-//! issues the call to the real kernel, so both sides run exactly the same operation.
+//! executed on the model ([`execute`], [`dispatch`]): memory calls, descriptors, and the process calls (execve,
+//! fork, vfork, clone, clone3, exit, exit_group, wait4, waitid, kill, tgkill, tkill, the rlimit calls), whose
+//! printed outputs (wait status, siginfo, old limits) are decoded as expectations. `memsim-shadow` decodes
+//! with the same [`decode`] and issues memory calls to the real kernel, so both sides run exactly the same
+//! operation; it refuses the process calls.
 
 use memsim_core::task::{ExitStatus, Rlimit};
 use memsim_core::uapi::*;

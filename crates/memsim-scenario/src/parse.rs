@@ -456,8 +456,13 @@ impl Parser {
             });
         }
         if body.starts_with(b"+++") {
-            self.pending.remove(&pid);
-            return end_line(&mut c).map_err(at).map(|k| {
+            let kind = end_line(&mut c).map_err(at)?;
+            // A task's end drops its unfinished call; a notice (`+++ superseded by execve in pid N +++`) does
+            // not: the exec'ing thread's call is resumed under this PID.
+            if kind.is_some() {
+                self.pending.remove(&pid);
+            }
+            return Ok(kind).map(|k| {
                 k.map(|kind| {
                     Scanned::Line(Line {
                         line: line_no,
@@ -483,7 +488,15 @@ impl Parser {
                 kind,
             })));
         }
-        if let Some(head) = body.strip_suffix(b"<unfinished ...>") {
+        // An execve by a thread of a multi-threaded process: the thread takes over its leader's PID
+        // (`de_thread`), and strace finishes the call under that PID: `2821 execve(... <pid changed to 2820
+        // ...>`, then `2820 <... execve resumed>) = 0`. The call is joined under the new PID.
+        let (body, new_pid) = match pid_changed(body) {
+            Some((head, n)) => (head, Some(n)),
+            None => (body, None),
+        };
+        if let Some(head) = body.strip_suffix(b"<unfinished ...>").or(new_pid.map(|_| body)) {
+            let pid = new_pid.or(pid);
             let name_end = body.iter().position(|&b| !is_ident(b)).unwrap_or(body.len());
             if name_end == 0 || body.get(name_end) != Some(&b'(') {
                 return Err(at((
@@ -596,6 +609,14 @@ impl Parser {
             kind,
         }))
     }
+}
+
+/// `HEAD <pid changed to N ...>`: the head and N.
+fn pid_changed(body: &[u8]) -> Option<(&[u8], u32)> {
+    let rest = body.strip_suffix(b" ...>")?;
+    let at = rest.windows(16).rposition(|w| w == b"<pid changed to ")?;
+    let n = std::str::from_utf8(&rest[at + 16..]).ok()?.parse().ok()?;
+    Some((&body[..at], n))
 }
 
 /// If `text` ends with strace's `strace: Process N attached` (or `detached`) notice after other text, the text

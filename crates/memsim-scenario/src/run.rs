@@ -11,11 +11,23 @@
 //!   line must be the signal line (`--- SIGSEGV {...} ---`, fields compared when given) or `+++ killed by`;
 //!   anything else is a failure at the access line. With no handlers the fault kills the process, as Linux
 //!   does; later lines for that process fail.
-//! * PIDs: a line without a prefix runs in PID 1. strace logs carry real PIDs, so the first PID seen is mapped
-//!   to model PID 1; a later PID is used as is when the model has a task with that number, otherwise it is
-//!   mapped to PID 1 too (until the model has fork). Such a stand-in PID's system calls and accesses run in
-//!   PID 1, but its end (`exit_group`, `+++ exited`, `+++ killed`) and its signal lines are skipped and
-//!   counted ([`Stats::skipped`]), so a child's exit does not end PID 1.
+//! * PIDs: a line without a prefix runs in PID 1. strace logs carry the host's PIDs: the first prefix seen is
+//!   PID 1, and a child's PID enters the map from the result of the fork, vfork, clone or clone3 that made it
+//!   (never taken as a model PID: the model numbers its own tasks, kernel threads first). A child whose first
+//!   line comes before its parent's `<... clone resumed>` (strace interleaves them) is created from the
+//!   parent's unfinished clone at that line, and the resumed line must name it. PIDs in arguments (kill,
+//!   wait4, waitid, prlimit64) and results (wait4's, waitid's `si_pid`) go through the map. A prefix that no
+//!   clone made (a log that does not trace process creation) stands in for PID 1: its calls run there, but
+//!   its exec, exit and signal lines are skipped and counted ([`Stats::skipped`]).
+//! * A process of a log ends at its `+++ exited`/`+++ killed` line, not at its exit_group line: under ptrace
+//!   the parent cannot reap it in between. An exit call is applied there (or earlier, when a wait's result
+//!   shows it happened); a `+++` line with no exit call before it ends the process itself (a signal from
+//!   outside the model), except for fault signals, which must come from a faulting access. Wait statuses,
+//!   waitid's siginfo, SIGCHLD lines (the child must have ended that way) and rlimit outputs are checked.
+//! * A real program's log (after its execve) is filtered (`-e trace=%file` has no close, dup or pipe):
+//!   descriptor numbers follow the log. Before an openat or dup that returned N, N is made the lowest free
+//!   descriptor (closing it, or filling lower ones with `/dev/null`); a descriptor closed or duplicated that
+//!   the model never saw is put in place first ([`Stats::fd_syncs`]). The results are still checked.
 //! * Descriptors 0, 1 and 2 of PID 1 are opened on `/dev/null` before the first line, so the descriptor
 //!   numbers of a real program's log (whose first `openat` returns 3) line up.
 
@@ -48,9 +60,9 @@ pub struct Step {
 pub enum Op {
     /// A modeled system call, decoded, and its expected result.
     Call { call: Call, expect: Expect },
-    /// A system call memsim does not model: counted. `exit_code` is the first argument of `exit`/`exit_group`.
-    /// The name is shared between the steps of one scenario that call it (a log repeats a few dozen names).
-    Unmodeled { name: Arc<str>, exit_code: Option<i64> },
+    /// A system call memsim does not model: counted. The name is shared between the steps of one scenario that
+    /// call it (a log repeats a few dozen names).
+    Unmodeled { name: Arc<str> },
     /// Everything else: accesses, poke/peek, signal and exit lines, `cat`.
     Line(LineKind),
 }
@@ -198,13 +210,7 @@ fn op_of<A: ArgValue>(
 ) -> Result<Op, ArgError> {
     Ok(match call::decode_args(name, args)? {
         Some(call) => Op::Call { call, expect: expect() },
-        None => Op::Unmodeled {
-            name: names.get(name),
-            exit_code: match name {
-                "exit" | "exit_group" => args.first().and_then(|a| a.to_u64(&[]).ok()).map(|v| v as i64),
-                _ => None,
-            },
-        },
+        None => Op::Unmodeled { name: names.get(name) },
     })
 }
 
@@ -854,7 +860,6 @@ impl Runner {
         if step.pid.is_some_and(|p| self.stand_ins.contains(&p)) {
             let ends = match &step.op {
                 Op::Line(LineKind::Exited { .. } | LineKind::Killed { .. } | LineKind::Signal { .. }) => true,
-                Op::Unmodeled { name, .. } => matches!(&**name, "exit" | "exit_group"),
                 // A stand-in's own program and end are not PID 1's.
                 Op::Call {
                     call: Call::Exit { .. } | Call::ExitGroup { .. } | Call::Execve { .. },
@@ -908,11 +913,7 @@ impl Runner {
                 }
                 return Ok(Some(text));
             }
-            Op::Unmodeled { name, exit_code } => {
-                if matches!(&**name, "exit_group" | "exit") {
-                    self.end(pid, ExitStatus::Exited(exit_code.unwrap_or(0) as i32));
-                    return Ok(narrate.then(|| "?".into()));
-                }
+            Op::Unmodeled { name } => {
                 match self.stats.unmodeled.get_mut(&**name) {
                     Some(c) => *c += 1,
                     None => {

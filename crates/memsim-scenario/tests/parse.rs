@@ -689,3 +689,21 @@ fn borrowed_and_owned_decoding_agree() {
     }
     assert!(n > 500, "{n}");
 }
+
+/// An execve by a thread finishes under its leader's PID (`de_thread`): strace cuts the line with `<pid
+/// changed to N ...>` and resumes it as N.
+#[test]
+fn an_execve_that_changes_pid_is_joined_under_the_new_pid() {
+    let text = "2821  execve(\"/bin/true\", [\"/bin/true\"], [\"A=1\"] <pid changed to 2820 ...>\n\
+                2820  +++ superseded by execve in pid 2821 +++\n\
+                2820  <... execve resumed>)             = 0\n";
+    let lines = parse_str("t", text).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].pid, Some(2820));
+    let LineKind::Syscall(sc) = &lines[0].kind else {
+        panic!()
+    };
+    assert_eq!(sc.name, "execve");
+    assert_eq!(sc.args.len(), 3);
+    assert_eq!(sc.expect, Expect::Value(0));
+}

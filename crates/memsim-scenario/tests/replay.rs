@@ -31,6 +31,7 @@ fn real_programs_replay() {
         ("sh-pipe", s(&["sh", "-c", "ls / | wc -l"])),
         ("bash", s(&["bash", "-c", "echo $((6 * 7))"])),
         ("threads", vec![exe("threads")]),
+        ("threadexec", vec![exe("threadexec")]),
         ("python3", s(&["python3", "-c", "print(1)"])),
         ("grep", s(&["grep", "root", "/etc/passwd"])),
         ("sort", s(&["sort", "/etc/passwd"])),
