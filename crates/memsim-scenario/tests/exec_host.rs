@@ -651,3 +651,92 @@ fn vdso_pages_fault_like_the_kernel() {
     let model = vdsoprobe_model(&path);
     assert_eq!(model, real, "model (left) and kernel (right) differ");
 }
+
+/// MMAP_PAGE_ZERO: exec maps page 0 `r-x` (root has CAP_SYS_RAWIO); READ_IMPLIES_EXEC is dropped by a 64-bit
+/// exec, so the stack and the bss stay non-executable. Maps, smaps and the stack equal the kernel's.
+#[test]
+fn mmap_page_zero_and_read_implies_exec_personalities() {
+    const MMAP_PAGE_ZERO: u32 = 0x0100000;
+    const READ_IMPLIES_EXEC: u32 = 0x0400000;
+    let cases = [("/usr/bin/cat", vec!["cat"], vec!["A=1"])];
+    check_with(NO_RANDOMIZE | MMAP_PAGE_ZERO, &cases);
+    check_with(NO_RANDOMIZE | READ_IMPLIES_EXEC, &cases);
+    check_with(NO_RANDOMIZE | READ_IMPLIES_EXEC | MMAP_PAGE_ZERO, &cases);
+}
+
+/// A program that turns READ_IMPLIES_EXEC on after its exec, then maps, protects and grows its heap: the
+/// permissions it then shows (PROT_READ gains PROT_EXEC in mmap and mprotect, the heap is `rwx`).
+const RIEPROBE: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <unistd.h>
+int main(void) {
+    personality(READ_IMPLIES_EXEC);
+    mmap((void *)0x10000000, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    mmap((void *)0x10010000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    mmap((void *)0x10020000, 4096, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    char *d = mmap((void *)0x10030000, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    mprotect(d, 4096, PROT_READ);
+    char *e = mmap((void *)0x10040000, 4096, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    mprotect(e, 4096, PROT_READ | PROT_WRITE);
+    sbrk(8192);
+    char line[512], out[4096] = "";
+    FILE *f = fopen("/proc/self/maps", "r");
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "100", 3) || strstr(line, "[heap]")) {
+            char perms[8], name[64] = "";
+            sscanf(line, "%*s %7s %*s %*s %*s %63s", perms, name);
+            if (name[0]) sprintf(out + strlen(out), "%s %s\n", name, perms);
+            else sprintf(out + strlen(out), "%.8s %s\n", line, perms);
+        }
+    fputs(out, stdout);
+    return 0;
+}
+"#;
+
+#[test]
+fn read_implies_exec_in_mmap_mprotect_and_brk() {
+    use memsim_core::uapi::*;
+    let out = tmp().join("exec_rieprobe");
+    if !gcc(RIEPROBE, &out, &["-O1", "-no-pie"]) {
+        eprintln!("gcc not available: skipping");
+        return;
+    }
+    let path = out.to_string_lossy().into_owned();
+    let real = Command::new(&path).output().unwrap();
+    let real = String::from_utf8(real.stdout).unwrap();
+
+    let mut k = exec_model(NO_RANDOMIZE, &path, &[&path], &[]);
+    let p = INIT_PID;
+    k.task_mut(p).unwrap().personality |= 0x0400000;
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    k.sys_mmap(p, 0x1000_0000, 4096, PROT_READ, anon, -1, 0).unwrap();
+    k.sys_mmap(p, 0x1001_0000, 4096, PROT_READ | PROT_WRITE, anon, -1, 0)
+        .unwrap();
+    k.sys_mmap(p, 0x1002_0000, 4096, PROT_WRITE, anon, -1, 0).unwrap();
+    k.sys_mmap(p, 0x1003_0000, 4096, PROT_NONE, anon, -1, 0).unwrap();
+    k.sys_mprotect(p, 0x1003_0000, 4096, PROT_READ).unwrap();
+    k.sys_mmap(p, 0x1004_0000, 4096, PROT_WRITE, anon, -1, 0).unwrap();
+    k.sys_mprotect(p, 0x1004_0000, 4096, PROT_READ | PROT_WRITE).unwrap();
+    let brk = k.mm(p).unwrap().brk;
+    k.sys_brk(p, brk + 8192).unwrap();
+    let maps = String::from_utf8(k.proc_read(p, "maps").unwrap()).unwrap();
+    let mut model = String::new();
+    for l in maps.lines().filter(|l| l.starts_with("100") || l.ends_with("[heap]")) {
+        let perms = l.split_whitespace().nth(1).unwrap();
+        if l.ends_with("[heap]") {
+            model += &format!("[heap] {perms}\n");
+        } else {
+            model += &format!("{} {perms}\n", &l[..8]);
+        }
+    }
+    // The real heap may lie above or below the probes (brk is randomized there): compare sorted lines.
+    let sorted = |t: &str| {
+        let mut v: Vec<&str> = t.lines().collect();
+        v.sort_unstable();
+        v.join("\n")
+    };
+    assert_eq!(sorted(&model), sorted(&real), "model (left) and kernel (right) differ");
+}

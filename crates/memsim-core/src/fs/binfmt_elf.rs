@@ -19,7 +19,8 @@
 //! model does not model compat tasks and returns ENOEXEC saying so. On `--arch i386` (a native 32-bit kernel,
 //! 3 GiB user space) AT_SYSINFO points at an assumed offset of `__kernel_vsyscall` in the vDSO (not verified:
 //! no 32-bit kernel to ask), AT_PLATFORM is "i686" and AT_MINSIGSTKSZ keeps the configured value.
-//! READ_IMPLIES_EXEC (a 32-bit program without PT_GNU_STACK) and MMAP_PAGE_ZERO are not applied.
+//! READ_IMPLIES_EXEC (kept and, without PT_GNU_STACK, set for i386 programs; dropped for 64-bit ones) makes
+//! every readable segment, the bss and the stack executable; MMAP_PAGE_ZERO maps page 0 `r-x` at the end.
 
 use std::sync::Arc;
 
@@ -462,7 +463,7 @@ impl Kernel {
         self.do_munmap(mm, addr, addr + len)?;
         // do_brk_flags
         let mut flags = VM_DATA_DEFAULT_FLAGS | VmFlags::ACCOUNT | def;
-        if exec {
+        if exec || self.read_implies_exec(pid) {
             flags |= VmFlags::EXEC;
         }
         let pages = len >> PAGE_SHIFT;
@@ -542,7 +543,7 @@ impl Kernel {
 
         // ---- point of no return ----
         let pid = self.begin_new_exec(pid, bprm)?;
-        let pf_randomize = self.setup_new_exec(pid, bprm)?;
+        let pf_randomize = self.setup_new_exec(pid, bprm, exec_stack)?;
         let stack_top = aslr::randomize_stack_top(&mut self.rng, arch, arch.stack_top(), pf_randomize);
         self.setup_arg_pages(pid, bprm, stack_top, exec_stack)?;
 
@@ -700,6 +701,19 @@ impl Kernel {
         let m = self.mm_mut(pid)?;
         m.start_brk = brk;
         m.brk = brk;
+        if self.task(pid)?.personality & aslr::MMAP_PAGE_ZERO != 0 {
+            // SVr4 compatibility: page 0 read-only and executable. The result is ignored, as Linux ignores it
+            // (without CAP_SYS_RAWIO the mmap_min_addr check refuses it).
+            let _ = self.sys_mmap(
+                pid,
+                0,
+                PAGE_SIZE,
+                PROT_READ | PROT_EXEC,
+                MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+        }
         Ok(())
     }
 

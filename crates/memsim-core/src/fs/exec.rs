@@ -444,13 +444,20 @@ impl Kernel {
 
     /// `SET_PERSONALITY` + PF_RANDOMIZE + `setup_new_exec` → `arch_pick_mmap_layout` for the exec-time
     /// RLIMIT_STACK. Returns whether PF_RANDOMIZE is set.
-    pub fn setup_new_exec(&mut self, pid: Pid, bprm: &Bprm) -> Result<bool, ExecError> {
+    pub fn setup_new_exec(&mut self, pid: Pid, bprm: &Bprm, exec_stack: ExecStack) -> Result<bool, ExecError> {
         let va_space = self.cfg.randomize_va_space;
+        let is64 = self.cfg.arch.is_64bit();
         let t = self.task_mut(pid)?;
         // setup_new_exec: the exec-time stack limit (clamped for a secure exec) becomes the task's.
         t.rlimits[RLIMIT_STACK] = bprm.rlim_stack;
-        // set_personality_64bit: READ_IMPLIES_EXEC is dropped for 64-bit programs.
-        t.personality &= !aslr::READ_IMPLIES_EXEC;
+        if is64 {
+            // set_personality_64bit: READ_IMPLIES_EXEC is dropped for 64-bit programs.
+            t.personality &= !aslr::READ_IMPLIES_EXEC;
+        } else if exec_stack == ExecStack::Default {
+            // A native 32-bit kernel's SET_PERSONALITY keeps the bit; elf_read_implies_exec: an i386 program
+            // without PT_GNU_STACK gets it.
+            t.personality |= aslr::READ_IMPLIES_EXEC;
+        }
         let randomize = t.personality & ADDR_NO_RANDOMIZE == 0 && va_space != 0;
         if randomize {
             t.flags |= PF_RANDOMIZE;
@@ -491,7 +498,11 @@ impl Kernel {
         bprm.p -= shift;
         bprm.exec -= shift;
         let arg_start = bprm.p;
+        // VM_STACK_FLAGS: VM_DATA_DEFAULT_FLAGS is VM_DATA_FLAGS_TSK_EXEC (exec with READ_IMPLIES_EXEC).
         let mut vm_flags = VmFlags::GROWSDOWN | VM_DATA_DEFAULT_FLAGS | VmFlags::ACCOUNT;
+        if self.read_implies_exec(pid) {
+            vm_flags |= VmFlags::EXEC;
+        }
         match exec_stack {
             ExecStack::EnableX => vm_flags |= VmFlags::EXEC,
             ExecStack::DisableX => vm_flags -= VmFlags::EXEC,
@@ -521,6 +532,13 @@ impl Kernel {
         self.exec_write(pid, arg_start, &bytes)
             .map_err(|e| ExecError::new(e, "cannot write the argument strings"))?;
         Ok(())
+    }
+
+    /// The READ_IMPLIES_EXEC personality of `pid`: readable mappings (mmap, mprotect) and the data defaults
+    /// (brk, the stack) are executable.
+    pub fn read_implies_exec(&self, pid: Pid) -> bool {
+        self.task(pid)
+            .is_ok_and(|t| t.personality & aslr::READ_IMPLIES_EXEC != 0)
     }
 
     /// `arch_align_stack`'s condition: randomization on and not turned off by the personality.

@@ -965,3 +965,59 @@ fn vdso_pages_are_shared_file_pages_and_vvar_pages_raw_pfns() {
     let (vvar, _) = vma_named(&k, P, "[vvar]");
     assert_eq!(k.peek(P, vvar + 4096, 1).unwrap_err().signo, SIGBUS);
 }
+
+#[test]
+fn i386_program_without_pt_gnu_stack_reads_implies_exec() {
+    let mut e = static_exec();
+    e.phdrs.retain(|p| p.p_type != PT_GNU_STACK);
+    for p in e.phdrs.iter_mut().filter(|p| p.p_type == PT_LOAD) {
+        p.p_vaddr += 0x0804_8000 - 0x40_0000;
+    }
+    e.entry = 0x0804_8100;
+    let cfg = KernelConfig {
+        arch: crate::arch::Arch::I386,
+        ..KernelConfig::default()
+    };
+    let mut k = kernel_cfg(fs_with(&[("/bin/s32", e.build32())]), cfg);
+    exec(&mut k, "/bin/s32", &["s32"], &[]).unwrap();
+    assert_ne!(k.task(P).unwrap().personality & crate::arch::aslr::READ_IMPLIES_EXEC, 0);
+    let text = maps(&k, P);
+    let perms: Vec<&str> = text.lines().map(|l| &l[18..22]).collect();
+    // Data, bss and stack are executable; the vDSO's data pages are not mapped through mmap.
+    assert_eq!(
+        perms,
+        ["r-xp", "rwxp", "rwxp", "r--p", "r--p", "r-xp", "rwxp"],
+        "{text}"
+    );
+    // An anonymous PROT_READ mapping is executable too.
+    let a = k
+        .sys_mmap(P, 0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        .unwrap();
+    assert!(k
+        .mm(P)
+        .unwrap()
+        .vmas
+        .lookup(crate::VirtAddr(a))
+        .unwrap()
+        .flags
+        .contains(VmFlags::EXEC));
+}
+
+#[test]
+fn mmap_page_zero_maps_page_zero_for_root_only() {
+    for (uid, mapped) in [(0, true), (1000, false)] {
+        let mut k = kernel(fs_with(&[("/bin/static", static_exec().build())]));
+        let t = k.task_mut(P).unwrap();
+        t.cred = crate::task::Cred::for_uid(uid);
+        t.personality = crate::arch::aslr::MMAP_PAGE_ZERO;
+        exec(&mut k, "/bin/static", &["s"], &[]).unwrap();
+        let text = maps(&k, P);
+        assert_eq!(
+            text.starts_with("00000000-00001000 r-xp 00000000 00:00 0 "),
+            mapped,
+            "{text}"
+        );
+        // Without set-id the personality survives the exec.
+        assert_eq!(k.task(P).unwrap().personality, crate::arch::aslr::MMAP_PAGE_ZERO);
+    }
+}

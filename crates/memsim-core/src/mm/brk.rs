@@ -100,7 +100,11 @@ impl Kernel {
     /// (`rd wr mr mw me ac` + def_flags, pgoff = addr >> 12). Returns false on failure.
     fn do_brk_flags(&mut self, pid: Pid, mm: MmId, addr: u64, len: u64) -> bool {
         let m = &self.mms[&mm];
-        let flags = VM_DATA_DEFAULT_FLAGS | VmFlags::ACCOUNT | m.def_flags;
+        let mut flags = VM_DATA_DEFAULT_FLAGS | VmFlags::ACCOUNT | m.def_flags;
+        // VM_DATA_FLAGS_TSK_EXEC: READ_IMPLIES_EXEC makes the heap executable.
+        if self.read_implies_exec(pid) {
+            flags |= VmFlags::EXEC;
+        }
         let pages = len >> PAGE_SHIFT;
         if !self.may_expand_vm(pid, m, flags, pages) {
             return false;

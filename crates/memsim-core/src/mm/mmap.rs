@@ -95,6 +95,15 @@ impl Kernel {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
+        // READ_IMPLIES_EXEC: PROT_READ implies PROT_EXEC, except for a file on a noexec mount.
+        let prot = if prot & PROT_READ != 0
+            && self.read_implies_exec(pid)
+            && !file.as_ref().is_some_and(|f| f.inode.meta.noexec)
+        {
+            prot | PROT_EXEC
+        } else {
+            prot
+        };
         if flags & MAP_FIXED_NOREPLACE != 0 {
             flags |= MAP_FIXED;
         }

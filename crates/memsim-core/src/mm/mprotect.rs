@@ -67,7 +67,9 @@ impl Kernel {
             }
         }
 
-        let newprot = VmFlags::from_prot(prot);
+        let mut newprot = VmFlags::from_prot(prot);
+        // READ_IMPLIES_EXEC: once a VMA that may execute is met, PROT_EXEC stays added for the rest.
+        let rier = self.read_implies_exec(pid) && prot & PROT_READ != 0;
         let mut nstart = start;
         let mut tmp = first.start.as_u64();
         // for_each_vma_range(vmi, vma, end)
@@ -77,6 +79,9 @@ impl Kernel {
             }
             if vma.start.as_u64() != tmp {
                 return Err(Errno::ENOMEM);
+            }
+            if rier && vma.flags.contains(VmFlags::MAYEXEC) {
+                newprot |= VmFlags::EXEC;
             }
             // newflags = prot bits | the old flags except the access bits (pkeys are not modelled).
             let newflags = newprot | (vma.flags - VmFlags::ACCESS);
