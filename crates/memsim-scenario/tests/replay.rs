@@ -162,4 +162,20 @@ fn an_unfiltered_log_replays() {
     assert!(summary.stats.unknown_env >= 3, "{:?}", summary.stats);
     assert!(summary.stats.unmodeled.contains_key("pipe2"), "{:?}", summary.stats);
     assert!(summary.stats.calls > 50);
+    // Python forking: its prlimit64 outputs (RLIMIT_STACK, RLIMIT_NPROC) are checked against the model's.
+    let dir = scratch("v");
+    let log = dir.join("py.log");
+    record_with(
+        &["-f"],
+        &log,
+        &s(&["python3", "-c", "import os\nif os.fork() == 0: os._exit(3)\nos.wait()"]),
+    );
+    let text = std::fs::read_to_string(&log).expect("log");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        text.contains("prlimit64(0, RLIMIT_STACK, NULL, {rlim_cur=8192*1024"),
+        "{text}"
+    );
+    let (_, summary) = replay("py.log", &text);
+    assert_eq!(summary.failures, vec![]);
 }
