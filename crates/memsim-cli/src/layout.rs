@@ -32,6 +32,8 @@ Example:
   memsim layout --aslr 2 --seed 7 /usr/bin/cat /dev/null
                                        a randomized (but reproducible) layout
 
+memsim does not run the program: a local variable or a malloc'ed block (the seed's `g` and `p`) exists only
+once it runs, in the [stack] mapping and above the initial break shown here.
 A static program's own `sbrk(0)` differs from the initial break shown here: its C library takes memory with
 brk for thread-local storage before main runs.";
 

@@ -321,6 +321,26 @@ fn clone_settid_writes_the_child_pid() {
     assert_eq!(k.task(c).unwrap().clear_child_tid, BASE + 8);
 }
 
+#[test]
+fn settid_words_at_unmapped_addresses_are_ignored() {
+    // put_user in copy_process/schedule_tail and mm_release ignores a fault: no signal, the tasks live on.
+    let mut k = kernel();
+    let flags = CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD as u64;
+    let c = Pid(k.sys_clone(P, flags, 0, BASE, BASE + 8, 0).unwrap() as u32);
+    assert!(k.task(P).unwrap().is_alive(), "parent");
+    assert!(k.task(c).unwrap().is_alive(), "child");
+    assert!(k
+        .sys_mmap(c, 0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        .is_ok());
+    // A thread sharing the mm clears its CLONE_CHILD_CLEARTID word at exit: unmapped, ignored as well.
+    let t = clone(&mut k, c, CLONE_VM | CLONE_CHILD_CLEARTID).unwrap();
+    k.task_mut(t).unwrap().clear_child_tid = BASE + 8;
+    k.sys_exit(t, 0).ok();
+    assert!(k.task(c).unwrap().is_alive(), "the mm's other user");
+    k.sys_exit_group(c, 3).ok();
+    assert_eq!(k.task(c).unwrap().exit, Some(ExitStatus::Exited(3)));
+}
+
 // ---- wait ----
 
 #[test]

@@ -436,7 +436,7 @@ impl Runner {
             }
             if let Some(p) = s.pid {
                 if !self.pids.contains_key(&p) && self.first_seen {
-                    self.adopt(p, it.parser());
+                    self.adopt(p, &it);
                 }
             }
             if !checked && matches!(s.op, Op::Line(LineKind::Cat { .. })) {
@@ -543,20 +543,42 @@ impl Runner {
     /// `p` (strace prints the child's first lines before the parent's `<... clone resumed>` when they
     /// interleave). Run the latest such clone now and map `p` to its child; the resumed line then checks
     /// that its result is `p`.
-    fn adopt(&mut self, p: u32, parser: &Parser) {
-        let mut best: Option<(usize, Option<u32>, String)> = None;
-        for (pid, name, text, line) in parser.unfinished() {
+    ///
+    /// With several parents in an unfinished clone at once, the log's later `<... clone resumed> ... = p`
+    /// line tells which one made `p` (looked for ahead, on a copy of the parse); without it, the latest.
+    fn adopt(&mut self, p: u32, rest: &Steps) {
+        let mut candidates: Vec<(usize, Option<u32>, String)> = Vec::new();
+        for (pid, name, text, line) in rest.parser().unfinished() {
             if !matches!(name, "clone" | "clone3" | "fork" | "vfork") || self.early.contains_key(&pid) {
                 continue;
             }
             if pid.is_some_and(|q| !self.pids.contains_key(&q)) {
                 continue;
             }
-            if best.as_ref().is_none_or(|b| line > b.0) {
-                best = Some((line, pid, format!("{})", text.trim_end().trim_end_matches(','))));
-            }
+            candidates.push((line, pid, format!("{})", text.trim_end().trim_end_matches(','))));
         }
-        let Some((line, parent, text)) = best else { return };
+        candidates.sort_by_key(|c| c.0);
+        let chosen = if candidates.len() > 1 {
+            const LOOKAHEAD: usize = 100_000;
+            let parents: Vec<Option<u32>> = candidates.iter().map(|c| c.1).collect();
+            rest.clone()
+                .take(LOOKAHEAD)
+                .filter_map(Result::ok)
+                .find_map(|st| match &st.op {
+                    Op::Call {
+                        call,
+                        expect: Expect::Value(v),
+                    } if call.creates_task() && *v == p as i128 && parents.contains(&st.pid) => {
+                        candidates.iter().position(|c| c.1 == st.pid)
+                    }
+                    _ => None,
+                })
+        } else {
+            None
+        };
+        let Some((line, parent, text)) = chosen.map(|i| candidates.swap_remove(i)).or_else(|| candidates.pop()) else {
+            return;
+        };
         let Ok(Some(crate::ast::Line {
             kind: LineKind::Syscall(sc),
             ..

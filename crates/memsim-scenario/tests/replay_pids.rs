@@ -231,3 +231,25 @@ fn a_call_strace_could_not_name_is_skipped() {
     let (_, f) = failures(&text);
     assert_eq!(f, vec![]);
 }
+
+/// Two parents in an unfinished clone when a new PID's first line comes: the log's later resumed lines say
+/// which one made it, and the child is a copy of that parent.
+#[test]
+fn a_child_of_one_of_two_forking_parents() {
+    let fork =
+        "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x100001a10";
+    let text = format!(
+        "100 {MAP}\n\
+         100 {fork}) = 101\n\
+         101 mmap(0x200000000, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0) = 0x200000000\n\
+         100 {fork} <unfinished ...>\n\
+         101 {fork} <unfinished ...>\n\
+         102 mprotect(0x200000000, 4096, PROT_READ) = -1 ENOMEM (Cannot allocate memory)\n\
+         103 mprotect(0x200000000, 4096, PROT_READ) = 0\n\
+         101 <... clone resumed>) = 103\n\
+         100 <... clone resumed>) = 102\n"
+    );
+    let (r, f) = failures(&text);
+    assert_eq!(f, vec![]);
+    assert_eq!(r.stats.early_clones, 2);
+}

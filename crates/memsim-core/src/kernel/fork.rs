@@ -199,7 +199,7 @@ impl Kernel {
             let users = mm.and_then(|m| self.mms.get(&m)).map_or(0, |m| m.mm_users);
             if users > 1 {
                 // put_user(0, tsk->clear_child_tid) + futex wake; a bad address is ignored.
-                let _ = self.poke(pid, ctid, &0u32.to_le_bytes());
+                let _ = self.copy_to_user(pid, ctid, &0u32.to_le_bytes());
             }
             if let Ok(t) = self.task_mut(pid) {
                 t.clear_child_tid = 0;
@@ -535,10 +535,10 @@ impl Kernel {
         // CLONE_PARENT_SETTID: the parent's word gets the child's TID (errors ignored, as put_user's are);
         // CLONE_CHILD_SETTID: the child writes its TID in its own memory when it first runs (schedule_tail).
         if flags & CLONE_PARENT_SETTID != 0 {
-            let _ = self.poke(pid, args.parent_tid, &child_pid.0.to_le_bytes());
+            let _ = self.copy_to_user(pid, args.parent_tid, &child_pid.0.to_le_bytes());
         }
         if flags & CLONE_CHILD_SETTID != 0 && args.child_tid != 0 {
-            let _ = self.poke(child_pid, args.child_tid, &child_pid.0.to_le_bytes());
+            let _ = self.copy_to_user(child_pid, args.child_tid, &child_pid.0.to_le_bytes());
         }
         if flags & CLONE_VFORK != 0 {
             // wait_for_vfork_done: TASK_KILLABLE, shown as D.

@@ -129,16 +129,29 @@ impl Kernel {
     /// One user access of `len` bytes at `addr`; an access that straddles a page boundary touches both pages.
     pub fn access(&mut self, pid: Pid, addr: u64, len: u64, kind: AccessKind) -> Result<(), SigInfo> {
         let len = len.max(1);
-        self.user_access(pid, addr, kind)?;
-        let last = addr.saturating_add(len - 1) & PAGE_MASK;
-        if last != addr & PAGE_MASK {
-            self.user_access(pid, last, kind)?;
-        }
-        Ok(())
+        let r = self.user_access(pid, addr, kind).and_then(|_| {
+            let last = addr.saturating_add(len - 1) & PAGE_MASK;
+            if last != addr & PAGE_MASK {
+                self.user_access(pid, last, kind)?;
+            }
+            Ok(())
+        });
+        r.inspect_err(|&sig| self.mark_fault_killed(pid, sig))
     }
 
     /// Store `bytes` at `addr` as user stores would.
     pub fn poke(&mut self, pid: Pid, addr: u64, bytes: &[u8]) -> Result<(), SigInfo> {
+        self.store_bytes(pid, addr, bytes)
+            .inspect_err(|&sig| self.mark_fault_killed(pid, sig))
+    }
+
+    /// Load `len` bytes at `addr` as user loads would.
+    pub fn peek(&mut self, pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, SigInfo> {
+        self.load_bytes(pid, addr, len)
+            .inspect_err(|&sig| self.mark_fault_killed(pid, sig))
+    }
+
+    fn store_bytes(&mut self, pid: Pid, addr: u64, bytes: &[u8]) -> Result<(), SigInfo> {
         let mut off = 0usize;
         while off < bytes.len() {
             let a = addr.wrapping_add(off as u64);
@@ -151,8 +164,7 @@ impl Kernel {
         Ok(())
     }
 
-    /// Load `len` bytes at `addr` as user loads would.
-    pub fn peek(&mut self, pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, SigInfo> {
+    fn load_bytes(&mut self, pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, SigInfo> {
         // Grow the buffer page by page: a huge length faults at the end of the mapping long before it could
         // exhaust host memory.
         let mut out = Vec::new();
@@ -208,26 +220,42 @@ impl Kernel {
             };
             self.do_user_addr_fault(pid, mm, addr, code)?;
         }
-        Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr))
+        Err(self.fault_sig(SIGSEGV, SEGV_MAPERR, addr))
     }
 
-    /// Deliver a fatal signal: without handlers the task dies (issue 3 completes exit).
-    fn kill(&mut self, pid: Pid, signo: u32, code: u32, addr: u64) -> SigInfo {
-        if let Ok(t) = self.task_mut(pid) {
-            t.exit = Some(ExitStatus::Killed {
-                signo,
-                core_dumped: false,
-            });
-            t.state = TaskState::Zombie;
-        }
+    /// The signal a failed user access raises (`force_sig_fault`'s arguments). Building it changes nothing:
+    /// the user-mode entry points ([`Kernel::access`], [`Kernel::poke`], [`Kernel::peek`]) mark the task dead
+    /// ([`Kernel::mark_fault_killed`]); kernel accesses to user memory (`put_user` in clone and exit) get EFAULT
+    /// instead ([`Kernel::copy_to_user`]).
+    fn fault_sig(&self, signo: u32, code: u32, addr: u64) -> SigInfo {
         SigInfo { signo, code, addr }
+    }
+
+    /// A user access raised `sig` and no handler catches it: the task dies of it (the runner completes the
+    /// exit with `force_sig_fault`). A task that was already dead keeps how it ended.
+    fn mark_fault_killed(&mut self, pid: Pid, sig: SigInfo) {
+        if let Ok(t) = self.task_mut(pid) {
+            if t.exit.is_none() && t.mm.is_some() {
+                t.exit = Some(ExitStatus::Killed {
+                    signo: sig.signo,
+                    core_dumped: false,
+                });
+                t.state = TaskState::Zombie;
+            }
+        }
+    }
+
+    /// `copy_to_user`/`put_user` from the kernel (clone's TID words, `mm_release`'s CLONE_CHILD_CLEARTID):
+    /// faults are handled like a user store's, but a failure is EFAULT, never a signal.
+    pub fn copy_to_user(&mut self, pid: Pid, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+        self.store_bytes(pid, addr, bytes).map_err(|_| Errno::EFAULT)
     }
 
     /// `do_user_addr_fault`: find the VMA (growing a stack if needed), check access, handle the fault, and turn
     /// failures into signals.
     fn do_user_addr_fault(&mut self, pid: Pid, mm: MmId, addr: u64, code: PfError) -> Result<(), SigInfo> {
         if code.contains(PfError::RSVD) {
-            return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr));
+            return Err(self.fault_sig(SIGSEGV, SEGV_MAPERR, addr));
         }
         // lock_mm_and_find_vma
         let arch = self.cfg.arch;
@@ -236,23 +264,23 @@ impl Kernel {
             Some(v) if v.flags.contains(VmFlags::GROWSDOWN) => {
                 let vstart = v.start.0;
                 if self.expand_downwards(pid, mm, vstart, addr).is_err() {
-                    return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr));
+                    return Err(self.fault_sig(SIGSEGV, SEGV_MAPERR, addr));
                 }
                 match self.mms[&mm].vmas.lookup(VirtAddr(addr)) {
                     Some(v) => FaultVma::of(arch, v),
-                    None => return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr)),
+                    None => return Err(self.fault_sig(SIGSEGV, SEGV_MAPERR, addr)),
                 }
             }
-            _ => return Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr)),
+            _ => return Err(self.fault_sig(SIGSEGV, SEGV_MAPERR, addr)),
         };
         if access_error(code, vma.flags) {
-            return Err(self.kill(pid, SIGSEGV, SEGV_ACCERR, addr));
+            return Err(self.fault_sig(SIGSEGV, SEGV_ACCERR, addr));
         }
         match self.handle_mm_fault_vma(pid, mm, &vma, addr, code.contains(PfError::WRITE)) {
             Ok(()) => Ok(()),
-            Err(FaultError::Oom) => Err(self.kill(pid, SIGKILL, SI_KERNEL, addr)),
-            Err(FaultError::SigBus) => Err(self.kill(pid, SIGBUS, BUS_ADRERR, addr)),
-            Err(FaultError::SigSegv) => Err(self.kill(pid, SIGSEGV, SEGV_MAPERR, addr)),
+            Err(FaultError::Oom) => Err(self.fault_sig(SIGKILL, SI_KERNEL, addr)),
+            Err(FaultError::SigBus) => Err(self.fault_sig(SIGBUS, BUS_ADRERR, addr)),
+            Err(FaultError::SigSegv) => Err(self.fault_sig(SIGSEGV, SEGV_MAPERR, addr)),
         }
     }
 
