@@ -489,7 +489,18 @@ impl Kernel {
         let arch = self.cfg.arch;
         let class64 = arch.is_64bit();
         let hdr = ElfHeader::parse(&bprm.buf, class64);
-        check_elf_header(arch, &hdr)?;
+        check_elf_header(arch, &hdr).map_err(|e| {
+            // The buffer is zero padded: a file shorter than a header fails on a zero field; say why.
+            let need = ElfHeader::size(class64) as u64;
+            if hdr.magic_ok && bprm.file.meta.size < need {
+                ExecError::noexec(format!(
+                    "{} bytes is shorter than an ELF header ({need}): {}",
+                    bprm.file.meta.size, e.reason
+                ))
+            } else {
+                e
+            }
+        })?;
         let path = bprm.file.meta.path.clone();
         let phdrs = load_elf_phdrs(self, &path, &hdr)?;
 

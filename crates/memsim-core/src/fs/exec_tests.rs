@@ -1021,3 +1021,15 @@ fn mmap_page_zero_maps_page_zero_for_root_only() {
         assert_eq!(k.task(P).unwrap().personality, crate::arch::aslr::MMAP_PAGE_ZERO);
     }
 }
+
+#[test]
+fn a_truncated_elf_header_says_so() {
+    let mut k = kernel(fs_with(&[("/bin/short", b"\x7fELF\x02\x01\x01".to_vec())]));
+    let e = k.do_execve(P, "/bin/short", &strs(&["s"]), &[]).unwrap_err();
+    assert_eq!(e.errno, Errno::ENOEXEC);
+    assert!(
+        e.reason.starts_with("7 bytes is shorter than an ELF header (64)"),
+        "{}",
+        e.reason
+    );
+}

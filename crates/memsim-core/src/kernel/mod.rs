@@ -2,6 +2,7 @@
 //! task list and the address spaces. System calls are `impl Kernel` blocks in the module of the kernel file
 //! they mirror (`mm/mmap.rs` has `sys_mmap`, `fs/open.rs` has `sys_openat`, ...).
 
+pub mod exec_domain;
 pub mod exit;
 pub mod fork;
 pub mod pid;
