@@ -182,8 +182,8 @@ fn run(a: &RunArgs) -> ExitCode {
             let (target, result) = match pid {
                 ProcPid::System => (String::new(), runner.kernel.proc_read_system(file)),
                 _ => {
-                    let p = runner.model_pid(if let ProcPid::Pid(p) = pid { Some(*p) } else { None });
-                    (format!("{p}/"), runner.kernel.proc_read(p, file))
+                    let (p, file) = runner.cat_target(pid, file, memsim_core::kernel::INIT_PID);
+                    (format!("{p}/"), runner.kernel.proc_read(p, &file))
                 }
             };
             match result {

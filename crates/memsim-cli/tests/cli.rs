@@ -213,3 +213,25 @@ fn machine_flags_change_the_machine() {
     assert_eq!(code, 1);
     assert!(err.contains("got 0xb7fff000"), "{err}");
 }
+
+#[test]
+fn cat_reaches_kernel_threads_and_maps_log_tids() {
+    // A log's PIDs (and TIDs inside task/TID/) map to the model's; other numbers are model PIDs: kthreadd is 2.
+    let log = "4000  clone(child_stack=0x7f0000100000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM) = 4001\n\
+               4001  mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ?\n";
+    let (code, out, err) = run(
+        log,
+        &[
+            "--cat",
+            "/proc/2/status",
+            "--cat",
+            "/proc/4000/task/4001/stat",
+            "--cat",
+            "/proc/4000/comm",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Name:\tkthreadd\n"), "{out}");
+    assert!(out.contains("\n11 (init) "), "the thread's stat, model TID 11: {out}");
+    assert!(out.ends_with("init\n"), "{out}");
+}

@@ -1049,10 +1049,8 @@ impl Runner {
                 Err(e) => misses.push((n, format!("/proc/{file}"), fmt_errno(e))),
             },
             LineKind::Cat { pid: p, file } => {
-                let target = match p {
-                    ProcPid::Pid(x) => self.pids.get(x).copied().unwrap_or(Pid(*x)),
-                    _ => pid,
-                };
+                let (target, file) = self.cat_target(p, file, pid);
+                let file = file.as_str();
                 match self.kernel.proc_read(target, file) {
                     Ok(bytes) => out.write_all(&bytes)?,
                     Err(e) => misses.push((n, format!("/proc/{target}/{file}"), fmt_errno(e))),
@@ -1060,6 +1058,25 @@ impl Runner {
             }
         }
         Ok(effect)
+    }
+
+    /// What `cat /proc/PID/FILE` reads: a PID (and a `task/TID/` inside FILE) that the log named is mapped
+    /// to the model's; any other number is a model PID as it is (so `/proc/2` is kthreadd); `self` is
+    /// `current`.
+    pub fn cat_target(&self, pid: &ProcPid, file: &str, current: Pid) -> (Pid, String) {
+        let map = |x: u32| self.pids.get(&x).copied().unwrap_or(Pid(x));
+        let target = match pid {
+            ProcPid::Pid(x) => map(*x),
+            _ => current,
+        };
+        let file = match file.strip_prefix("task/").and_then(|r| r.split_once('/')) {
+            Some((tid, rest)) => match tid.parse::<u32>() {
+                Ok(t) => format!("task/{}/{rest}", map(t)),
+                Err(_) => file.to_string(),
+            },
+            None => file.to_string(),
+        };
+        (target, file)
     }
 
     /// A `+++ exited with N +++` or `+++ killed by SIG +++` line: the task must have ended so. A live task is
