@@ -5,6 +5,7 @@
 //! with the same [`decode`] and issues memory calls to the real kernel, so both sides run exactly the same
 //! operation; it refuses the process calls.
 
+use memsim_core::fs::FileMeta;
 use memsim_core::task::{ExitStatus, Rlimit};
 use memsim_core::uapi::*;
 use memsim_core::{Errno, Kernel, Pid, SysResult};
@@ -173,6 +174,158 @@ pub enum Call {
         new: Option<Rlimit>,
         old: Option<Rlimit>,
     },
+    /// `faccessat2(dirfd, path, mode, flags)`; access and faccessat decode with `flags` 0.
+    Faccessat2 {
+        dirfd: i64,
+        path: String,
+        mode: u64,
+        flags: u64,
+    },
+    /// `newfstatat(dirfd, path, &st, flags)`; stat, lstat and fstat decode onto it (fstat as AT_EMPTY_PATH).
+    /// `st` is the printed structure (checked), `fd_path` the `-y` decoration of `dirfd`.
+    Newfstatat {
+        dirfd: i64,
+        path: String,
+        flags: u64,
+        st: Option<Box<StatOut>>,
+        fd_path: Option<String>,
+    },
+    /// `statx(dirfd, path, flags, mask, &stx)`.
+    Statx {
+        dirfd: i64,
+        path: String,
+        flags: u64,
+        mask: u64,
+        st: Option<Box<StatOut>>,
+        fd_path: Option<String>,
+    },
+    /// `readlinkat(dirfd, path, buf, bufsiz)`; readlink decodes with AT_FDCWD. `target`: the printed output.
+    Readlinkat {
+        dirfd: i64,
+        path: String,
+        bufsiz: i64,
+        target: Option<Vec<u8>>,
+    },
+    /// `getcwd(buf, size)`: `cwd` is the printed output.
+    Getcwd {
+        size: u64,
+        cwd: Option<Vec<u8>>,
+    },
+    Chdir {
+        path: String,
+    },
+    Fchdir {
+        fd: i64,
+    },
+}
+
+/// The fields of a printed `struct stat` or `struct statx` the model knows (the rest are not checked).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatOut {
+    pub dev: Option<(u32, u32)>,
+    pub ino: Option<u64>,
+    pub mode: Option<u32>,
+    pub size: Option<u64>,
+}
+
+impl StatOut {
+    /// The same fields of the model's answer.
+    pub fn of(m: &FileMeta) -> StatOut {
+        StatOut {
+            dev: Some((m.dev_major, m.dev_minor)),
+            ino: Some(m.ino),
+            mode: Some(m.mode),
+            size: Some(m.size),
+        }
+    }
+
+    /// Does the model's answer agree on every printed field?
+    pub fn matches(&self, m: &FileMeta) -> bool {
+        self.dev.is_none_or(|d| d == (m.dev_major, m.dev_minor))
+            && self.ino.is_none_or(|i| i == m.ino)
+            && self.mode.is_none_or(|x| x == m.mode)
+            && self.size.is_none_or(|x| x == m.size)
+    }
+}
+
+/// File type names of `st_mode` (`include/uapi/linux/stat.h`).
+pub const S_IF_NAMES: NameTable = &[
+    ("S_IFSOCK", 0o140000),
+    ("S_IFLNK", 0o120000),
+    ("S_IFREG", 0o100000),
+    ("S_IFBLK", 0o060000),
+    ("S_IFDIR", 0o040000),
+    ("S_IFCHR", 0o020000),
+    ("S_IFIFO", 0o010000),
+    ("S_ISUID", 0o4000),
+    ("S_ISGID", 0o2000),
+    ("S_ISVTX", 0o1000),
+];
+
+/// `makedev(0xfe, 0)` as strace prints a device number.
+fn makedev(v: &Arg) -> Result<(u32, u32), ArgError> {
+    let bad = || ArgError::new("expected `makedev(MAJOR, MINOR)`");
+    let Arg::Other(t) = v else { return Err(bad()) };
+    let inner = t
+        .strip_prefix("makedev(")
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(bad)?;
+    let (a, b) = inner.split_once(',').ok_or_else(bad)?;
+    let num = |x: &str| {
+        let x = x.trim();
+        match x.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16),
+            None => x.parse::<u32>(),
+        }
+        .map_err(|_| bad())
+    };
+    Ok((num(a)?, num(b)?))
+}
+
+/// A printed `struct stat` (`st_dev`, `st_ino`, `st_mode`, `st_size`) or `struct statx` (`stx_dev_major`,
+/// `stx_dev_minor`, `stx_ino`, `stx_mode`, `stx_size`); `None` for an address (a failed call).
+pub fn stat_out(arg: &Arg) -> Result<Option<StatOut>, ArgError> {
+    let fields = match arg {
+        Arg::Struct(f) => f,
+        Arg::Int(_) => return Ok(None),
+        _ => return Err(ArgError::new("expected `{st_dev=..., st_ino=..., ...}`")),
+    };
+    let mut o = StatOut::default();
+    let (mut major, mut minor) = (None, None);
+    for (k, v) in fields {
+        match k.as_deref() {
+            Some("st_dev") => o.dev = Some(makedev(v)?),
+            Some("st_ino" | "stx_ino") => o.ino = Some(arg_u64(v, &[])?),
+            Some("st_mode" | "stx_mode") => o.mode = Some(arg_u64(v, &[S_IF_NAMES])? as u32),
+            Some("st_size" | "stx_size") => o.size = Some(arg_u64(v, &[])?),
+            Some("stx_dev_major") => major = Some(arg_u64(v, &[])? as u32),
+            Some("stx_dev_minor") => minor = Some(arg_u64(v, &[])? as u32),
+            _ => {}
+        }
+    }
+    if let (Some(a), Some(b)) = (major, minor) {
+        o.dev = Some((a, b));
+    }
+    Ok(Some(o))
+}
+
+/// A printed output string (readlink's target, getcwd's directory); `None` for an address.
+fn out_string(arg: &Arg) -> Option<Vec<u8>> {
+    match arg {
+        Arg::Str {
+            bytes,
+            truncated: false,
+        } => Some(bytes.clone()),
+        _ => None,
+    }
+}
+
+/// The `-y` decoration of a descriptor argument (`3</usr/lib/libc.so.6>`, `AT_FDCWD</>`).
+fn fd_decoration(arg: &Arg) -> Option<String> {
+    match arg {
+        Arg::Fd { path, .. } => Some(path.clone()),
+        _ => None,
+    }
 }
 
 /// `struct clone_args` (`include/uapi/linux/sched.h`), as clone3 receives it.
@@ -360,6 +513,19 @@ pub const MODELED: &[&str] = &[
     "getrlimit",
     "setrlimit",
     "prlimit64",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "newfstatat",
+    "fstat",
+    "stat",
+    "lstat",
+    "statx",
+    "readlink",
+    "readlinkat",
+    "getcwd",
+    "chdir",
+    "fchdir",
 ];
 
 /// Decode a system call line. `Ok(None)` for calls memsim does not model (they are counted, not run).
@@ -632,10 +798,255 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
                 },
             }
         }
+        "access" | "faccessat" | "faccessat2" | "newfstatat" | "fstat" | "stat" | "lstat" | "statx" | "readlink"
+        | "readlinkat" | "getcwd" | "chdir" | "fchdir" => match files::decode(name, &a)? {
+            Some(c) => c,
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     };
     Ok(Some(call))
 }
+
+/// Looking at files: the stat family, access, readlink, getcwd, chdir.
+mod files {
+    use super::*;
+    use memsim_core::fs::stat::{ACCESS_NAMES, AT_EMPTY_PATH, AT_NAMES, AT_SYMLINK_NOFOLLOW, STATX_NAMES};
+
+    /// A path under `/proc` is not looked up on the host: such a call stays unmodeled (counted).
+    fn procfs(path: &str) -> bool {
+        path == "/proc" || path.starts_with("/proc/")
+    }
+
+    pub(super) fn decode<A: ArgValue>(name: &str, a: &Args<A>) -> Result<Option<Call>, ArgError> {
+        let owned = |i: usize| a.get(i).map(|v| v.to_owned_arg());
+        let decoration = |i: usize| -> Result<Option<String>, ArgError> { Ok(fd_decoration(&owned(i)?)) };
+        let call = match name {
+            "access" => {
+                a.count(2, 2)?;
+                Call::Faccessat2 {
+                    dirfd: AT_FDCWD,
+                    path: a.path(0)?,
+                    mode: a.u64(1, &[ACCESS_NAMES])?,
+                    flags: 0,
+                }
+            }
+            "faccessat" | "faccessat2" => {
+                a.count(3, 4)?;
+                Call::Faccessat2 {
+                    dirfd: a.fd(0)?,
+                    path: a.path(1)?,
+                    mode: a.u64(2, &[ACCESS_NAMES])?,
+                    flags: if name == "faccessat2" {
+                        a.u64_or_0(3, &[AT_NAMES])?
+                    } else {
+                        0
+                    },
+                }
+            }
+            "newfstatat" => {
+                // An `<unfinished ...>` head has no structure and no flags yet.
+                a.count(2, 4)?;
+                Call::Newfstatat {
+                    dirfd: a.fd(0)?,
+                    path: a.path(1)?,
+                    st: match a.args.get(2) {
+                        Some(v) => stat_out(&v.to_owned_arg()).map_err(|e| e.at(2))?.map(Box::new),
+                        None => None,
+                    },
+                    flags: a.u64_or_0(3, &[AT_NAMES])?,
+                    fd_path: decoration(0)?,
+                }
+            }
+            "fstat" => {
+                a.count(1, 2)?;
+                Call::Newfstatat {
+                    dirfd: a.fd(0)?,
+                    path: String::new(),
+                    flags: AT_EMPTY_PATH,
+                    st: match a.args.get(1) {
+                        Some(v) => stat_out(&v.to_owned_arg()).map_err(|e| e.at(1))?.map(Box::new),
+                        None => None,
+                    },
+                    fd_path: decoration(0)?,
+                }
+            }
+            "stat" | "lstat" => {
+                a.count(1, 2)?;
+                Call::Newfstatat {
+                    dirfd: AT_FDCWD,
+                    path: a.path(0)?,
+                    flags: if name == "lstat" { AT_SYMLINK_NOFOLLOW } else { 0 },
+                    st: match a.args.get(1) {
+                        Some(v) => stat_out(&v.to_owned_arg()).map_err(|e| e.at(1))?.map(Box::new),
+                        None => None,
+                    },
+                    fd_path: None,
+                }
+            }
+            "statx" => {
+                a.count(4, 5)?;
+                Call::Statx {
+                    dirfd: a.fd(0)?,
+                    path: a.path(1)?,
+                    flags: a.u64(2, &[AT_NAMES])?,
+                    mask: a.u64(3, &[STATX_NAMES])?,
+                    st: match a.args.get(4) {
+                        Some(v) => stat_out(&v.to_owned_arg()).map_err(|e| e.at(4))?.map(Box::new),
+                        None => None,
+                    },
+                    fd_path: decoration(0)?,
+                }
+            }
+            "readlink" | "readlinkat" => {
+                let k = usize::from(name == "readlinkat");
+                a.count(2 + k, 3 + k)?;
+                let bufsiz = if a.args.len() > 2 + k {
+                    a.u64(2 + k, &[])? as i64
+                } else {
+                    4096
+                };
+                Call::Readlinkat {
+                    dirfd: if k == 1 { a.fd(0)? } else { AT_FDCWD },
+                    path: a.path(k)?,
+                    bufsiz,
+                    target: a.args.get(1 + k).and_then(|v| out_string(&v.to_owned_arg())),
+                }
+            }
+            "getcwd" => {
+                a.count(1, 2)?;
+                Call::Getcwd {
+                    size: a.u64_or_0(1, &[])?,
+                    cwd: out_string(&owned(0)?),
+                }
+            }
+            "chdir" => {
+                a.count(1, 1)?;
+                Call::Chdir { path: a.path(0)? }
+            }
+            "fchdir" => {
+                a.count(1, 1)?;
+                Call::Fchdir { fd: a.fd(0)? }
+            }
+            _ => return Ok(None),
+        };
+        let on_procfs = match &call {
+            Call::Faccessat2 { path, .. } | Call::Readlinkat { path, .. } | Call::Chdir { path } => procfs(path),
+            Call::Newfstatat { path, fd_path, .. } | Call::Statx { path, fd_path, .. } => {
+                procfs(path) || (path.is_empty() && fd_path.as_deref().is_some_and(procfs))
+            }
+            _ => false,
+        };
+        Ok((!on_procfs).then_some(call))
+    }
+
+    /// Run one of them on the model.
+    pub(super) fn execute(k: &mut Kernel, pid: Pid, call: &Call) -> Outcome {
+        let stat = |r: Result<FileMeta, Errno>| match r {
+            Ok(m) => Outcome {
+                stat: Some(m),
+                ..Outcome::of(Ok(0))
+            },
+            Err(e) => Outcome::of(Err(e)),
+        };
+        match *call {
+            Call::Faccessat2 {
+                dirfd,
+                ref path,
+                mode,
+                flags,
+            } => Outcome::of(k.sys_faccessat2(pid, dirfd, path, mode, flags)),
+            Call::Newfstatat {
+                dirfd, ref path, flags, ..
+            } => stat(k.sys_newfstatat(pid, dirfd, path, flags)),
+            Call::Statx {
+                dirfd,
+                ref path,
+                flags,
+                mask,
+                ..
+            } => stat(k.sys_statx(pid, dirfd, path, flags, mask)),
+            Call::Readlinkat {
+                dirfd,
+                ref path,
+                bufsiz,
+                ..
+            } => match k.sys_readlinkat(pid, dirfd, path, bufsiz) {
+                Ok(t) => Outcome {
+                    text: Some(t.clone()),
+                    ..Outcome::of(Ok(t.len() as u64))
+                },
+                Err(e) => Outcome::of(Err(e)),
+            },
+            Call::Getcwd { size, .. } => match k.sys_getcwd(pid, size) {
+                Ok(t) => Outcome {
+                    result: Ok(t.len() as u64 + 1),
+                    text: Some(t.into_bytes()),
+                    ..Outcome::of(Ok(0))
+                },
+                Err(e) => Outcome::of(Err(e)),
+            },
+            Call::Chdir { ref path } => Outcome::of(k.sys_chdir(pid, path)),
+            Call::Fchdir { fd } => Outcome::of(k.sys_fchdir(pid, fd)),
+            _ => Outcome::of(Err(Errno::ENOSYS)),
+        }
+    }
+
+    /// A printed output the model disagrees with: `(expected, got)`. Structures are compared only where the
+    /// log shows the descriptor's file (`-y`) or names a path: a descriptor whose origin the log leaves out
+    /// (a pipe the runner stood in for) has no known answer.
+    pub fn check_outputs(call: &Call, out: &Outcome) -> Option<(String, String)> {
+        if out.result.is_err() {
+            return None;
+        }
+        match call {
+            Call::Newfstatat {
+                st: Some(want),
+                path,
+                fd_path,
+                ..
+            }
+            | Call::Statx {
+                st: Some(want),
+                path,
+                fd_path,
+                ..
+            } => {
+                let known = !path.is_empty() || fd_path.as_deref().is_some_and(|p| p.starts_with('/'));
+                match &out.stat {
+                    Some(m) if known && !want.matches(m) => Some((fmt_stat(want), fmt_stat(&StatOut::of(m)))),
+                    _ => None,
+                }
+            }
+            Call::Readlinkat { target: Some(want), .. } | Call::Getcwd { cwd: Some(want), .. }
+                if out.text.as_ref() != Some(want) =>
+            {
+                let q = |b: &[u8]| format!("{:?}", String::from_utf8_lossy(b));
+                Some((q(want), q(out.text.as_deref().unwrap_or_default())))
+            }
+            _ => None,
+        }
+    }
+
+    fn fmt_stat(s: &StatOut) -> String {
+        let mut v = Vec::new();
+        if let Some((a, b)) = s.dev {
+            v.push(format!("st_dev=makedev({a:#x}, {b:#x})"));
+        }
+        if let Some(i) = s.ino {
+            v.push(format!("st_ino={i}"));
+        }
+        if let Some(m) = s.mode {
+            v.push(format!("st_mode={m:#o}"));
+        }
+        if let Some(x) = s.size {
+            v.push(format!("st_size={x}"));
+        }
+        format!("{{{}}}", v.join(", "))
+    }
+}
+
+pub use files::check_outputs;
 
 fn signal<A: ArgValue>(a: &Args<A>, i: usize) -> Result<u32, ArgError> {
     let v = a.u64(i, &[SIGNAL_NAMES]).or_else(|e| match a.get(i)?.to_owned_arg() {
@@ -918,6 +1329,10 @@ pub struct Outcome {
     pub info: Option<WaitInfo>,
     /// The old limit getrlimit/prlimit64 wrote, when they succeeded.
     pub rlim: Option<Rlimit>,
+    /// What the stat family wrote.
+    pub stat: Option<FileMeta>,
+    /// What readlink and getcwd wrote.
+    pub text: Option<Vec<u8>>,
 }
 
 impl Outcome {
@@ -928,6 +1343,8 @@ impl Outcome {
             status: None,
             info: None,
             rlim: None,
+            stat: None,
+            text: None,
         }
     }
 }
@@ -979,6 +1396,13 @@ pub fn execute(k: &mut Kernel, pid: Pid, call: &Call) -> Outcome {
         Call::Dup { fd } => k.sys_dup(pid, fd),
         Call::Dup2 { old, new } => k.sys_dup2(pid, old, new),
         Call::Dup3 { old, new, flags } => k.sys_dup3(pid, old, new, flags),
+        Call::Faccessat2 { .. }
+        | Call::Newfstatat { .. }
+        | Call::Statx { .. }
+        | Call::Readlinkat { .. }
+        | Call::Getcwd { .. }
+        | Call::Chdir { .. }
+        | Call::Fchdir { .. } => return files::execute(k, pid, call),
         _ => return process::execute(k, pid, call),
     };
     Outcome::of(result)

@@ -94,6 +94,40 @@ fn unescape_octal(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+impl HostFs {
+    /// The model's view of a host `stat` result for `path` (canonical).
+    fn meta(&self, path: String, md: &std::fs::Metadata) -> FileMeta {
+        let (dev_major, dev_minor) = dev_major_minor(md.dev());
+        let (rdev_major, rdev_minor) = dev_major_minor(md.rdev());
+        FileMeta {
+            noexec: self.noexec(&path),
+            nosuid: self.mount_of(&path).nosuid,
+            uid: md.uid(),
+            gid: md.gid(),
+            path,
+            dev_major,
+            dev_minor,
+            ino: md.ino(),
+            size: md.size(),
+            mode: md.mode(),
+            rdev_major,
+            rdev_minor,
+        }
+    }
+}
+
+/// An absolute path (the core resolves relative ones against the task's working directory; `/` else).
+fn absolute(path: &str) -> Result<String, Errno> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    Ok(if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    })
+}
+
 /// The errno of a failed host operation.
 fn errno(e: &io::Error) -> Errno {
     e.raw_os_error().and_then(Errno::from_code).unwrap_or(Errno::EIO)
@@ -120,22 +154,30 @@ impl FileSource for HostFs {
         let md = std::fs::metadata(&abs).map_err(|e| errno(&e))?;
         let canon = std::fs::canonicalize(&abs).map_err(|e| errno(&e))?;
         let canon = canon.to_string_lossy().into_owned();
-        let (dev_major, dev_minor) = dev_major_minor(md.dev());
-        let (rdev_major, rdev_minor) = dev_major_minor(md.rdev());
-        Ok(FileMeta {
-            noexec: self.noexec(&canon),
-            nosuid: self.mount_of(&canon).nosuid,
-            uid: md.uid(),
-            gid: md.gid(),
-            path: canon,
-            dev_major,
-            dev_minor,
-            ino: md.ino(),
-            size: md.size(),
-            mode: md.mode(),
-            rdev_major,
-            rdev_minor,
-        })
+        Ok(self.meta(canon, &md))
+    }
+
+    /// `lstat(2)`: a final symlink described itself, under its directory's canonical path.
+    fn lstat(&self, path: &str) -> Result<FileMeta, Errno> {
+        let abs = absolute(path)?;
+        let md = std::fs::symlink_metadata(&abs).map_err(|e| errno(&e))?;
+        if !md.file_type().is_symlink() {
+            return self.stat(path);
+        }
+        let p = std::path::Path::new(&abs);
+        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+            return self.stat(path);
+        };
+        let dir = std::fs::canonicalize(dir).map_err(|e| errno(&e))?;
+        let own = dir.join(name).to_string_lossy().into_owned();
+        Ok(self.meta(own, &md))
+    }
+
+    /// `readlink(2)` of the host path.
+    fn readlink(&self, path: &str) -> Result<String, Errno> {
+        let abs = absolute(path)?;
+        let t = std::fs::read_link(&abs).map_err(|e| errno(&e))?;
+        Ok(t.to_string_lossy().into_owned())
     }
 
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {

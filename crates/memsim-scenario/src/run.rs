@@ -723,6 +723,14 @@ impl Runner {
                     }
                 }
             }
+            // fstat of such a descriptor (its structure is checked only where `-y` shows a path).
+            Call::Newfstatat { dirfd, path, .. } | Call::Statx { dirfd, path, .. }
+                if path.is_empty()
+                    && matches!(expect, Expect::Value(0))
+                    && self.procs.get(&pid).is_some_and(|s| s.real_program) =>
+            {
+                self.place_fd(pid, *dirfd);
+            }
             // A descriptor a real program closes or duplicates successfully but the model never saw came from
             // a call the model does not run (pipe2, socket, eventfd): it is put in place first.
             Call::Close { fd } | Call::Dup { fd } | Call::Dup2 { old: fd, .. } | Call::Dup3 { old: fd, .. }
@@ -764,6 +772,11 @@ impl Runner {
                 if out.rlim != Some(*want) =>
             {
                 misses.push((n, fmt_rlim(Some(*want)), fmt_rlim(out.rlim)));
+            }
+            (Call::Newfstatat { .. } | Call::Statx { .. } | Call::Readlinkat { .. } | Call::Getcwd { .. }, Ok(_)) => {
+                if let Some((want, got)) = call::check_outputs(call, &out) {
+                    misses.push((n, want, got));
+                }
             }
             (Call::Execve { .. }, Ok(_)) => {
                 let st = self.procs.entry(pid).or_default();

@@ -135,6 +135,34 @@ fn a_replay_catches_a_changed_result() {
     assert_eq!(s1.failures.len(), 1);
     assert_eq!(s1.failures[0].line, n + 1);
     assert_eq!(s1.failures[0].expected, format!("{changed:#x}"));
+    // A printed stat structure is checked too: the first newfstatat's inode number, one off.
+    let (n, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("newfstatat(") && l.contains("st_ino="))
+        .expect("a newfstatat line");
+    let (head, rest) = line.split_once("st_ino=").expect("st_ino");
+    let (ino, tail) = rest.split_once(',').expect("st_ino's end");
+    let changed = ino.parse::<u64>().unwrap() + 1;
+    let bad: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == n {
+                format!("{head}st_ino={changed},{tail}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let (_, s3) = replay("cat", &bad);
+    assert_eq!(s3.failures.len(), 1, "{:?}", s3.failures);
+    assert_eq!(s3.failures[0].line, n + 1);
+    assert!(
+        s3.failures[0].expected.contains(&format!("st_ino={changed}")),
+        "{:?}",
+        s3.failures
+    );
     // With ASLR on the model's addresses differ from the recording's.
     let mut r = memsim_scenario::Runner::new({
         let mut m = machine();

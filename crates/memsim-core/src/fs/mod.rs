@@ -11,6 +11,7 @@ pub mod coredump;
 pub mod exec;
 pub mod exec_creds;
 pub mod open;
+pub mod stat;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,6 +54,16 @@ pub trait FileSource {
     fn stat(&self, path: &str) -> Result<FileMeta, Errno>;
     /// Read up to `buf.len()` bytes at `offset` of the file at canonical `path`; short reads at end of file.
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// As [`FileSource::stat`] but a final symlink is described itself (`lstat`, AT_SYMLINK_NOFOLLOW); its
+    /// `path` is the link's own (the directories before it resolved). By default there are no symlinks.
+    fn lstat(&self, path: &str) -> Result<FileMeta, Errno> {
+        self.stat(path)
+    }
+    /// The target a symlink holds (`readlink`); EINVAL for anything else. By default there are no symlinks.
+    fn readlink(&self, path: &str) -> Result<String, Errno> {
+        self.lstat(path)?;
+        Err(Errno::EINVAL)
+    }
 }
 
 /// The kind of object an inode is, as far as mappings care.
@@ -206,6 +217,8 @@ impl FdTable {
 #[derive(Clone, Debug, Default)]
 pub struct MemFs {
     files: BTreeMap<String, (FileMeta, Arc<Vec<u8>>)>,
+    /// Symlinks: their own metadata and target (absolute, or relative to the link's directory).
+    links: BTreeMap<String, (FileMeta, String)>,
     next_ino: u64,
 }
 
@@ -218,6 +231,7 @@ impl MemFs {
     pub fn new() -> Self {
         let mut fs = MemFs {
             files: BTreeMap::new(),
+            links: BTreeMap::new(),
             next_ino: 100,
         };
         fs.add_special("/dev/zero", S_IFCHR | 0o666, (1, 5), 4);
@@ -287,9 +301,53 @@ impl MemFs {
     }
 }
 
+impl MemFs {
+    /// Add a symlink holding `target` (one level: a link to a link is not followed further).
+    pub fn add_symlink(&mut self, path: &str, target: &str) -> FileMeta {
+        self.next_ino += 1;
+        let meta = FileMeta {
+            path: path.to_string(),
+            dev_major: 0xfe,
+            dev_minor: 0,
+            ino: self.next_ino,
+            size: target.len() as u64,
+            mode: stat::S_IFLNK | 0o777,
+            rdev_major: 0,
+            rdev_minor: 0,
+            noexec: false,
+            nosuid: false,
+            uid: 0,
+            gid: 0,
+        };
+        self.links.insert(path.to_string(), (meta.clone(), target.to_string()));
+        meta
+    }
+}
+
 impl FileSource for MemFs {
     fn stat(&self, path: &str) -> Result<FileMeta, Errno> {
+        if let Some((_, target)) = self.links.get(path) {
+            let abs = if target.starts_with('/') {
+                target.clone()
+            } else {
+                let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+                format!("{dir}/{target}")
+            };
+            return self.files.get(&abs).map(|(m, _)| m.clone()).ok_or(Errno::ENOENT);
+        }
         self.files.get(path).map(|(m, _)| m.clone()).ok_or(Errno::ENOENT)
+    }
+    fn lstat(&self, path: &str) -> Result<FileMeta, Errno> {
+        match self.links.get(path) {
+            Some((m, _)) => Ok(m.clone()),
+            None => self.stat(path),
+        }
+    }
+    fn readlink(&self, path: &str) -> Result<String, Errno> {
+        match self.links.get(path) {
+            Some((_, t)) => Ok(t.clone()),
+            None => self.stat(path).and(Err(Errno::EINVAL)),
+        }
     }
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         let (_, data) = self.files.get(path).ok_or(Errno::ENOENT)?;

@@ -55,18 +55,8 @@ impl Kernel {
         let task = self.task(pid)?;
         // get_unused_fd_flags comes before the path walk: EMFILE wins over ENOENT.
         let fd = task.files.lowest_free(0, task.rlimit(RLIMIT_NOFILE))?;
-        let full = if path.starts_with('/') {
-            path.to_string()
-        } else if dirfd as i32 == AT_FDCWD as i32 {
-            // The model's working directory is `/`.
-            format!("/{path}")
-        } else {
-            let dir = task.files.get(fd_arg(dirfd) as i32).ok_or(Errno::EBADF)?;
-            if dir.file.inode.meta.mode & S_IFMT != S_IFDIR {
-                return Err(Errno::ENOTDIR);
-            }
-            format!("{}/{}", dir.file.inode.meta.path.trim_end_matches('/'), path)
-        };
+        // Relative paths start at the working directory or at `dirfd` (fs/stat.rs: path_at).
+        let full = self.path_at(pid, dirfd, path)?;
         let meta = match self.fs.stat(&full) {
             Ok(m) => m,
             Err(Errno::ENOENT) if flags & O_CREAT != 0 => return Err(Errno::EROFS),
