@@ -51,6 +51,11 @@ impl MachineArgs {
             .map_err(|e| format!("--overcommit: {e}"))?;
         m.cfg.arch = self.arch.parse::<Arch>().map_err(|e| format!("--arch: {e}"))?;
         m.cfg.uid = self.uid;
+        if m.cfg.arch == Arch::X86_64 {
+            // The [vdso] pages hold this kernel's image (cores then carry a vDSO gdb can read).
+            m.cfg.vdso_image =
+                memsim_scenario::hostfs::host_vdso_image().map(|b| memsim_core::arch::vdso::VdsoImage(b.into()));
+        }
         m.cfg.randomize_va_space = match self.aslr.trim() {
             "0" => 0,
             "1" => 1,

@@ -231,6 +231,10 @@ fn run(a: &RunArgs) -> ExitCode {
             (s.external_ends, "processes killed from outside the model"),
             (s.ends_unchecked, "ends of released tasks not checked"),
             (s.core_files, "core files written"),
+            (
+                s.untraced_faults,
+                "faults replayed from signal lines (no traced access)",
+            ),
         ]
         .iter()
         .filter(|(n, _)| *n != 0)

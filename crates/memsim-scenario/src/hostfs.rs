@@ -57,6 +57,23 @@ struct MountFlags {
     nosuid: bool,
 }
 
+/// The host kernel's vDSO image: the bytes of this process's own `[vdso]` mapping (read through
+/// `/proc/self/mem`), for [`memsim_core::KernelConfig::vdso_image`]. None if it cannot be read.
+pub fn host_vdso_image() -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let line = maps.lines().find(|l| l.ends_with(" [vdso]"))?;
+    let (range, _) = line.split_once(' ')?;
+    let (lo, hi) = range.split_once('-')?;
+    let lo = u64::from_str_radix(lo, 16).ok()?;
+    let hi = u64::from_str_radix(hi, 16).ok()?;
+    let mut mem = File::open("/proc/self/mem").ok()?;
+    mem.seek(SeekFrom::Start(lo)).ok()?;
+    let mut buf = vec![0u8; usize::try_from(hi.checked_sub(lo)?).ok()?];
+    mem.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
 /// `(mount point, flags)` for each line of `/proc/self/mountinfo` (`fs/proc_namespace.c: show_mountinfo`):
 /// field 5 is the mount point (octal-escaped), field 6 the per-mount options.
 fn parse_mountinfo(text: &str) -> Vec<(String, MountFlags)> {

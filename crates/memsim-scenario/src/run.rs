@@ -36,9 +36,11 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
+use memsim_core::mm::fault::SI_KERNEL;
+use memsim_core::mm::vma::VmFlags;
 use memsim_core::task::{ExitStatus, Rlimit};
 use memsim_core::uapi::{self, RLIMIT_STACK};
-use memsim_core::{AccessKind, Errno, Kernel, Pid, SigInfo};
+use memsim_core::{AccessKind, Errno, Kernel, Pid, SigInfo, VirtAddr};
 
 use crate::args::{ArgError, ArgValue};
 use crate::ast::{AccessOp, Expect, Line, LineKind, Pos, ProcPid};
@@ -301,6 +303,8 @@ pub struct Stats {
     pub ends_unchecked: u64,
     /// Core files written to `--core-dir`.
     pub core_files: u64,
+    /// Fault signal lines no traced access caused (a real program's log): replayed as an access at `si_addr`.
+    pub untraced_faults: u64,
 }
 
 /// The result of a run: the failed expectations (at most one unless `keep_going`) and statistics.
@@ -1032,7 +1036,26 @@ impl Runner {
                         }
                     }
                     None if is_fault_signal(*signo) => {
-                        misses.push((n, want, "no signal (the line before is not a faulting access)".into()));
+                        // A real program's log shows the fault but not the access that caused it (strace
+                        // traces no loads or stores): replay an access that must raise it, or find the task
+                        // already killed by the kernel (SI_KERNEL: a failed exec past the point of no return).
+                        if *code == Some(SI_KERNEL) {
+                            let dead = self.kernel.task(pid).ok().and_then(|t| t.exit);
+                            if !matches!(dead, Some(ExitStatus::Killed { signo: s, .. }) if s == *signo) {
+                                misses.push((n, want, format!("process {pid} {}", fmt_exit(dead))));
+                            }
+                        } else if let Some(got) = self.untraced_fault(pid, *signo, *code, *addr) {
+                            self.fault(pid, n, got, misses);
+                            self.procs.entry(pid).or_default().pending_fault = None;
+                            let ok = got.signo == *signo
+                                && code.is_none_or(|c| c == got.code)
+                                && addr.is_none_or(|a| a == got.addr);
+                            if !ok {
+                                misses.push((n, want, fmt_siginfo(&got)));
+                            }
+                        } else {
+                            misses.push((n, want, "no signal (no access at that address faults)".into()));
+                        }
                     }
                     None => {
                         self.stats.async_signals += 1;
@@ -1090,6 +1113,30 @@ impl Runner {
             None => file.to_string(),
         };
         (target, file)
+    }
+
+    /// The fault of a signal line that no traced access caused: an access at `si_addr` of the kind that
+    /// would raise it — a load where nothing is mapped (SEGV_MAPERR) or for SIGBUS, else the first kind the VMA
+    /// does not allow (SEGV_ACCERR) — run on the model; `None` when that access does not fault. The access is
+    /// chosen from the VMA without running the others, so a replay never touches memory the program did not.
+    fn untraced_fault(&mut self, pid: Pid, signo: u32, code: Option<u32>, addr: Option<u64>) -> Option<SigInfo> {
+        let addr = addr?;
+        let kind = match (signo, code) {
+            (uapi::SIGSEGV, Some(uapi::SEGV_ACCERR)) => {
+                let flags = self.kernel.mm(pid).ok()?.vma_at(VirtAddr(addr))?.flags;
+                if !flags.contains(VmFlags::READ) {
+                    AccessKind::Read
+                } else if !flags.contains(VmFlags::WRITE) {
+                    AccessKind::Write
+                } else {
+                    AccessKind::Exec
+                }
+            }
+            (uapi::SIGSEGV | uapi::SIGBUS, _) => AccessKind::Read,
+            _ => return None,
+        };
+        self.stats.untraced_faults += 1;
+        self.kernel.access(pid, addr, 1, kind).err()
     }
 
     /// A `+++ exited with N +++` or `+++ killed by SIG +++` line: the task must have ended so. A live task is

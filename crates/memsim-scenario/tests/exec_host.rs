@@ -740,3 +740,28 @@ fn read_implies_exec_in_mmap_mprotect_and_brk() {
     };
     assert_eq!(sorted(&model), sorted(&real), "model (left) and kernel (right) differ");
 }
+
+/// With the host's vDSO image in the configuration, the `[vdso]` pages of an exec'd program hold it (an ELF
+/// image, byte for byte what this kernel maps into every process).
+#[test]
+fn vdso_pages_hold_the_configured_image() {
+    let Some(img) = memsim_scenario::hostfs::host_vdso_image() else {
+        eprintln!("no [vdso] to read: skipping");
+        return;
+    };
+    assert!(img.starts_with(b"\x7fELF"));
+    let cfg = KernelConfig {
+        randomize_va_space: 0,
+        vdso_image: Some(memsim_core::arch::vdso::VdsoImage(img.clone().into())),
+        ..KernelConfig::default()
+    };
+    let mut k = Kernel::new(cfg, Box::new(HostFs::new()));
+    k.do_execve(INIT_PID, "/usr/bin/true", &[b"true".to_vec()], &[])
+        .unwrap();
+    let maps = String::from_utf8(k.proc_read(INIT_PID, "maps").unwrap()).unwrap();
+    let l = maps.lines().find(|l| l.ends_with(" [vdso]")).unwrap();
+    let (a, b) = l.split_once(' ').unwrap().0.split_once('-').unwrap();
+    let (a, b) = (u64::from_str_radix(a, 16).unwrap(), u64::from_str_radix(b, 16).unwrap());
+    assert_eq!(b - a, img.len() as u64);
+    assert_eq!(k.peek(INIT_PID, a, b - a).unwrap(), img);
+}

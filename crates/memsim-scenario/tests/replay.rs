@@ -40,6 +40,7 @@ fn real_programs_replay() {
         ("uname", s(&["uname", "-a"])),
         ("mapchurn", vec![exe("mapchurn")]),
         ("forkwait", vec![exe("forkwait")]),
+        ("segv", vec![exe("segv")]),
     ];
     let mut report = Vec::new();
     let mut wrong = Vec::new();
@@ -90,6 +91,10 @@ fn real_programs_replay() {
         }
         if summary.failures.is_empty() {
             assert!(st.calls > 10, "{name}: only {} calls ran", st.calls);
+        }
+        if *name == "segv" {
+            // Both faults came from signal lines alone (the stores are not in the trace), and were checked.
+            assert_eq!(st.untraced_faults, 2, "segv: faults replayed from signal lines");
         }
     }
     println!("{}", report.join("\n"));

@@ -4,7 +4,7 @@
 //! `[vdso]` (this kernel's image: 2 pages). Since 6.x the vDSO address has no randomization of its own: it
 //! moves with mmap_base.
 //!
-//! Faults: `[vdso]` pages fault in the image pages (zero-filled: the model has no image bytes; they are
+//! Faults: `[vdso]` pages fault in the image pages (`KernelConfig::vdso_image`, zeros without one; they are
 //! counted as file pages, like Linux's kernel pages mapped through `vmf->page`); `[vvar]` and `[vvar_vclock]`
 //! are `VM_PFNMAP`: a read of a page that exists maps a raw PFN (the model maps the zero page through a special
 //! PTE, so reads give zeros), which no Rss, pagemap or mincore counts; a page that does not exist raises
@@ -74,6 +74,16 @@ impl Kernel {
     }
 }
 
+/// The bytes of a vDSO image (shown by length only in debug output).
+#[derive(Clone, PartialEq, Eq)]
+pub struct VdsoImage(pub std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for VdsoImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VdsoImage({} bytes)", self.0.len())
+    }
+}
+
 /// What a fault in a special mapping maps (the `fault` handler of its `vm_special_mapping`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SpecialFault {
@@ -117,8 +127,8 @@ impl Kernel {
         }
     }
 
-    /// The page of the vDSO image at `pgoff`, created (zero-filled: the model has no image bytes) the first
-    /// time any process faults it and then shared. It lives in the page cache under [`VDSO_IMAGE_INODE`] so
+    /// The page of the vDSO image at `pgoff`, created the first time any process faults it and then shared:
+    /// the bytes of [`crate::kernel::KernelConfig::vdso_image`] when given, zeros otherwise. It lives in the page cache under [`VDSO_IMAGE_INODE`] so
     /// that the frame accounting holds (one cache reference plus one per mapping).
     fn vdso_image_page(&mut self, pgoff: u64) -> Result<Pfn, FaultError> {
         if let Some(p) = self.page_cache.find(VDSO_IMAGE_INODE, pgoff) {
@@ -130,6 +140,15 @@ impl Kernel {
         pg.refcount = 1;
         pg.mapping = VDSO_IMAGE_INODE.0;
         pg.index = pgoff;
+        let from = (pgoff * PAGE_SIZE) as usize;
+        if let Some(bytes) = self.cfg.vdso_image.as_ref().and_then(|img| img.0.get(from..)) {
+            let n = bytes.len().min(PAGE_SIZE as usize);
+            if bytes[..n].iter().any(|&b| b != 0) {
+                let mut data = crate::phys::PageData::zeroed();
+                data.0[..n].copy_from_slice(&bytes[..n]);
+                pg.data = Some(data);
+            }
+        }
         self.phys.lru_add(pfn);
         self.page_cache.insert(VDSO_IMAGE_INODE, pgoff, pfn);
         Ok(pfn)

@@ -12,6 +12,8 @@
 //! The ELF loader calls [`Kernel::begin_new_exec`] (the point of no return: the old mm is released, other
 //! threads killed, close-on-exec descriptors closed, `comm` set), then `setup_new_exec` (a fresh mm with
 //! `arch_pick_mmap_layout` for the exec-time RLIMIT_STACK) and [`Kernel::setup_arg_pages`] (the stack VMA).
+//! At the point of no return the new credentials (`exec_creds.rs`) are committed, `PER_CLEAR_ON_SETID` is
+//! taken off the personality of a set-id exec, and a secure exec gets at most an 8 MiB RLIMIT_STACK.
 //! A failure after the point of no return kills the task with SIGSEGV (`bprm_execve: force_fatal_sig`) and
 //! the call still returns the errno, as strace shows it.
 //!

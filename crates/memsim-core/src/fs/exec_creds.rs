@@ -4,7 +4,9 @@
 //!
 //! Model choices (documented differences): file capabilities (`security.capability`), `no_new_privs`, LSMs,
 //! user namespaces and the downgrade for a traced or `LSM_UNSAFE_SHARE` exec are not modelled: the model has
-//! no ptrace and no xattrs, so an exec is never "unsafe".
+//! no ptrace and no xattrs, so an exec is never "unsafe". A set-id exec does not make the mm non-dumpable
+//! (`suid_dumpable`): the model has no dumpable flag, so such a process killed by a fault still dumps core.
+//! `pdeath_signal` is not modelled either.
 
 use crate::arch::aslr::{ADDR_COMPAT_LAYOUT, ADDR_NO_RANDOMIZE, MMAP_PAGE_ZERO, READ_IMPLIES_EXEC};
 use crate::fs::FileMeta;

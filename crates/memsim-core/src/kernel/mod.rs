@@ -98,6 +98,9 @@ pub struct KernelConfig {
     /// Which `[vvar_vclock]` pages exist (`vvar_vclock_fault`): the paravirtual clock page (a KVM guest's
     /// kvm-clock, as on this machine) and the Hyper-V clock page. A missing one raises SIGBUS when read.
     pub vdso_vclock_pages: [bool; 2],
+    /// The bytes of the vDSO image (`vdso64_image.data`), e.g. the host's own, read by the CLI from its
+    /// `[vdso]`; without one the model's vDSO pages are zeros.
+    pub vdso_image: Option<crate::arch::vdso::VdsoImage>,
 }
 
 impl Default for KernelConfig {
@@ -126,6 +129,7 @@ impl Default for KernelConfig {
             pid_max: pid::PID_MAX_DEFAULT,
             nr_open: 1 << 20,
             vdso_vclock_pages: [true, false],
+            vdso_image: None,
         }
     }
 }
