@@ -366,7 +366,7 @@ impl Kernel {
             return Err(ExecError::new(Errno::EACCES, format!("{path}: is a directory")));
         }
         // may_open(MAY_EXEC) then generic_permission.
-        if !exec_permitted(&meta, cred.euid, cred.egid, cred.capable(CAP_DAC_OVERRIDE)) {
+        if !exec_permitted(&meta, &cred) {
             return Err(ExecError::new(
                 Errno::EACCES,
                 format!("{path}: no execute permission (mode {:o})", meta.mode & 0o7777),
@@ -671,13 +671,15 @@ fn bprm_stack_limits(bprm: &mut Bprm) -> Result<(), ExecError> {
     Ok(())
 }
 
-/// `generic_permission(inode, MAY_EXEC)`: owner, group or other bits for the effective ids; with
-/// CAP_DAC_OVERRIDE a file is executable when any exec bit is set.
-fn exec_permitted(meta: &FileMeta, euid: u32, egid: u32, dac_override: bool) -> bool {
+/// `generic_permission(inode, MAY_EXEC)`: owner, group or other bits for the filesystem ids (`current_fsuid`,
+/// `in_group_p`: the fsgid or a supplementary group); with CAP_DAC_OVERRIDE a file is executable when any
+/// exec bit is set.
+fn exec_permitted(meta: &FileMeta, cred: &crate::task::Cred) -> bool {
     let mode = meta.mode;
-    let bits = if euid == meta.uid {
+    let dac_override = cred.capable(CAP_DAC_OVERRIDE);
+    let bits = if cred.fsuid == meta.uid {
         (mode >> 6) & 7
-    } else if egid == meta.gid {
+    } else if cred.fsgid == meta.gid || cred.groups.binary_search(&meta.gid).is_ok() {
         (mode >> 3) & 7
     } else {
         mode & 7

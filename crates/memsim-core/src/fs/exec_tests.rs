@@ -1033,3 +1033,25 @@ fn a_truncated_elf_header_says_so() {
         e.reason
     );
 }
+
+#[test]
+fn exec_permission_uses_the_fs_ids_and_supplementary_groups() {
+    let mut fs = fs_with(&[("/bin/g", static_exec().build())]);
+    let m = fs.meta_mut("/bin/g").unwrap();
+    m.mode = crate::fs::S_IFREG | 0o710;
+    m.uid = 5;
+    m.gid = 42;
+    let mut k = kernel(fs);
+    let t = k.task_mut(P).unwrap();
+    t.cred = crate::task::Cred::for_uid(1000);
+    assert_eq!(exec(&mut k, "/bin/g", &["g"], &[]), Err(Errno::EACCES));
+    k.task_mut(P).unwrap().cred.groups = vec![7, 42];
+    exec(&mut k, "/bin/g", &["g"], &[]).unwrap();
+    // The owner's bits apply to the fsuid, not the euid.
+    let t = k.task_mut(P).unwrap();
+    t.cred.groups.clear();
+    t.cred.euid = 5;
+    assert_eq!(exec(&mut k, "/bin/g", &["g"], &[]), Err(Errno::EACCES));
+    k.task_mut(P).unwrap().cred.fsuid = 5;
+    exec(&mut k, "/bin/g", &["g"], &[]).unwrap();
+}
