@@ -217,6 +217,10 @@ pub enum Call {
     Fchdir {
         fd: i64,
     },
+    /// `personality(persona)`: `setarch -R` logs show `personality(PER_LINUX|ADDR_NO_RANDOMIZE) = 0`.
+    Personality {
+        persona: u64,
+    },
 }
 
 /// The fields of a printed `struct stat` or `struct statx` the model knows (the rest are not checked).
@@ -355,9 +359,12 @@ pub struct WaitInfo {
 }
 
 impl Call {
-    /// Does this call return an address (strace prints the result in hex)?
+    /// Does strace print this call's result in hex (an address, or personality's flag word)?
     pub fn returns_address(&self) -> bool {
-        matches!(self, Call::Mmap { .. } | Call::Mremap { .. } | Call::Brk { .. })
+        matches!(
+            self,
+            Call::Mmap { .. } | Call::Mremap { .. } | Call::Brk { .. } | Call::Personality { .. }
+        )
     }
 
     /// Does this call create a task and return its id (fork, vfork, clone, clone3)?
@@ -526,6 +533,7 @@ pub const MODELED: &[&str] = &[
     "getcwd",
     "chdir",
     "fchdir",
+    "personality",
 ];
 
 /// Decode a system call line. `Ok(None)` for calls memsim does not model (they are counted, not run).
@@ -784,6 +792,12 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
                 new: rlimit(&a.get(1)?.to_owned_arg())
                     .map_err(|e| e.at(1))?
                     .ok_or_else(|| ArgError::new("expected `{rlim_cur=..., rlim_max=...}`").at(1))?,
+            }
+        }
+        "personality" => {
+            a.count(1, 1)?;
+            Call::Personality {
+                persona: a.u64(0, &[PERSONALITY_NAMES])?,
             }
         }
         "prlimit64" => {
@@ -1492,6 +1506,7 @@ mod process {
                 new,
                 ..
             } => return rlimit_outcome(k.sys_prlimit64(pid, target as u32, res(resource), new)),
+            Call::Personality { persona } => k.sys_personality(pid, persona),
             _ => Err(Errno::ENOSYS),
         };
         Outcome::of(result)
