@@ -235,3 +235,24 @@ fn cat_reaches_kernel_threads_and_maps_log_tids() {
     assert!(out.contains("\n11 (init) "), "the thread's stat, model TID 11: {out}");
     assert!(out.ends_with("init\n"), "{out}");
 }
+
+#[test]
+fn personality_addr_no_randomize_turns_aslr_off_for_the_next_exec() {
+    // `setarch -R` logs start with personality(PER_LINUX|ADDR_NO_RANDOMIZE): the exec after it is laid out
+    // as with ASLR off whatever the seed; without it, two seeds give two layouts.
+    let exec = "execve(\"/bin/true\", [\"true\"], []) = 0\n";
+    let maps = |pers: bool, seed: &str| {
+        let text = if pers {
+            format!("personality(PER_LINUX|ADDR_NO_RANDOMIZE) = 0 (PER_LINUX)\n{exec}personality(0xffffffff) = 0x40000 (PER_LINUX|ADDR_NO_RANDOMIZE)\n")
+        } else {
+            exec.to_string()
+        };
+        let (code, out, err) = run(&text, &["--aslr", "2", "--seed", seed, "--cat", "/proc/1/maps"]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let (a, b) = (maps(true, "1"), maps(true, "2"));
+    assert_eq!(a, b);
+    assert!(a.contains("7ffff7fc"), "the non-random mmap base: {a}");
+    assert_ne!(maps(false, "1"), maps(false, "2"));
+}

@@ -351,3 +351,19 @@ mod tests {
         assert_eq!(name_of(MADV_NAMES, 23), Some("MADV_POPULATE_WRITE"));
     }
 }
+
+/// `personality(2)` flags (`include/uapi/linux/personality.h`); the execution domain PER_LINUX is 0.
+pub const PERSONALITY_NAMES: NameTable = &[
+    ("PER_LINUX", 0),
+    ("UNAME26", 0x0020000),
+    ("ADDR_NO_RANDOMIZE", 0x0040000),
+    ("FDPIC_FUNCPTRS", 0x0080000),
+    ("MMAP_PAGE_ZERO", 0x0100000),
+    ("ADDR_COMPAT_LAYOUT", 0x0200000),
+    ("READ_IMPLIES_EXEC", 0x0400000),
+    ("ADDR_LIMIT_32BIT", 0x0800000),
+    ("SHORT_INODE", 0x1000000),
+    ("WHOLE_SECONDS", 0x2000000),
+    ("STICKY_TIMEOUTS", 0x4000000),
+    ("ADDR_LIMIT_3GB", 0x8000000),
+];

@@ -173,6 +173,10 @@ pub enum Call {
         new: Option<Rlimit>,
         old: Option<Rlimit>,
     },
+    /// `personality(persona)`: `setarch -R` logs show `personality(PER_LINUX|ADDR_NO_RANDOMIZE) = 0`.
+    Personality {
+        persona: u64,
+    },
 }
 
 /// `struct clone_args` (`include/uapi/linux/sched.h`), as clone3 receives it.
@@ -202,9 +206,12 @@ pub struct WaitInfo {
 }
 
 impl Call {
-    /// Does this call return an address (strace prints the result in hex)?
+    /// Does strace print this call's result in hex (an address, or personality's flag word)?
     pub fn returns_address(&self) -> bool {
-        matches!(self, Call::Mmap { .. } | Call::Mremap { .. } | Call::Brk { .. })
+        matches!(
+            self,
+            Call::Mmap { .. } | Call::Mremap { .. } | Call::Brk { .. } | Call::Personality { .. }
+        )
     }
 
     /// Does this call create a task and return its id (fork, vfork, clone, clone3)?
@@ -360,6 +367,7 @@ pub const MODELED: &[&str] = &[
     "getrlimit",
     "setrlimit",
     "prlimit64",
+    "personality",
 ];
 
 /// Decode a system call line. `Ok(None)` for calls memsim does not model (they are counted, not run).
@@ -618,6 +626,12 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
                 new: rlimit(&a.get(1)?.to_owned_arg())
                     .map_err(|e| e.at(1))?
                     .ok_or_else(|| ArgError::new("expected `{rlim_cur=..., rlim_max=...}`").at(1))?,
+            }
+        }
+        "personality" => {
+            a.count(1, 1)?;
+            Call::Personality {
+                persona: a.u64(0, &[PERSONALITY_NAMES])?,
             }
         }
         "prlimit64" => {
@@ -1068,6 +1082,7 @@ mod process {
                 new,
                 ..
             } => return rlimit_outcome(k.sys_prlimit64(pid, target as u32, res(resource), new)),
+            Call::Personality { persona } => k.sys_personality(pid, persona),
             _ => Err(Errno::ENOSYS),
         };
         Outcome::of(result)
