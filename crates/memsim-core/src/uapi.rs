@@ -339,19 +339,6 @@ pub fn name_of(table: NameTable, value: u64) -> Option<&'static str> {
     table.iter().find(|&&(_, v)| v == value).map(|&(n, _)| n)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lookups() {
-        assert_eq!(lookup(MAP_FLAG_NAMES, "MAP_FIXED_NOREPLACE"), Some(0x100000));
-        assert_eq!(lookup(PROT_NAMES, "PROT_BOGUS"), None);
-        assert_eq!(name_of(SIGNAL_NAMES, 11), Some("SIGSEGV"));
-        assert_eq!(name_of(MADV_NAMES, 23), Some("MADV_POPULATE_WRITE"));
-    }
-}
-
 /// `personality(2)` flags (`include/uapi/linux/personality.h`); the execution domain PER_LINUX is 0.
 pub const PERSONALITY_NAMES: NameTable = &[
     ("PER_LINUX", 0),
@@ -367,3 +354,16 @@ pub const PERSONALITY_NAMES: NameTable = &[
     ("STICKY_TIMEOUTS", 0x4000000),
     ("ADDR_LIMIT_3GB", 0x8000000),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups() {
+        assert_eq!(lookup(MAP_FLAG_NAMES, "MAP_FIXED_NOREPLACE"), Some(0x100000));
+        assert_eq!(lookup(PROT_NAMES, "PROT_BOGUS"), None);
+        assert_eq!(name_of(SIGNAL_NAMES, 11), Some("SIGSEGV"));
+        assert_eq!(name_of(MADV_NAMES, 23), Some("MADV_POPULATE_WRITE"));
+    }
+}
