@@ -394,7 +394,11 @@ impl Kernel {
     pub fn begin_new_exec(&mut self, pid: Pid, bprm: &mut Bprm) -> Result<Pid, ExecError> {
         // bprm_creds_from_file: once committed, the credentials come from the file being loaded (for a #!
         // script, its interpreter: the script's own set-id bits are ignored).
-        let creds = crate::fs::exec_creds::bprm_creds_from_file(&self.task(pid)?.cred, &bprm.file.meta);
+        // check_unsafe_exec: the fs_struct has users beyond this thread group (CLONE_FS to another process).
+        let me = self.task(pid)?;
+        let n_fs = self.threads_of(me.tgid).filter(|t| t.fs.ptr_eq(&me.fs)).count().max(1);
+        let unsafe_share = me.fs.users() > n_fs;
+        let creds = crate::fs::exec_creds::bprm_creds_from_file(&me.cred, &bprm.file.meta, unsafe_share);
         bprm.per_clear |= creds.per_clear;
         bprm.secureexec |= creds.secureexec;
         bprm.point_of_no_return = true;

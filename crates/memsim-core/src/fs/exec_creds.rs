@@ -2,9 +2,12 @@
 //! cap_bprm_creds_from_file`): set-user-ID and set-group-ID files, root's capabilities, `secureexec`
 //! (AT_SECURE) and the personality bits a privilege change clears (`PER_CLEAR_ON_SETID`).
 //!
+//! An exec is "unsafe" (`check_unsafe_exec`: LSM_UNSAFE_SHARE) when its `fs_struct` is shared with another
+//! process (CLONE_FS without CLONE_THREAD): then set-id bits only take effect for a caller with CAP_SETUID, and
+//! no capability is gained.
+//!
 //! Model choices (documented differences): file capabilities (`security.capability`), `no_new_privs`, LSMs,
-//! user namespaces and the downgrade for a traced or `LSM_UNSAFE_SHARE` exec are not modelled: the model has
-//! no ptrace and no xattrs, so an exec is never "unsafe". A set-id exec does not make the mm non-dumpable
+//! user namespaces and ptrace (LSM_UNSAFE_PTRACE) are not modelled. A set-id exec does not make the mm non-dumpable
 //! (`suid_dumpable`): the model has no dumpable flag, so such a process killed by a fault still dumps core.
 //! `pdeath_signal` is not modelled either.
 
@@ -35,9 +38,12 @@ fn cap_gained(a: u64, b: u64) -> bool {
     a & !b != 0
 }
 
+/// `CAP_SETUID`.
+const CAP_SETUID: u32 = 7;
+
 /// `bprm_creds_from_file` → `bprm_fill_uid` + `cap_bprm_creds_from_file` for the file being loaded, from the
-/// task's current credentials `old`.
-pub fn bprm_creds_from_file(old: &Cred, file: &FileMeta) -> ExecCreds {
+/// task's current credentials `old`; `unsafe_share` is `bprm->unsafe & LSM_UNSAFE_SHARE`.
+pub fn bprm_creds_from_file(old: &Cred, file: &FileMeta, unsafe_share: bool) -> ExecCreds {
     let mut new = old.clone();
     let mut per_clear = 0;
     // bprm_fill_uid: the effective ids start as the current ones (a previous binary's set-id is forgotten).
@@ -73,7 +79,14 @@ pub fn bprm_creds_from_file(old: &Cred, file: &FileMeta) -> ExecCreds {
     }
     // __is_setuid / __is_setgid compare with the old *real* ids.
     let is_setid = new.euid != old.uid || new.egid != old.gid;
-    // (The downgrade of a traced or unsafe exec is not modelled.)
+    // An unsafe exec gets no more than it had: the set-id ids only with CAP_SETUID, no new capability.
+    if (is_setid || cap_gained(new.cap_permitted, old.cap_permitted)) && unsafe_share {
+        if !old.capable(CAP_SETUID) {
+            new.euid = new.uid;
+            new.egid = new.gid;
+        }
+        new.cap_permitted &= old.cap_permitted;
+    }
     new.suid = new.euid;
     new.fsuid = new.euid;
     new.sgid = new.egid;
@@ -116,7 +129,7 @@ mod tests {
 
     #[test]
     fn root_running_a_setgid_file_is_secure_and_keeps_its_capabilities() {
-        let c = bprm_creds_from_file(&Cred::for_uid(0), &file(0o2755, 0, 42));
+        let c = bprm_creds_from_file(&Cred::for_uid(0), &file(0o2755, 0, 42), false);
         assert_eq!((c.cred.uid, c.cred.euid, c.cred.suid, c.cred.fsuid), (0, 0, 0, 0));
         assert_eq!((c.cred.gid, c.cred.egid, c.cred.sgid, c.cred.fsgid), (0, 42, 42, 42));
         assert!(c.secureexec);
@@ -129,7 +142,7 @@ mod tests {
 
     #[test]
     fn root_running_a_setuid_root_file_changes_nothing_but_the_personality() {
-        let c = bprm_creds_from_file(&Cred::for_uid(0), &file(0o4755, 0, 0));
+        let c = bprm_creds_from_file(&Cred::for_uid(0), &file(0o4755, 0, 0), false);
         assert_eq!(c.cred, Cred::for_uid(0));
         assert!(!c.secureexec);
         assert_eq!(c.per_clear, PER_CLEAR_ON_SETID);
@@ -137,7 +150,7 @@ mod tests {
 
     #[test]
     fn a_user_running_a_setuid_root_file_gains_every_capability() {
-        let c = bprm_creds_from_file(&Cred::for_uid(1000), &file(0o4755, 0, 0));
+        let c = bprm_creds_from_file(&Cred::for_uid(1000), &file(0o4755, 0, 0), false);
         assert_eq!((c.cred.uid, c.cred.euid, c.cred.suid, c.cred.fsuid), (1000, 0, 0, 0));
         assert_eq!(
             (c.cred.cap_permitted, c.cred.cap_effective),
@@ -155,7 +168,7 @@ mod tests {
             f.nosuid = true;
             f
         }] {
-            let c = bprm_creds_from_file(&user, &f);
+            let c = bprm_creds_from_file(&user, &f, false);
             assert_eq!(c.cred, user, "{:o}", f.mode);
             assert!(!c.secureexec);
             assert_eq!(c.per_clear, 0);
@@ -167,12 +180,27 @@ mod tests {
         let mut old = Cred::for_uid(1000);
         old.suid = 7;
         old.fsgid = 9;
-        let c = bprm_creds_from_file(&old, &file(0o755, 0, 0));
+        let c = bprm_creds_from_file(&old, &file(0o755, 0, 0), false);
         assert_eq!((c.cred.suid, c.cred.fsgid), (1000, 1000));
         // An effective uid that already differs from the real one makes any exec secure.
         old.euid = 5;
-        let c = bprm_creds_from_file(&old, &file(0o755, 0, 0));
+        let c = bprm_creds_from_file(&old, &file(0o755, 0, 0), false);
         assert!(c.secureexec);
         assert_eq!(c.per_clear, 0);
+    }
+
+    #[test]
+    fn an_exec_sharing_its_fs_with_another_process_gains_nothing() {
+        // A user: the set-user-ID root file keeps the user's ids and capabilities, but the exec is still secure.
+        let c = bprm_creds_from_file(&Cred::for_uid(1000), &file(0o4755, 0, 0), true);
+        assert_eq!(
+            (c.cred.euid, c.cred.suid, c.cred.cap_permitted, c.cred.cap_effective),
+            (1000, 1000, 0, 0)
+        );
+        assert!(c.secureexec);
+        assert_eq!(c.per_clear, PER_CLEAR_ON_SETID);
+        // root has CAP_SETUID: the set-group-ID file still applies.
+        let c = bprm_creds_from_file(&Cred::for_uid(0), &file(0o2755, 0, 42), true);
+        assert_eq!(c.cred.egid, 42);
     }
 }
