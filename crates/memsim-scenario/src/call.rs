@@ -1042,6 +1042,29 @@ mod files {
         }
     }
 
+    /// `AT_FDCWD</usr>`: `-y` shows the working directory a relative lookup starts from; the model's must
+    /// be the same.
+    pub fn check_cwd(k: &Kernel, pid: Pid, call: &Call) -> Option<(String, String)> {
+        let (Call::Newfstatat {
+            dirfd,
+            fd_path: Some(want),
+            ..
+        }
+        | Call::Statx {
+            dirfd,
+            fd_path: Some(want),
+            ..
+        }) = call
+        else {
+            return None;
+        };
+        if *dirfd as i32 != AT_FDCWD as i32 {
+            return None;
+        }
+        let got = k.task(pid).ok()?.fs.with(|f| f.cwd.clone());
+        (got != *want).then(|| (format!("AT_FDCWD<{want}>"), format!("AT_FDCWD<{got}>")))
+    }
+
     fn fmt_stat(s: &StatOut) -> String {
         let mut v = Vec::new();
         if let Some((a, b)) = s.dev {
@@ -1060,7 +1083,7 @@ mod files {
     }
 }
 
-pub use files::check_outputs;
+pub use files::{check_cwd, check_outputs};
 
 fn signal<A: ArgValue>(a: &Args<A>, i: usize) -> Result<u32, ArgError> {
     let v = a.u64(i, &[SIGNAL_NAMES]).or_else(|e| match a.get(i)?.to_owned_arg() {
@@ -1600,6 +1623,73 @@ pub fn errno_matches(expected: &str, got: Errno) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The file calls run on a MemFs machine: results, printed structures, targets and directories checked.
+    #[test]
+    fn file_calls_are_checked() {
+        use memsim_core::fs::MemFs;
+        let run = |text: &str| {
+            let mut fs = MemFs::new();
+            fs.add_dir("/");
+            fs.add_dir("/usr");
+            fs.add_dir("/usr/bin");
+            let cat = fs.add_file("/usr/bin/cat", vec![0; 300]);
+            fs.add_symlink("/bin", "usr/bin");
+            let k = crate::Machine::default().build(Box::new(fs));
+            let text = text.replace("INO", &cat.ino.to_string());
+            let mut r = crate::Runner::new(k);
+            let s = r.run("t", &text, &mut std::io::sink(), true).unwrap();
+            s.failures
+                .into_iter()
+                .map(|f| (f.line, f.expected, f.got))
+                .collect::<Vec<_>>()
+        };
+        let good = "getcwd(\"/\", 4096) = 2
+access(\"/usr/bin/cat\", X_OK) = 0
+access(\"/nope\", F_OK) = -1 ENOENT (No such file or directory)
+readlink(\"/bin\", \"usr/bin\", 4096) = 7
+readlink(\"/usr\", 0x7ffd0000, 4096) = -1 EINVAL (Invalid argument)
+chdir(\"/bin\") = 0
+getcwd(\"/usr/bin\", 4096) = 9
+newfstatat(AT_FDCWD</usr/bin>, \"cat\", {st_dev=makedev(0xfe, 0), st_ino=INO, st_mode=S_IFREG|0755, st_nlink=1, st_size=300}, 0) = 0
+openat(AT_FDCWD</usr/bin>, \"cat\", O_RDONLY|O_CLOEXEC) = 3</usr/bin/cat>
+fstat(3</usr/bin/cat>, {st_mode=S_IFREG|0755, st_size=300, st_ino=INO}) = 0
+statx(AT_FDCWD</usr/bin>, \"cat\", AT_STATX_SYNC_AS_STAT, STATX_ALL, {stx_mask=STATX_BASIC_STATS, stx_mode=S_IFREG|0755, stx_ino=INO, stx_size=300, stx_dev_major=254, stx_dev_minor=0}) = 0
+lstat(\"/bin\", {st_mode=S_IFLNK|0777, st_size=7}) = 0
+newfstatat(AT_FDCWD</usr/bin>, \"/proc/self/exe\", {st_mode=S_IFREG|0755, st_size=1}, 0) = 0
+fchdir(3</usr/bin/cat>) = -1 ENOTDIR (Not a directory)
+";
+        assert_eq!(run(good), vec![]);
+        let bad = |from: &str, to: &str| {
+            assert!(good.contains(from), "{from}");
+            run(&good.replacen(from, to, 1))
+        };
+        assert_eq!(
+            bad("getcwd(\"/usr/bin\"", "getcwd(\"/usr/sbin\""),
+            vec![(7, "\"/usr/sbin\"".into(), "\"/usr/bin\"".into())]
+        );
+        assert_eq!(bad("\"usr/bin\", 4096) = 7", "\"usr/bim\", 4096) = 7")[0].0, 4);
+        assert_eq!(bad("st_size=300}, 0)", "st_size=301}, 0)")[0].0, 8);
+        assert_eq!(bad("st_size=300, st_ino", "st_size=299, st_ino")[0].0, 10);
+        assert_eq!(bad("stx_size=300", "stx_size=3")[0].0, 11);
+        assert_eq!(bad("S_IFLNK|0777", "S_IFLNK|0755")[0].0, 12);
+        assert_eq!(bad("X_OK) = 0", "X_OK) = -1 EACCES (Permission denied)")[0].0, 2);
+        // The working directory `-y` shows for AT_FDCWD is the model's.
+        let f = bad("newfstatat(AT_FDCWD</usr/bin>", "newfstatat(AT_FDCWD</usr>");
+        assert_eq!(f[0].0, 8);
+        assert_eq!(f[0].1, "AT_FDCWD</usr>");
+        // A relative path after chdir resolves against the new directory.
+        let f = bad("chdir(\"/bin\") = 0", "chdir(\"/\") = 0");
+        assert!(f.contains(&(7, "\"/usr/bin\"".into(), "\"/\"".into())), "{f:?}");
+        assert!(
+            f.contains(&(8, "0".into(), "-1 ENOENT (No such file or directory)".into())),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&(9, "3".into(), "-1 ENOENT (No such file or directory)".into())),
+            "{f:?}"
+        );
+    }
     use crate::ast::LineKind;
 
     fn dec(text: &str) -> Call {

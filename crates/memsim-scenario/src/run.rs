@@ -781,6 +781,9 @@ impl Runner {
                 if let Some((want, got)) = call::check_outputs(call, &out) {
                     misses.push((n, want, got));
                 }
+                if let Some((want, got)) = call::check_cwd(&self.kernel, pid, call) {
+                    misses.push((n, want, got));
+                }
             }
             (Call::Execve { .. }, Ok(_)) => {
                 let st = self.procs.entry(pid).or_default();

@@ -68,6 +68,25 @@ fn real_programs_replay() {
             .filter(|st| matches!(&st.op, Op::Call { call, .. } if call.creates_task()))
             .count()
             + 1;
+        // The file calls that are run and checked (before they were counted as not modeled).
+        let file_calls = steps
+            .iter()
+            .filter(|st| {
+                matches!(
+                    &st.op,
+                    Op::Call {
+                        call: Call::Faccessat2 { .. }
+                            | Call::Newfstatat { .. }
+                            | Call::Statx { .. }
+                            | Call::Readlinkat { .. }
+                            | Call::Getcwd { .. }
+                            | Call::Chdir { .. }
+                            | Call::Fchdir { .. },
+                        ..
+                    }
+                )
+            })
+            .count();
         let (_, summary) = replay(name, &text);
         let st = &summary.stats;
         let outcome = match summary.failures.first() {
@@ -75,10 +94,11 @@ fn real_programs_replay() {
             Some(f) => format!("first mismatch: {f}"),
         };
         report.push(format!(
-            "{name:10} {:5} lines {:5} calls {:4} not modeled {:2} tasks {:2} fd syncs {} early clones  {outcome}",
+            "{name:10} {:5} lines {:5} calls ({file_calls} file calls) {:4} not modeled {:?} {:2} tasks {:2} fd syncs {} early clones  {outcome}",
             st.lines,
             st.calls,
             st.unmodeled.values().sum::<u64>(),
+            st.unmodeled,
             processes,
             st.fd_syncs,
             st.early_clones
