@@ -217,6 +217,14 @@ pub enum Call {
     Fchdir {
         fd: i64,
     },
+    /// `statfs(path, &buf)` and `fstatfs(fd, &buf)`: only the result is checked (the model keeps no
+    /// file-system statistics).
+    Statfs {
+        path: String,
+    },
+    Fstatfs {
+        fd: i64,
+    },
     /// `personality(persona)`: `setarch -R` logs show `personality(PER_LINUX|ADDR_NO_RANDOMIZE) = 0`.
     Personality {
         persona: u64,
@@ -813,7 +821,7 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
             }
         }
         "access" | "faccessat" | "faccessat2" | "newfstatat" | "fstat" | "stat" | "lstat" | "statx" | "readlink"
-        | "readlinkat" | "getcwd" | "chdir" | "fchdir" => match files::decode(name, &a)? {
+        | "readlinkat" | "getcwd" | "chdir" | "fchdir" | "statfs" | "fstatfs" => match files::decode(name, &a)? {
             Some(c) => c,
             None => return Ok(None),
         },
@@ -942,10 +950,24 @@ mod files {
                 a.count(1, 1)?;
                 Call::Fchdir { fd: a.fd(0)? }
             }
+            "statfs" => {
+                a.count(1, 2)?;
+                Call::Statfs { path: a.path(0)? }
+            }
+            "fstatfs" => {
+                a.count(1, 2)?;
+                if decoration(0)?.as_deref().is_some_and(procfs) {
+                    return Ok(None);
+                }
+                Call::Fstatfs { fd: a.fd(0)? }
+            }
             _ => return Ok(None),
         };
         let on_procfs = match &call {
-            Call::Faccessat2 { path, .. } | Call::Readlinkat { path, .. } | Call::Chdir { path } => procfs(path),
+            Call::Faccessat2 { path, .. }
+            | Call::Readlinkat { path, .. }
+            | Call::Chdir { path }
+            | Call::Statfs { path } => procfs(path),
             Call::Newfstatat { path, fd_path, .. } | Call::Statx { path, fd_path, .. } => {
                 procfs(path) || (path.is_empty() && fd_path.as_deref().is_some_and(procfs))
             }
@@ -1002,6 +1024,8 @@ mod files {
             },
             Call::Chdir { ref path } => Outcome::of(k.sys_chdir(pid, path)),
             Call::Fchdir { fd } => Outcome::of(k.sys_fchdir(pid, fd)),
+            Call::Statfs { ref path } => Outcome::of(k.sys_statfs(pid, path)),
+            Call::Fstatfs { fd } => Outcome::of(k.sys_fstatfs(pid, fd)),
             _ => Outcome::of(Err(Errno::ENOSYS)),
         }
     }
@@ -1439,7 +1463,9 @@ pub fn execute(k: &mut Kernel, pid: Pid, call: &Call) -> Outcome {
         | Call::Readlinkat { .. }
         | Call::Getcwd { .. }
         | Call::Chdir { .. }
-        | Call::Fchdir { .. } => return files::execute(k, pid, call),
+        | Call::Fchdir { .. }
+        | Call::Statfs { .. }
+        | Call::Fstatfs { .. } => return files::execute(k, pid, call),
         _ => return process::execute(k, pid, call),
     };
     Outcome::of(result)
@@ -1658,6 +1684,9 @@ statx(AT_FDCWD</usr/bin>, \"cat\", AT_STATX_SYNC_AS_STAT, STATX_ALL, {stx_mask=S
 lstat(\"/bin\", {st_mode=S_IFLNK|0777, st_size=7}) = 0
 newfstatat(AT_FDCWD</usr/bin>, \"/proc/self/exe\", {st_mode=S_IFREG|0755, st_size=1}, 0) = 0
 fchdir(3</usr/bin/cat>) = -1 ENOTDIR (Not a directory)
+statfs(\"/selinux\", 0x7fffffffec60) = -1 ENOENT (No such file or directory)
+statfs(\"/usr\", {f_type=EXT2_SUPER_MAGIC, f_bsize=4096}) = 0
+fstatfs(3</usr/bin/cat>, {f_type=EXT2_SUPER_MAGIC, f_bsize=4096}) = 0
 ";
         assert_eq!(run(good), vec![]);
         let bad = |from: &str, to: &str| {
@@ -1674,6 +1703,7 @@ fchdir(3</usr/bin/cat>) = -1 ENOTDIR (Not a directory)
         assert_eq!(bad("stx_size=300", "stx_size=3")[0].0, 11);
         assert_eq!(bad("S_IFLNK|0777", "S_IFLNK|0755")[0].0, 12);
         assert_eq!(bad("X_OK) = 0", "X_OK) = -1 EACCES (Permission denied)")[0].0, 2);
+        assert_eq!(bad("statfs(\"/usr\"", "statfs(\"/usx\"")[0].0, 16);
         // The working directory `-y` shows for AT_FDCWD is the model's.
         let f = bad("newfstatat(AT_FDCWD</usr/bin>", "newfstatat(AT_FDCWD</usr>");
         assert_eq!(f[0].0, 8);

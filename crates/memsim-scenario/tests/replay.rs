@@ -81,7 +81,9 @@ fn real_programs_replay() {
                             | Call::Readlinkat { .. }
                             | Call::Getcwd { .. }
                             | Call::Chdir { .. }
-                            | Call::Fchdir { .. },
+                            | Call::Fchdir { .. }
+                            | Call::Statfs { .. }
+                            | Call::Fstatfs { .. },
                         ..
                     }
                 )

@@ -1,5 +1,5 @@
-//! Looking at files without opening them: stat, statx, access, readlink, getcwd, chdir (`fs/stat.c`,
-//! `fs/open.c`, `fs/namei.c`, `fs/d_path.c`).
+//! Looking at files without opening them: stat, statx, access, readlink, getcwd, chdir, statfs (`fs/stat.c`,
+//! `fs/open.c`, `fs/namei.c`, `fs/d_path.c`, `fs/statfs.c`).
 //!
 //! Paths resolve as `path_lookupat` starts them: an absolute path from `/`, a relative one from the task's
 //! working directory (`fs_struct->pwd`, shared under CLONE_FS) or from a directory descriptor. The walk
@@ -284,6 +284,17 @@ impl Kernel {
         self.set_cwd(pid, meta)
     }
 
+    /// `statfs(path, &buf)` (`fs/statfs.c: user_statfs`): the path must resolve (following links). The model
+    /// knows no file-system statistics, so only the result says anything.
+    pub fn sys_statfs(&self, pid: Pid, path: &str) -> SysResult {
+        self.lookup_at(pid, AT_FDCWD, path, 0).map(|_| 0)
+    }
+
+    /// `fstatfs(fd, &buf)` (`fd_statfs`: `fdget_raw`, so O_PATH descriptors work).
+    pub fn sys_fstatfs(&self, pid: Pid, fd: i64) -> SysResult {
+        self.sys_fstat(pid, fd).map(|_| 0)
+    }
+
     /// `set_fs_pwd` after the checks chdir and fchdir share (`path_permission(MAY_EXEC | MAY_CHDIR)`).
     fn set_cwd(&mut self, pid: Pid, meta: FileMeta) -> SysResult {
         if meta.mode & S_IFMT != S_IFDIR {
@@ -405,6 +416,11 @@ mod tests {
         assert_eq!(k.sys_newfstatat(P, fd, "", 0), Err(Errno::ENOENT));
         assert_eq!(k.sys_fstat(P, 9), Err(Errno::EBADF));
         assert_eq!(k.sys_fstat(P, AT_FDCWD), Err(Errno::EBADF));
+        assert_eq!(k.sys_fstatfs(P, fd), Ok(0));
+        assert_eq!(k.sys_fstatfs(P, 9), Err(Errno::EBADF));
+        assert_eq!(k.sys_statfs(P, "/bin"), Ok(0));
+        assert_eq!(k.sys_statfs(P, "/sys/fs/selinux"), Err(Errno::ENOENT));
+        assert_eq!(k.sys_statfs(P, ""), Err(Errno::ENOENT));
         // A relative path against a file descriptor that is not a directory.
         assert_eq!(k.sys_newfstatat(P, fd, "x", 0), Err(Errno::ENOTDIR));
         let d = k.sys_openat(P, AT_FDCWD, "/usr", O_PATH | O_DIRECTORY, 0).unwrap() as i64;
