@@ -635,6 +635,21 @@ impl Runner {
         }
     }
 
+    /// Put a descriptor on `path` at `fd` if `pid` has none there (see [`Stats::fd_syncs`]).
+    fn place_fd_on(&mut self, pid: Pid, fd: i64, path: &str) {
+        if !(0..4096).contains(&fd) || self.kernel.task(pid).map_or(true, |t| t.files.get(fd as i32).is_some()) {
+            return;
+        }
+        let Ok(low) = self.kernel.sys_openat(pid, uapi::AT_FDCWD, path, uapi::O_PATH, 0) else {
+            return;
+        };
+        if low as i64 != fd {
+            let _ = self.kernel.sys_dup3(pid, low as i64, fd, 0);
+            let _ = self.kernel.sys_close(pid, low as i64);
+        }
+        self.stats.fd_syncs += 1;
+    }
+
     /// Put a placeholder descriptor (on `/dev/null`) at `fd` if `pid` has none there (see
     /// [`Stats::fd_syncs`]).
     fn place_fd(&mut self, pid: Pid, fd: i64) {
@@ -728,12 +743,19 @@ impl Runner {
                 }
             }
             // fstat of such a descriptor (its structure is checked only where `-y` shows a path).
-            Call::Newfstatat { dirfd, path, .. } | Call::Statx { dirfd, path, .. }
-                if path.is_empty()
-                    && matches!(expect, Expect::Value(0))
-                    && self.procs.get(&pid).is_some_and(|s| s.real_program) =>
-            {
-                self.place_fd(pid, *dirfd);
+            // A descriptor shown with its file (`5</etc>`, from an fcntl(F_DUPFD) the filter left out) is put
+            // in place on that file.
+            Call::Newfstatat {
+                dirfd, path, fd_path, ..
+            }
+            | Call::Statx {
+                dirfd, path, fd_path, ..
+            } if matches!(expect, Expect::Value(0)) && self.procs.get(&pid).is_some_and(|s| s.real_program) => {
+                match fd_path.as_deref() {
+                    Some(p) if p.starts_with('/') => self.place_fd_on(pid, *dirfd, p),
+                    _ if path.is_empty() => self.place_fd(pid, *dirfd),
+                    _ => {}
+                }
             }
             // A descriptor a real program closes or duplicates successfully but the model never saw came from
             // a call the model does not run (pipe2, socket, eventfd): it is put in place first.

@@ -36,6 +36,8 @@ fn real_programs_replay() {
         ("grep", s(&["grep", "root", "/etc/passwd"])),
         ("sort", s(&["sort", "/etc/passwd"])),
         ("date", s(&["date", "-d", "@0"])),
+        // Relative lookups against a directory descriptor (newfstatat(5</etc>, "hosts", ..., AT_SYMLINK_NOFOLLOW)).
+        ("find", s(&["find", "/etc", "-maxdepth", "1", "-name", "host*"])),
         ("env", s(&["env"])),
         ("uname", s(&["uname", "-a"])),
         ("mapchurn", vec![exe("mapchurn")]),
