@@ -67,7 +67,7 @@ impl Kernel {
             }
             format!("{}/{}", dir.file.inode.meta.path.trim_end_matches('/'), path)
         };
-        let meta = match self.fs.stat(&full) {
+        let meta = match self.lookup_path(pid, &full) {
             Ok(m) => m,
             Err(Errno::ENOENT) if flags & O_CREAT != 0 => return Err(Errno::EROFS),
             Err(e) => return Err(e),
@@ -111,6 +111,8 @@ impl Kernel {
             return i.clone();
         }
         let kind = match meta.mode & S_IFMT {
+            // proc files are seq files without mmap (ENODEV), not page-cache files.
+            _ if (meta.dev_major, meta.dev_minor) == crate::procfs::lookup::PROC_DEV => InodeKind::Other,
             S_IFREG => InodeKind::Regular,
             S_IFCHR if (meta.rdev_major, meta.rdev_minor) == (1, 5) => InodeKind::DevZero,
             _ => InodeKind::Other,
