@@ -711,6 +711,19 @@ impl Runner {
             c.map_pids(|p| self.to_model(p));
             mapped = c;
             &mapped
+        } else if let Call::Openat { path, .. } = call {
+            // `/proc/<log PID>/...`: the process the log names is the model's process it maps to.
+            match self.proc_path(path) {
+                Some(p) => {
+                    let mut c = call.clone();
+                    if let Call::Openat { path, .. } = &mut c {
+                        *path = p;
+                    }
+                    mapped = c;
+                    &mapped
+                }
+                None => call,
+            }
         } else {
             call
         };
@@ -1119,6 +1132,39 @@ impl Runner {
             }
         }
         Ok(effect)
+    }
+
+    /// A `/proc/N/...` path whose N (or `task/N` within it) is a PID of the log, rewritten with the model's
+    /// PIDs; `None` when nothing changes.
+    pub fn proc_path(&self, path: &str) -> Option<String> {
+        let rest = path.strip_prefix("/proc/")?;
+        let (n, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        let map = |x: &str| {
+            x.parse::<u32>()
+                .ok()
+                .and_then(|v| self.pids.get(&v))
+                .map(|p| p.to_string())
+        };
+        let pid = map(n);
+        let (tid, after) = match tail.strip_prefix("task/") {
+            Some(t) => {
+                let (t, a) = t.split_once('/').map_or((t, None), |(t, a)| (t, Some(a)));
+                (map(t), a)
+            }
+            None => (None, None),
+        };
+        if pid.is_none() && tid.is_none() {
+            return None;
+        }
+        let pid = pid.unwrap_or_else(|| n.to_string());
+        Some(match tid {
+            Some(t) => match after {
+                Some(a) => format!("/proc/{pid}/task/{t}/{a}"),
+                None => format!("/proc/{pid}/task/{t}"),
+            },
+            None if tail.is_empty() => format!("/proc/{pid}"),
+            None => format!("/proc/{pid}/{tail}"),
+        })
     }
 
     /// What `cat /proc/PID/FILE` reads: a PID (and a `task/TID/` inside FILE) that the log named is mapped

@@ -43,6 +43,7 @@ fn real_programs_replay() {
         ("mapchurn", vec![exe("mapchurn")]),
         ("forkwait", vec![exe("forkwait")]),
         ("segv", vec![exe("segv")]),
+        ("procself", vec![exe("procself")]),
     ];
     let mut report = Vec::new();
     let mut wrong = Vec::new();

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::errno::Errno;
 
 /// What a [`FileSource`] knows about a path (a `struct kstat`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileMeta {
     /// The canonical absolute path (symlinks resolved), as `d_path` prints it in `/proc/PID/maps`.
     pub path: String,

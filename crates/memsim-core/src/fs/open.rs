@@ -57,7 +57,7 @@ impl Kernel {
         let fd = task.files.lowest_free(0, task.rlimit(RLIMIT_NOFILE))?;
         // Relative paths start at the working directory or at `dirfd` (fs/stat.rs: path_at).
         let full = self.path_at(pid, dirfd, path)?;
-        let meta = match self.fs.stat(&full) {
+        let meta = match self.lookup_path(pid, &full) {
             Ok(m) => m,
             Err(Errno::ENOENT) if flags & O_CREAT != 0 => return Err(Errno::EROFS),
             Err(e) => return Err(e),
@@ -101,6 +101,8 @@ impl Kernel {
             return i.clone();
         }
         let kind = match meta.mode & S_IFMT {
+            // proc files are seq files without mmap (ENODEV), not page-cache files.
+            _ if (meta.dev_major, meta.dev_minor) == crate::procfs::lookup::PROC_DEV => InodeKind::Other,
             S_IFREG => InodeKind::Regular,
             S_IFCHR if (meta.rdev_major, meta.rdev_minor) == (1, 5) => InodeKind::DevZero,
             _ => InodeKind::Other,

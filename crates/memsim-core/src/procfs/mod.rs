@@ -17,6 +17,7 @@
 
 pub mod cmdline;
 pub mod limits;
+pub mod lookup;
 pub mod maps;
 pub mod meminfo;
 pub mod pagemap;
