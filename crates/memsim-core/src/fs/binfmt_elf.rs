@@ -270,16 +270,16 @@ pub fn load_elf_phdrs(k: &Kernel, path: &str, h: &ElfHeader) -> Result<Vec<Phdr>
     Ok(phdrs)
 }
 
-/// `total_mapping_size`: from the page of the first PT_LOAD to the end of the last (in table order; wraps for
-/// unsorted tables as the kernel's unsigned arithmetic does). 0 without PT_LOAD.
+/// `total_mapping_size`: from the lowest page start to the highest end over all PT_LOADs (6.18; before 5.18 it
+/// was first to last in table order, which wrapped for unsorted tables). 0 without PT_LOAD.
 pub fn total_mapping_size(phdrs: &[Phdr]) -> u64 {
-    let first = phdrs.iter().position(|p| p.p_type == PT_LOAD);
-    let last = phdrs.iter().rposition(|p| p.p_type == PT_LOAD);
-    match (first, last) {
-        (Some(f), Some(l)) => phdrs[l]
-            .p_vaddr
-            .wrapping_add(phdrs[l].p_memsz)
-            .wrapping_sub(pagestart(phdrs[f].p_vaddr)),
+    // Since 5.18 the span from the lowest page start to the highest end over every PT_LOAD, whatever their
+    // order in the table (an unsorted table no longer wraps around).
+    let loads = phdrs.iter().filter(|p| p.p_type == PT_LOAD);
+    let min = loads.clone().map(|p| pagestart(p.p_vaddr)).min();
+    let max = loads.map(|p| p.p_vaddr.wrapping_add(p.p_memsz)).max();
+    match (min, max) {
+        (Some(lo), Some(hi)) => hi.wrapping_sub(lo),
         _ => 0,
     }
 }

@@ -1055,3 +1055,24 @@ fn exec_permission_uses_the_fs_ids_and_supplementary_groups() {
     k.task_mut(P).unwrap().cred.fsuid = 5;
     exec(&mut k, "/bin/g", &["g"], &[]).unwrap();
 }
+
+#[test]
+fn total_mapping_size_spans_lowest_to_highest_in_any_table_order() {
+    // fs/binfmt_elf.c total_mapping_size (5.18+): min page start to max end over all PT_LOADs. In table order
+    // (the old formula) a reversed table wraps, and a trailing empty PT_LOAD at 0 spans nothing.
+    use crate::fs::binfmt_elf::total_mapping_size;
+    let sorted = ld_so().phdrs;
+    let mut reversed = sorted.clone();
+    reversed.reverse();
+    assert_eq!(total_mapping_size(&sorted), 0x5000);
+    assert_eq!(total_mapping_size(&reversed), 0x5000);
+    let mut trailing = sorted.clone();
+    trailing.push(load(0, 0, 0, 0, PF_R));
+    assert_eq!(total_mapping_size(&trailing), 0x5000);
+    // And such a program execs, as it does on the kernel (an audit found execve = 0 for that shape).
+    let mut e = ld_so();
+    e.phdrs = trailing;
+    let fs = fs_with(&[("/lib/ld.so", e.build())]);
+    let mut k = kernel(fs);
+    exec(&mut k, "/lib/ld.so", &["ld.so"], &[]).unwrap();
+}
