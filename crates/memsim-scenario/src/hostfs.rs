@@ -239,6 +239,28 @@ mod tests {
     }
 
     #[test]
+    fn lstat_and_readlink_see_the_link_itself() {
+        let dir = std::env::temp_dir().join(format!("memsim-hostfs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("l");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+        let fs = HostFs::new();
+        let l = link.to_str().unwrap();
+        let real = std::fs::symlink_metadata(&link).unwrap();
+        let m = fs.lstat(l).unwrap();
+        assert_eq!((m.mode & 0o170000, m.ino, m.size), (0o120000, real.ino(), 11));
+        let canon = std::fs::canonicalize(&dir).unwrap().join("l");
+        assert_eq!(m.path, canon.to_string_lossy());
+        assert_eq!(fs.stat(l).map(|m| m.path), Ok("/etc/passwd".to_string()));
+        assert_eq!(fs.readlink(l), Ok("/etc/passwd".to_string()));
+        assert_eq!(fs.readlink("/etc/passwd"), Err(Errno::EINVAL));
+        assert_eq!(fs.readlink("/no/such"), Err(Errno::ENOENT));
+        assert_eq!(fs.lstat("/etc/passwd"), fs.stat("/etc/passwd"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn reads_bytes_and_stops_at_end_of_file() {
         let fs = HostFs::new();
         let want = std::fs::read("/proc/self/exe").unwrap();
