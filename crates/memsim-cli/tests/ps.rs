@@ -108,3 +108,12 @@ fn processes_of_a_forking_scenario() {
         format!("sleep(1)-+-sleep({z})\n         `-sleep({p})---{{sleep}}({t})\n")
     );
 }
+
+#[test]
+fn pmap_of_a_zombie_says_defunct() {
+    // procps pmap of a real zombie prints `PID:   [comm] <defunct>` and nothing else (its mm is gone).
+    let scn = "fork() = 11\n11 exit_group(0) = ?\n11 +++ exited with 0 +++\n";
+    let o = memsim(&["pmap", "11", "-"], scn);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout(&o).lines().next(), Some("11:   [init] <defunct>"));
+}

@@ -100,7 +100,7 @@ fn justify(out: &mut Vec<u8>, s: &str, width: usize, right: bool) {
 
 /// procps `escape_command(.., ESC_ARGS | ESC_BRACKETS)`: the arguments from `/proc/PID/cmdline` joined by
 /// spaces (unprintable bytes as `?`), or `[comm]` when the command line is empty (kernel threads, zombies, a
-/// process whose memory holds no arguments).
+/// process whose memory holds no arguments), with ` <defunct>` for a zombie (ESC_DEFUNCT).
 fn command_line(kernel: &Kernel, task: &crate::task::Task, mm: Option<&crate::mm::Mm>) -> Vec<u8> {
     let raw = crate::procfs::cmdline::render_cmdline(kernel, mm);
     let raw = raw.strip_suffix(b"\0").unwrap_or(&raw);
@@ -108,6 +108,10 @@ fn command_line(kernel: &Kernel, task: &crate::task::Task, mm: Option<&crate::mm
         let mut v = b"[".to_vec();
         v.extend_from_slice(&task.comm.as_bytes()[..task.comm.len().min(15)]);
         v.push(b']');
+        // ESC_DEFUNCT: a zombie is marked as ps marks it.
+        if task.exit.is_some() {
+            v.extend_from_slice(b" <defunct>");
+        }
         return v;
     }
     raw.iter()
