@@ -257,3 +257,15 @@ fn personality_addr_no_randomize_turns_aslr_off_for_the_next_exec() {
     assert!(a.contains("7ffff7fc"), "the non-random mmap base: {a}");
     assert_ne!(maps(false, "1"), maps(false, "2"));
 }
+
+#[test]
+fn a_relative_execve_starts_at_the_working_directory() {
+    let (code, out, err) = run(
+        "execve(\"true\", [\"true\"], []) = -1 ENOENT (No such file or directory)\n\
+         chdir(\"/usr/bin\") = 0\n\
+         execve(\"true\", [\"true\"], []) = 0\n",
+        &["--cat", "/proc/1/comm"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "true\n");
+}

@@ -350,12 +350,8 @@ impl Kernel {
     /// `open_exec(name)` → `do_open_execat`: the file must be regular, executable for the task's credentials
     /// and not on a `noexec` mount (all EACCES).
     pub fn open_exec(&mut self, pid: Pid, path: &str) -> Result<ExecFile, ExecError> {
-        let full = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            // The model's working directory is `/`.
-            format!("/{path}")
-        };
+        // A relative name starts at the task's working directory (`do_open_execat` with AT_FDCWD).
+        let full = self.path_at(pid, crate::uapi::AT_FDCWD, path)?;
         let meta = self
             .fs
             .stat(&full)
