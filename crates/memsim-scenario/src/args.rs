@@ -395,6 +395,23 @@ impl<'a, A: ArgValue> Args<'a, A> {
             .ok_or_else(|| ArgError::new(format!("missing argument {} (of {})", i + 1, self.args.len())).at(i))
     }
 
+    /// Argument `i`, a structure or array, decoded by `f` with errors positioned at it.
+    pub fn decode<T>(&self, i: usize, f: impl FnOnce(&Arg) -> Result<T, ArgError>) -> Result<T, ArgError> {
+        f(&self.get(i)?.to_owned_arg()).map_err(|e| e.at(i))
+    }
+
+    /// An output argument decoded by `f`; `None` when strace did not print it (an `<unfinished ...>` head).
+    pub fn decode_opt<T>(
+        &self,
+        i: usize,
+        f: impl FnOnce(&Arg) -> Result<Option<T>, ArgError>,
+    ) -> Result<Option<T>, ArgError> {
+        match self.args.get(i) {
+            Some(_) => self.decode(i, f),
+            None => Ok(None),
+        }
+    }
+
     /// Require between `min` and `max` arguments.
     pub fn count(&self, min: usize, max: usize) -> Result<(), ArgError> {
         let n = self.args.len();

@@ -724,7 +724,7 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
             // The size arrives with the call's end; an `<unfinished ...>` head has only the structure.
             a.count(1, 2)?;
             Call::Clone3 {
-                args: clone3_args(&a.get(0)?.to_owned_arg()).map_err(|e| e.at(0))?,
+                args: a.decode(0, clone3_args)?,
                 size: if a.args.len() > 1 { a.u64(1, &[])? } else { 88 },
             }
         }
@@ -742,10 +742,7 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
             a.count(1, 4)?;
             Call::Wait4 {
                 upid: a.u64(0, &[])? as i64,
-                status: match a.args.get(1) {
-                    Some(v) => wait_status(&v.to_owned_arg()).map_err(|e| e.at(1))?,
-                    None => None,
-                },
+                status: a.decode_opt(1, wait_status)?,
                 options: a.u64_or_0(2, &[WAIT_NAMES])?,
             }
         }
@@ -754,10 +751,7 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
             Call::Waitid {
                 idtype: a.u64(0, &[IDTYPE_NAMES])?,
                 id: a.u64(1, &[])? as i64,
-                info: match a.args.get(2) {
-                    Some(v) => wait_info(&v.to_owned_arg()).map_err(|e| e.at(2))?,
-                    None => None,
-                },
+                info: a.decode_opt(2, wait_info)?,
                 options: a.u64_or_0(3, &[WAIT_NAMES])?,
             }
         }
@@ -787,18 +781,15 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
             a.count(1, 2)?;
             Call::Getrlimit {
                 resource: a.u64(0, &[RLIMIT_NAMES])?,
-                old: match a.args.get(1) {
-                    Some(v) => rlimit(&v.to_owned_arg()).map_err(|e| e.at(1))?,
-                    None => None,
-                },
+                old: a.decode_opt(1, rlimit)?,
             }
         }
         "setrlimit" => {
             a.count(2, 2)?;
             Call::Setrlimit {
                 resource: a.u64(0, &[RLIMIT_NAMES])?,
-                new: rlimit(&a.get(1)?.to_owned_arg())
-                    .map_err(|e| e.at(1))?
+                new: a
+                    .decode(1, rlimit)?
                     .ok_or_else(|| ArgError::new("expected `{rlim_cur=..., rlim_max=...}`").at(1))?,
             }
         }
@@ -813,11 +804,8 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
             Call::Prlimit64 {
                 pid: a.u64(0, &[])? as i64,
                 resource: a.u64(1, &[RLIMIT_NAMES])?,
-                new: rlimit(&a.get(2)?.to_owned_arg()).map_err(|e| e.at(2))?,
-                old: match a.args.get(3) {
-                    Some(v) => rlimit(&v.to_owned_arg()).map_err(|e| e.at(3))?,
-                    None => None,
-                },
+                new: a.decode(2, rlimit)?,
+                old: a.decode_opt(3, rlimit)?,
             }
         }
         "access" | "faccessat" | "faccessat2" | "newfstatat" | "fstat" | "stat" | "lstat" | "statx" | "readlink"
@@ -872,10 +860,7 @@ mod files {
                 Call::Newfstatat {
                     dirfd: a.fd(0)?,
                     path: a.path(1)?,
-                    st: match a.args.get(2) {
-                        Some(v) => stat_out(&v.to_owned_arg()).map_err(|e| e.at(2))?.map(Box::new),
-                        None => None,
-                    },
+                    st: a.decode_opt(2, stat_out)?.map(Box::new),
                     flags: a.u64_or_0(3, &[AT_NAMES])?,
                     fd_path: decoration(0)?,
                 }
@@ -886,10 +871,7 @@ mod files {
                     dirfd: a.fd(0)?,
                     path: String::new(),
                     flags: AT_EMPTY_PATH,
-                    st: match a.args.get(1) {
-                        Some(v) => stat_out(&v.to_owned_arg()).map_err(|e| e.at(1))?.map(Box::new),
-                        None => None,
-                    },
+                    st: a.decode_opt(1, stat_out)?.map(Box::new),
                     fd_path: decoration(0)?,
                 }
             }
@@ -899,10 +881,7 @@ mod files {
                     dirfd: AT_FDCWD,
                     path: a.path(0)?,
                     flags: if name == "lstat" { AT_SYMLINK_NOFOLLOW } else { 0 },
-                    st: match a.args.get(1) {
-                        Some(v) => stat_out(&v.to_owned_arg()).map_err(|e| e.at(1))?.map(Box::new),
-                        None => None,
-                    },
+                    st: a.decode_opt(1, stat_out)?.map(Box::new),
                     fd_path: None,
                 }
             }
@@ -913,10 +892,7 @@ mod files {
                     path: a.path(1)?,
                     flags: a.u64(2, &[AT_NAMES])?,
                     mask: a.u64(3, &[STATX_NAMES])?,
-                    st: match a.args.get(4) {
-                        Some(v) => stat_out(&v.to_owned_arg()).map_err(|e| e.at(4))?.map(Box::new),
-                        None => None,
-                    },
+                    st: a.decode_opt(4, stat_out)?.map(Box::new),
                     fd_path: decoration(0)?,
                 }
             }

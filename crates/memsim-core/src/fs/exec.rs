@@ -55,8 +55,6 @@ pub const STK_LIM: u64 = 8 << 20;
 pub const BINPRM_BUF_SIZE: usize = 256;
 /// `PATH_MAX`.
 pub const PATH_MAX: u64 = 4096;
-/// `CAP_DAC_OVERRIDE`.
-const CAP_DAC_OVERRIDE: u32 = 1;
 /// `TASK_COMM_LEN - 1`.
 const COMM_MAX: usize = 15;
 
@@ -362,7 +360,7 @@ impl Kernel {
             return Err(ExecError::new(Errno::EACCES, format!("{path}: is a directory")));
         }
         // may_open(MAY_EXEC) then generic_permission.
-        if !exec_permitted(&meta, &cred) {
+        if crate::fs::stat::generic_permission(&cred, &meta, crate::fs::stat::X_OK).is_err() {
             return Err(ExecError::new(
                 Errno::EACCES,
                 format!("{path}: no execute permission (mode {:o})", meta.mode & 0o7777),
@@ -669,26 +667,6 @@ fn bprm_stack_limits(bprm: &mut Bprm) -> Result<(), ExecError> {
     limit -= ptr_size;
     bprm.argmin = bprm.p - limit;
     Ok(())
-}
-
-/// `generic_permission(inode, MAY_EXEC)`: owner, group or other bits for the filesystem ids (`current_fsuid`,
-/// `in_group_p`: the fsgid or a supplementary group); with CAP_DAC_OVERRIDE a file is executable when any
-/// exec bit is set.
-fn exec_permitted(meta: &FileMeta, cred: &crate::task::Cred) -> bool {
-    let mode = meta.mode;
-    let dac_override = cred.capable(CAP_DAC_OVERRIDE);
-    let bits = if cred.fsuid == meta.uid {
-        (mode >> 6) & 7
-    } else if cred.fsgid == meta.gid || cred.groups.binary_search(&meta.gid).is_ok() {
-        (mode >> 3) & 7
-    } else {
-        mode & 7
-    };
-    if bits & 1 != 0 {
-        return true;
-    }
-    // capable_wrt_inode_uidgid(CAP_DAC_OVERRIDE): executable only if some x bit is set (or a directory).
-    dac_override && (mode & 0o111 != 0 || mode & S_IFMT == S_IFDIR)
 }
 
 /// `kernel_read` of exactly `buf.len()` bytes, or as many as the file has (zero padding stays); EIO on a

@@ -101,7 +101,7 @@ pub fn generic_permission(cred: &Cred, meta: &FileMeta, mask: u64) -> Result<(),
     if mask & !bits == 0 {
         return Ok(());
     }
-    let capable = |cap: u32| cred.cap_effective & (1 << cap) != 0;
+    let capable = |cap: u32| cred.capable(cap);
     if meta.mode & S_IFMT == S_IFDIR {
         if mask & W_OK == 0 && capable(CAP_DAC_READ_SEARCH) {
             return Ok(());
