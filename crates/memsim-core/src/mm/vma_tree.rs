@@ -28,8 +28,13 @@
 //! or [`VmaTree::iter_mut`] must not change `start` or `end`; [`VmaTree::set_end`], [`VmaTree::set_start`],
 //! `remove` and `insert` do that.
 
+mod radix;
+
+use std::cell::{Cell, OnceCell};
+
 use crate::addr::VirtAddr;
 use crate::mm::vma::Vma;
+use radix::BlockRadix;
 
 /// Largest block; a block is split in halves when it grows beyond it. Unit tests use tiny blocks so that the
 /// property tests split and join blocks all the time.
@@ -209,6 +214,10 @@ impl Block {
     }
 }
 
+/// Fewer blocks than this are binary searched without a lookup table (a few steps, all cached). Unit tests
+/// build tables for tiny trees too.
+const RADIX_MIN_BLOCKS: usize = if cfg!(test) { 2 } else { 16 };
+
 /// The number of elements `<= x` in a sorted slice, by a binary search without data-dependent branches (the
 /// top level is small enough to stay in L1/L2; what costs is mispredicted branches).
 #[inline(always)]
@@ -294,6 +303,11 @@ pub struct VmaTree {
     hint: std::cell::Cell<usize>,
     /// The position the last search ended at (same idea, one level down).
     pos_hint: std::cell::Cell<Pos>,
+    /// A lookup table from addresses to blocks, built after enough searches since the last change to the top
+    /// level to pay for it (see `radix.rs`), dropped by the next change.
+    radix: OnceCell<BlockRadix>,
+    /// Top-level binary searches since the last change (or since the table was built).
+    searches: Cell<usize>,
     len: usize,
 }
 
@@ -382,7 +396,7 @@ impl VmaTree {
         if self.last_end.last().is_none_or(|&e| e <= addr) {
             return (nb, 0);
         }
-        let b = count_le(&self.last_end, addr);
+        let b = self.top_search(addr);
         self.hint.set(b);
         if b == self.blocks.len() {
             return (b, 0);
@@ -390,6 +404,44 @@ impl VmaTree {
         let i = self.blocks[b].index_end_above(addr);
         self.pos_hint.set((b, i));
         (b, i)
+    }
+
+    /// The number of blocks whose last end is `<= addr`, for an address below the last block's end: the
+    /// lookup table's answer, or the binary search's (which, repeated often enough without a change, builds
+    /// the table).
+    #[inline(always)]
+    fn top_search(&self, addr: u64) -> usize {
+        if let Some(r) = self.radix.get() {
+            return r.block_of(&self.last_end, addr);
+        }
+        let n = self.searches.get() + 1;
+        self.searches.set(n);
+        let nb = self.last_end.len();
+        if nb >= RADIX_MIN_BLOCKS && n >= 4 * nb {
+            return self
+                .radix
+                .get_or_init(|| BlockRadix::build(&self.first_start, &self.last_end))
+                .block_of(&self.last_end, addr);
+        }
+        count_le(&self.last_end, addr)
+    }
+
+    /// Build the lookup table now (tests use it to exercise both search paths on the same tree).
+    #[cfg(test)]
+    fn build_radix(&self) -> bool {
+        self.last_end.len() >= RADIX_MIN_BLOCKS
+            && self
+                .radix
+                .get_or_init(|| BlockRadix::build(&self.first_start, &self.last_end))
+                .check(&self.last_end)
+                .is_ok()
+    }
+
+    /// The top level changed: the lookup table is stale.
+    #[inline]
+    fn top_changed(&mut self) {
+        self.radix.take();
+        self.searches.set(0);
     }
 
     /// `pos_end_above` in block `b`, which holds the answer, trying the position hint first. It reads the
@@ -703,6 +755,7 @@ impl VmaTree {
     /// Block `b`'s contents changed: update its bounds and mark its gap (and its successor's, whose first gap
     /// depends on `b`'s last end) for recomputation at the next gap search.
     fn refresh_block(&mut self, b: usize) {
+        self.top_changed();
         let blk = &self.blocks[b];
         self.first_start[b] = blk.keys.starts[0];
         self.last_end[b] = blk.keys.ends[blk.len() - 1];
@@ -716,6 +769,7 @@ impl VmaTree {
 
     /// A block was inserted at index `b`.
     fn block_inserted(&mut self, b: usize) {
+        self.top_changed();
         let blk = &self.blocks[b];
         self.first_start.insert(b, blk.keys.starts[0]);
         self.last_end.insert(b, blk.keys.ends[blk.len() - 1]);
@@ -728,6 +782,7 @@ impl VmaTree {
 
     /// The block at index `b` was removed; the one now at `b` has a new predecessor.
     fn block_removed(&mut self, b: usize) {
+        self.top_changed();
         self.first_start.remove(b);
         self.last_end.remove(b);
         let g = self.gaps.get_mut();
@@ -990,6 +1045,9 @@ impl VmaTree {
         if self.first_start.len() != self.blocks.len() || self.last_end.len() != self.blocks.len() {
             return Err("top level out of sync".into());
         }
+        if let Some(r) = self.radix.get() {
+            r.check(&self.last_end)?;
+        }
         Ok(())
     }
 }
@@ -1097,7 +1155,12 @@ mod tests {
         fn tree_matches_sorted_vec(ops in proptest::collection::vec(op(), 1..600), probes in proptest::collection::vec((0u64..3100, 0u64..3100, 1u64..40), 20)) {
             let mut t = VmaTree::new();
             let mut m = Model::default();
-            for op in ops {
+            for (k, op) in ops.into_iter().enumerate() {
+                // Every other operation runs with the lookup table in place (it must be dropped, and `check`
+                // verifies any table present against the top level).
+                if k % 2 == 0 {
+                    t.build_radix();
+                }
                 match op {
                     Op::Insert(s, l) => {
                         let e = s + l;
@@ -1139,6 +1202,13 @@ mod tests {
             let got: Vec<_> = t.iter().map(|v| (v.start.0 >> 12, v.end.0 >> 12)).collect();
             prop_assert_eq!(&got, &m.0);
             prop_assert_eq!(t.len(), m.0.len());
+            // The same lookups through the binary search and through the lookup table.
+            let with_table = t.build_radix();
+            prop_assert_eq!(with_table, t.radix.get().is_some());
+            for &(a, _, _) in &probes {
+                let pa = VirtAddr(a << 12);
+                prop_assert_eq!(t.find(pa).map(|v| (v.start.0 >> 12, v.end.0 >> 12)), m.find(a));
+            }
             for (a, b, size) in probes {
                 let pa = VirtAddr(a << 12);
                 prop_assert_eq!(t.find(pa).map(|v| (v.start.0 >> 12, v.end.0 >> 12)), m.find(a));
@@ -1155,6 +1225,71 @@ mod tests {
                 prop_assert_eq!(ov, mo);
             }
         }
+    }
+
+    /// The lookup table is built after enough searches, agrees with the binary search, and is dropped by
+    /// any change to the top level.
+    #[test]
+    fn lookup_table_follows_the_tree() {
+        // Three clusters (far apart), dense runs and sparse ones.
+        let mut m = Model::default();
+        let mut t = VmaTree::new();
+        let mut add = |t: &mut VmaTree, s: u64, e: u64| {
+            t.insert(vma(s, e));
+            m.0.push((s, e));
+        };
+        for i in 0..300u64 {
+            add(&mut t, 0x100 + 3 * i, 0x101 + 3 * i + i % 2);
+        }
+        for i in 0..200u64 {
+            add(&mut t, (1 << 28) + i * i, (1 << 28) + i * i + 1);
+        }
+        for i in 0..50u64 {
+            add(&mut t, (1 << 36) + 2 * i, (1 << 36) + 2 * i + 1);
+        }
+        m.0.sort();
+        let probes: Vec<u64> =
+            m.0.iter()
+                .flat_map(|&(s, e)| [s.saturating_sub(1), s, e - 1, e, e + 1])
+                .chain([0, 1 << 27, 1 << 35, 1 << 40])
+                .collect();
+        let agree = |t: &VmaTree, m: &Model| {
+            for &a in &probes {
+                assert_eq!(
+                    t.find(VirtAddr(a << 12)).map(|v| (v.start.0 >> 12, v.end.0 >> 12)),
+                    m.find(a),
+                    "page {a:#x}"
+                );
+            }
+        };
+        // Random-looking lookups (no hints) until the table exists.
+        let nb = t.last_end.len();
+        assert!(nb >= RADIX_MIN_BLOCKS);
+        // Lookups that jump between blocks (so that the block hint mostly misses) build it after 4 binary
+        // searches per block.
+        let built_at = (1..=8 * nb).find(|k| {
+            t.find(VirtAddr(m.0[(k * 7919) % m.0.len()].0 << 12));
+            t.radix.get().is_some()
+        });
+        assert!(
+            built_at.is_some_and(|k| k >= 4 * nb),
+            "built after {built_at:?} lookups, {nb} blocks"
+        );
+        assert_eq!(t.radix.get().unwrap().clusters(), 3);
+        t.check().unwrap();
+        agree(&t, &m);
+        // A change drops it; lookups stay right.
+        t.remove(VirtAddr(0x103 << 12));
+        m.0.retain(|&(s, _)| s != 0x103);
+        assert!(t.radix.get().is_none());
+        agree(&t, &m);
+        t.set_end(VirtAddr((1 << 36) << 12), VirtAddr(((1 << 36) + 2) << 12));
+        m.0.iter_mut()
+            .filter(|x| x.0 == 1 << 36)
+            .for_each(|x| x.1 = (1 << 36) + 2);
+        assert!(t.build_radix());
+        agree(&t, &m);
+        t.check().unwrap();
     }
 
     #[test]
