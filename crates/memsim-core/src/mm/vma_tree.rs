@@ -632,9 +632,9 @@ impl VmaTree {
             return;
         }
         let s = vma.start.0;
-        // (A branchy search: insertions cluster, so its branches are predicted, and then it beats the
-        // branch-free one, whose steps wait for each other.)
-        let b = self.first_start.partition_point(|&x| x < s).saturating_sub(1);
+        // The last block starting below the new VMA (block 0 if none); insertions cluster, so the hint of the
+        // search that preceded this one (mmap looks the place up first) usually answers.
+        let b = self.block_start_at_or_above(s).saturating_sub(1);
         let blk = &mut self.blocks[b];
         let i = blk.index_start_at_or_above(s);
         if blk.len() < BLOCK_MAX {
