@@ -144,7 +144,8 @@ impl Kernel {
                 let p = self.page_cache.find(inode.id, index).ok_or(FilemapError::Bus)?;
                 Ok((p, true))
             }
-            InodeKind::DevZero | InodeKind::Other => Err(FilemapError::Bus),
+            // hugetlbfs pages come from the (empty) huge page pool, never through here.
+            InodeKind::DevZero | InodeKind::Hugetlbfs | InodeKind::Other => Err(FilemapError::Bus),
         }
     }
 

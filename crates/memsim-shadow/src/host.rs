@@ -34,6 +34,37 @@ fn meminfo_kb(text: &str, field: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("/proc/meminfo has no {field}"))
 }
 
+/// The device of the kernel's internal hugetlbfs mount, read from the `maps` line of a MAP_HUGETLB |
+/// MAP_NORESERVE mapping made for the purpose (it reserves nothing and is never touched); `None` without
+/// hugetlb support.
+fn hugetlbfs_dev() -> Option<(u32, u32)> {
+    let len = 2 << 20;
+    // SAFETY: a fresh anonymous mapping at an address the kernel picks; nothing else refers to it.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_HUGETLB | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return None;
+    }
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    // SAFETY: `p` is the mapping made above, `len` long, and no reference into it exists.
+    unsafe { libc::munmap(p, len) };
+    let prefix = format!("{:x}-", p as usize);
+    let dev = maps.lines().find(|l| l.starts_with(&prefix))?.split(' ').nth(3)?;
+    let (major, minor) = dev.split_once(':')?;
+    Some((
+        u32::from_str_radix(major, 16).ok()?,
+        u32::from_str_radix(minor, 16).ok()?,
+    ))
+}
+
 impl HostConfig {
     /// Read the host's configuration.
     pub fn from_host() -> Result<HostConfig, String> {
@@ -51,6 +82,9 @@ impl HostConfig {
             ..KernelConfig::default()
         };
         cfg.max_map_count = usize::try_from(sysctl_u64("max_map_count")?).unwrap_or(usize::MAX);
+        if let Some(dev) = hugetlbfs_dev() {
+            cfg.hugetlbfs_dev = dev;
+        }
         // SAFETY: getuid has no preconditions and cannot fail.
         cfg.uid = unsafe { libc::getuid() };
         let mut rlimits = [Rlimit::INFINITY; RLIM_NLIMITS];

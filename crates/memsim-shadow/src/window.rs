@@ -78,8 +78,9 @@ pub fn filter_proc(file: &str, text: &str) -> Option<String> {
 /// (`fs/proc/task_mmu.c: show_map_vma`, `seq_pad`).
 const NAME_PAD: usize = 72;
 
-/// Renumber the inodes of shmem objects (device `00:01`: shared anonymous memory, `/dev/zero` shared) as
-/// 1, 2, ... in order of first appearance, re-padding the name column.
+/// Renumber the inodes of shmem objects (device `00:01`: shared anonymous memory, `/dev/zero` shared) and of
+/// anonymous hugetlbfs objects (`/anon_hugepage (deleted)`) as 1, 2, ... in order of first appearance,
+/// re-padding the name column.
 ///
 /// The kernel numbers shmem inodes from a global counter (`get_next_ino`) that every process on the machine
 /// advances, so the number a mapping gets is not reproducible; the model numbers its own. Which mappings
@@ -89,11 +90,14 @@ pub fn normalize_shmem_inodes(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let fields: Vec<&str> = line.splitn(6, ' ').collect();
-        if parse_range(line).is_none() || fields.len() < 6 || fields[3] != "00:01" {
+        let pseudo = fields.len() >= 6
+            && (fields[3] == "00:01" || fields[5].trim_start_matches(' ').trim_end() == "/anon_hugepage (deleted)");
+        if parse_range(line).is_none() || !pseudo {
             out.push_str(line);
             continue;
         }
-        let ino = fields[4].to_string();
+        // Both filesystems number from the same counter; the device keeps them apart anyway.
+        let ino = format!("{} {}", fields[3], fields[4]);
         let ord = match seen.iter().position(|s| *s == ino) {
             Some(i) => i + 1,
             None => {
@@ -164,8 +168,12 @@ Size:                  4 kB
 ";
         let named = |prefix: &str, name: &str| format!("{prefix:<72} {name}\n");
         let text = format!(
-            "{text}{}",
-            named("100004000-100005000 r--p 00000000 fe:00 737 ", "/etc/passwd")
+            "{text}{}{}",
+            named("100004000-100005000 r--p 00000000 fe:00 737 ", "/etc/passwd"),
+            named(
+                "100200000-100400000 rw-p 00000000 00:11 1084 ",
+                "/anon_hugepage (deleted)"
+            )
         );
         let want = [
             named("100000000-100001000 rw-s 00000000 00:01 1 ", "/dev/zero (deleted)"),
@@ -173,6 +181,7 @@ Size:                  4 kB
             named("100002000-100003000 rw-s 00000000 00:01 2 ", "/dev/zero (deleted)"),
             named("100003000-100004000 rw-s 00001000 00:01 1 ", "/dev/zero (deleted)"),
             named("100004000-100005000 r--p 00000000 fe:00 737 ", "/etc/passwd"),
+            named("100200000-100400000 rw-p 00000000 00:11 3 ", "/anon_hugepage (deleted)"),
         ]
         .concat();
         assert_eq!(normalize_shmem_inodes(&text), want);

@@ -75,6 +75,9 @@ pub enum InodeKind {
     DevZero,
     /// A shmem object (shared anonymous memory, memfd, SysV shm): dev `00:01`, name `/dev/zero (deleted)`.
     Shmem,
+    /// A file on the kernel's internal hugetlbfs mount (`/anon_hugepage (deleted)`, MAP_HUGETLB anonymous
+    /// memory); its pages would come from the huge page pool, which the model keeps empty.
+    Hugetlbfs,
     /// Directories, other devices, pipes: cannot be mapped (ENODEV), but can be opened.
     Other,
 }

@@ -98,6 +98,9 @@ pub struct KernelConfig {
     /// Which `[vvar_vclock]` pages exist (`vvar_vclock_fault`): the paravirtual clock page (a KVM guest's
     /// kvm-clock, as on this machine) and the Hyper-V clock page. A missing one raises SIGBUS when read.
     pub vdso_vclock_pages: [bool; 2],
+    /// The device of the kernel's internal hugetlbfs mount (`hugetlbfs_vfsmount`), shown for `/anon_hugepage`
+    /// mappings: an anonymous device number given out at boot, `00:11` on this machine's kernel.
+    pub hugetlbfs_dev: (u32, u32),
     /// The bytes of the vDSO image (`vdso64_image.data`), e.g. the host's own, read by the CLI from its
     /// `[vdso]`; without one the model's vDSO pages are zeros.
     pub vdso_image: Option<crate::arch::vdso::VdsoImage>,
@@ -129,6 +132,7 @@ impl Default for KernelConfig {
             pid_max: pid::PID_MAX_DEFAULT,
             nr_open: 1 << 20,
             vdso_vclock_pages: [true, false],
+            hugetlbfs_dev: (0, 0x11),
             vdso_image: None,
         }
     }

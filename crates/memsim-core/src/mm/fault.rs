@@ -417,6 +417,11 @@ impl Kernel {
         addr: u64,
         write: bool,
     ) -> Result<(), FaultError> {
+        if vma.flags.contains(VmFlags::HUGETLB) {
+            // hugetlb_fault → hugetlb_no_page: alloc_hugetlb_folio finds the pool empty (the model has no huge
+            // pages, and only MAP_NORESERVE mappings exist without a reservation): VM_FAULT_SIGBUS.
+            return Err(FaultError::SigBus);
+        }
         let major = self.handle_pte_fault(mm, vma, addr & PAGE_MASK, write)?;
         if let Some(t) = self.tasks.get_mut(&pid) {
             if major {

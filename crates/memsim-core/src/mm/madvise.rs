@@ -33,7 +33,7 @@ use crate::errno::{Errno, SysResult};
 use crate::filemap::size_pages;
 use crate::fs::{InodeId, InodeKind};
 use crate::kernel::Kernel;
-use crate::mm::memory::put_page;
+use crate::mm::memory::{put_page, HPAGE_SIZE};
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::vma_ops::VmaChange;
 use crate::mm::MmId;
@@ -216,6 +216,14 @@ impl Kernel {
             }
             MADV_FREE | MADV_DONTNEED | MADV_DONTNEED_LOCKED => {
                 // madvise_dontneed_free_valid_vma
+                if vma.flags.contains(VmFlags::HUGETLB) {
+                    // Huge pages are only dropped whole (the end is rounded down), never lazily freed. The
+                    // model's hugetlb VMAs have no pages to drop.
+                    if advice == MADV_FREE || start.0 & (HPAGE_SIZE - 1) != 0 {
+                        return Err(Errno::EINVAL);
+                    }
+                    return Ok(end);
+                }
                 let mut forbidden = VmFlags::PFNMAP;
                 if advice != MADV_DONTNEED_LOCKED {
                     forbidden |= VmFlags::LOCKED;

@@ -8,9 +8,10 @@
 //! and does the accounting. A failure after the gather keeps the splits, as Linux does.
 //!
 //! Deliberate differences from Linux (documented, tested):
-//! * MAP_HUGETLB: the model has no hugetlb pool, as if `nr_hugepages` were 0. Every hugetlb mapping fails with
-//!   ENOMEM at the point `hugetlb_reserve_pages` fails in Linux (after the MAP_FIXED unmap). Linux lets a
-//!   MAP_NORESERVE hugetlb mapping succeed (its first touch gets SIGBUS); the model returns ENOMEM for it too.
+//! * MAP_HUGETLB: the model has no hugetlb pool, as if `nr_hugepages` were 0. A hugetlb mapping fails with
+//!   ENOMEM at the point `hugetlb_reserve_pages` fails in Linux (after the MAP_FIXED unmap), unless it is
+//!   MAP_NORESERVE: then, as in Linux, it is made (an `/anon_hugepage (deleted)` object) and every fault in it
+//!   gets SIGBUS.
 
 use std::sync::Arc;
 
@@ -95,6 +96,8 @@ impl Kernel {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
+        // A hugetlb mapping is a mapping of its hugetlbfs file, at the offset asked for.
+        let file_pgoff = pgoff;
         // READ_IMPLIES_EXEC: PROT_READ implies PROT_EXEC, except for a file on a noexec mount.
         let prot = if prot & PROT_READ != 0
             && self.read_implies_exec(pid)
@@ -208,7 +211,13 @@ impl Kernel {
             vm_flags |= VmFlags::NORESERVE;
         }
         if hugetlb {
-            vm_flags |= VmFlags::NORESERVE | VmFlags::HUGETLB;
+            // do_mmap: "hugetlb applies strict overcommit unless MAP_NORESERVE", whatever the overcommit mode;
+            // hugetlbfs_file_mmap adds VM_HUGETLB | VM_DONTEXPAND.
+            if flags & MAP_NORESERVE != 0 {
+                vm_flags |= VmFlags::NORESERVE;
+            }
+            vm_flags |= VmFlags::HUGETLB | VmFlags::DONTEXPAND;
+            pgoff = file_pgoff;
         }
         let start = self.mmap_region(pid, mm, file, addr, len, vm_flags, pgoff, hugetlb)?;
 
@@ -289,16 +298,22 @@ impl Kernel {
         }
         // vms_clean_up_area + vms_complete_munmap_vmas (done before the new VMA exists; same result).
         self.munmap_complete(mm, &plan);
-        if hugetlb {
-            // hugetlbfs_file_mmap → hugetlb_reserve_pages: the pool is empty. The replaced range stays unmapped
-            // (vms_abort_munmap_vmas cannot restore cleared VMAs).
+        // hugetlbfs_file_mmap: the offset must be huge page aligned; then hugetlb_reserve_pages, which
+        // succeeds without reserving for VM_NORESERVE and otherwise finds the pool empty. A failure leaves
+        // the replaced range unmapped (vms_abort_munmap_vmas cannot restore cleared VMAs).
+        if hugetlb && (pgoff & ((PMD_SIZE >> PAGE_SHIFT) - 1) != 0 || !vm_flags.contains(VmFlags::NORESERVE)) {
             self.vm_unacct_memory(charged);
-            return Err(Errno::ENOMEM);
+            return Err(if pgoff & ((PMD_SIZE >> PAGE_SHIFT) - 1) != 0 {
+                Errno::EINVAL
+            } else {
+                Errno::ENOMEM
+            });
         }
 
         let mut vma = Vma::new_anon(VirtAddr(addr), VirtAddr(end), vm_flags);
         vma.pgoff = pgoff;
         match file {
+            None if hugetlb => vma.file = Some(self.hugetlb_file_setup(pid, len)),
             Some(f) if f.inode.kind == InodeKind::DevZero && vm_flags.contains(VmFlags::SHARED) => {
                 // mmap_zero → shmem_zero_setup: a fresh shmem object replaces /dev/zero; pgoff as requested.
                 // Only with VM_SHARED: a MAP_SHARED mapping of a read-only /dev/zero descriptor lost VM_SHARED
@@ -317,8 +332,12 @@ impl Kernel {
             }
             None => {}
         }
-        let merged = if vma.file.as_ref().is_some_and(|f| f.inode.kind == InodeKind::Shmem) {
-            // A new shmem object never matches a neighbour's file.
+        let merged = if vma
+            .file
+            .as_ref()
+            .is_some_and(|f| matches!(f.inode.kind, InodeKind::Shmem | InodeKind::Hugetlbfs))
+        {
+            // A new shmem (or hugetlbfs) object never matches a neighbour's file.
             let s = vma.start;
             self.mms.get_mut(&mm).expect("mm").vmas.insert(vma);
             s
@@ -366,6 +385,38 @@ impl Kernel {
             inode,
             flags: O_RDWR,
         }))
+    }
+
+    /// `hugetlb_file_setup(HUGETLB_ANON_FILE, size, VM_NORESERVE, ...)`: the file behind a MAP_HUGETLB
+    /// anonymous mapping, on the internal hugetlbfs mount, already unlinked.
+    fn hugetlb_file_setup(&mut self, pid: Pid, size: u64) -> Arc<File> {
+        let ino = self.alloc_shmem_ino();
+        let (dev_major, dev_minor) = self.cfg.hugetlbfs_dev;
+        let (uid, gid) = self.tasks.get(&pid).map_or((0, 0), |t| (t.cred.fsuid, t.cred.fsgid));
+        let inode = Arc::new(Inode {
+            id: self.alloc_inode_id(),
+            kind: InodeKind::Hugetlbfs,
+            meta: FileMeta {
+                path: "/anon_hugepage".into(),
+                dev_major,
+                dev_minor,
+                ino,
+                size,
+                mode: crate::fs::S_IFREG | 0o600,
+                rdev_major: 0,
+                rdev_minor: 0,
+                noexec: false,
+                nosuid: false,
+                uid,
+                gid,
+            },
+            display_name: "/anon_hugepage (deleted)".into(),
+        });
+        Arc::new(File {
+            id: self.alloc_file_id(),
+            inode,
+            flags: O_RDWR,
+        })
     }
 
     /// `get_unmapped_area` as `do_mmap` calls it (`__get_unmapped_area`): FIXED ⇒ the address itself; otherwise

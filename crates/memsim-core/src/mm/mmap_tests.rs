@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::fs::MemFs;
-use crate::kernel::{KernelConfig, INIT_PID};
+use crate::kernel::{AccessKind, KernelConfig, INIT_PID};
 use crate::mm::vma_ops::tests::draw;
 use crate::task::{Cred, Rlimit};
 
@@ -698,6 +698,44 @@ fn hugetlb_with_empty_pool() {
     );
     assert_eq!(mm(&k).map_count(), 0);
     assert_eq!(k.committed_pages, 0);
+}
+
+#[test]
+fn hugetlb_noreserve_maps_an_unlinked_hugetlbfs_object_that_cannot_fault() {
+    // Checked with a C program on 6.18: MAP_NORESERVE skips the reservation, so the mapping is made with an
+    // empty pool; its first touch gets SIGBUS (BUS_ADRERR); splits must fall on 2 MiB boundaries.
+    let mut k = kernel();
+    let a = 0x1_0000_0000u64;
+    let h = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE | MAP_FIXED;
+    assert_eq!(k.sys_mmap(P, a, 4096, RW, h, -1, 0), Ok(a));
+    let maps = String::from_utf8(k.proc_read(P, "maps").unwrap()).unwrap();
+    let line = format!("{:x}-{:x} rw-p 00000000 00:11 ", a, a + (2 << 20));
+    let l = maps
+        .lines()
+        .find(|l| l.starts_with(&line))
+        .unwrap_or_else(|| panic!("{maps}"));
+    assert!(l.ends_with(" /anon_hugepage (deleted)"), "{l}");
+    let v = mm(&k).vmas.lookup(VirtAddr(a)).unwrap();
+    assert!(v
+        .flags
+        .contains(VmFlags::HUGETLB | VmFlags::DONTEXPAND | VmFlags::NORESERVE));
+    assert!(!v.flags.contains(VmFlags::ACCOUNT));
+    assert_eq!(k.committed_pages, 0);
+    let sig = k.access(P, a + 16, 1, AccessKind::Read).unwrap_err();
+    assert_eq!((sig.signo, sig.code, sig.addr), (SIGBUS, BUS_ADRERR, a + 16));
+    let mut k = kernel();
+    assert_eq!(k.sys_mmap(P, a, 4 << 20, RW, h, -1, 0), Ok(a));
+    assert_eq!(k.sys_munmap(P, a, 4096), Err(Errno::EINVAL));
+    assert_eq!(k.sys_mprotect(P, a + (1 << 20), 2 << 20, PROT_READ), Err(Errno::EINVAL));
+    assert_eq!(k.sys_munmap(P, a + (2 << 20), 2 << 20), Ok(0));
+    // Without MAP_NORESERVE the (empty) pool is asked, even when overcommit would allow anything; and the
+    // offset of the hugetlbfs object must be huge page aligned.
+    assert_eq!(
+        k.sys_mmap(P, a, 2 << 20, RW, h & !MAP_NORESERVE, -1, 0),
+        Err(Errno::ENOMEM)
+    );
+    assert_eq!(k.sys_mmap(P, a, 2 << 20, RW, h, -1, 4096), Err(Errno::EINVAL));
+    check_counters(&k);
 }
 
 #[test]

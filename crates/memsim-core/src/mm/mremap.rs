@@ -25,6 +25,7 @@ use crate::addr::{page_align, VirtAddr, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::{Errno, SysResult};
 use crate::fs::InodeKind;
 use crate::kernel::Kernel;
+use crate::mm::memory::HPAGE_SIZE;
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::MmId;
 use crate::task::Pid;
@@ -52,6 +53,15 @@ struct Vrm {
     charged: u64,
     /// A locked VMA grew: populate the new part afterwards.
     populate_expand: bool,
+}
+
+/// `align_hugetlb`: lengths round up to whole huge pages, addresses must be huge page aligned, and a hugetlb
+/// mapping cannot grow (its reservation cannot be split).
+fn align_hugetlb(vrm: &mut Vrm) -> bool {
+    let mask = HPAGE_SIZE - 1;
+    vrm.old_len = vrm.old_len.saturating_add(mask) & !mask;
+    vrm.new_len = vrm.new_len.saturating_add(mask) & !mask;
+    vrm.addr & mask == 0 && vrm.new_addr & mask == 0 && vrm.new_len <= vrm.old_len
 }
 
 impl Vrm {
@@ -152,11 +162,15 @@ impl Kernel {
         Ok(())
     }
 
-    /// `check_prep_vma`: the checks on the VMA at `vrm.addr`, and the resize type.
+    /// `check_prep_vma`: the checks on the VMA at `vrm.addr` (for hugetlb first `align_hugetlb`), and the
+    /// resize type.
     fn check_prep_vma(&self, pid: Pid, mm: MmId, vrm: &mut Vrm, vma: Option<&Vma>) -> Result<(), Errno> {
         let vma = vma.ok_or(Errno::EFAULT)?;
         if vma.flags.contains(VmFlags::SEALED) {
             return Err(Errno::EPERM);
+        }
+        if vma.flags.contains(VmFlags::HUGETLB) && !align_hugetlb(vrm) {
+            return Err(Errno::EINVAL);
         }
         vrm.delta = vrm.old_len.abs_diff(vrm.new_len);
         vrm.remap_type = if vrm.delta == 0 {

@@ -20,6 +20,7 @@ use crate::addr::{VirtAddr, PAGE_SHIFT};
 use crate::errno::Errno;
 use crate::fs::FileId;
 use crate::kernel::Kernel;
+use crate::mm::memory::HPAGE_SIZE;
 use crate::mm::vma::{AnonVmaRef, SpecialMapping, VmFlags, Vma};
 use crate::mm::MmId;
 
@@ -144,7 +145,8 @@ impl Kernel {
     }
 
     /// `__split_vma` without the map-count check (munmap checks the count itself, only for a 3-way split).
-    /// Special mappings veto any split (`special_mapping_split` ⇒ EINVAL). The upper part gets
+    /// Special mappings veto any split (`special_mapping_split` ⇒ EINVAL), hugetlb ones any split off a huge
+    /// page boundary (`hugetlb_vm_op_split` ⇒ EINVAL). The upper part gets
     /// `pgoff + (at - start) >> PAGE_SHIFT`; both parts share the anon_vma (`anon_vma_clone`).
     pub fn split_vma_unchecked(&mut self, mm: MmId, at: VirtAddr) -> Result<(), Errno> {
         let m = self.mms.get_mut(&mm).ok_or(Errno::ESRCH)?;
@@ -152,7 +154,7 @@ impl Kernel {
         if v.start == at {
             return Ok(());
         }
-        if v.special.is_some() {
+        if v.special.is_some() || (v.flags.contains(VmFlags::HUGETLB) && at.0 & (HPAGE_SIZE - 1) != 0) {
             return Err(Errno::EINVAL);
         }
         let start = v.start;
