@@ -13,12 +13,17 @@
 //! holding many blocks) the range is binary searched, never more than the whole top level.
 //!
 //! The table is built from the top level's `first_start`/`last_end` arrays in one pass (O(blocks)); the tree
-//! builds it only after enough lookups since its last change to pay for it, and drops it on any change.
+//! builds it only after enough lookups to pay for it. A block's last end moving (a VMA mapped, unmapped or
+//! resized at the end of a block) adjusts the buckets in between by one; anything else that changes the top
+//! level (a block split, joined, added or removed, or a move too long to follow cheaply) drops the table.
 
 use super::count_le;
 
 /// Gaps smaller than this never start a new cluster.
 const MIN_CLUSTER_GAP: u64 = 1 << 30;
+
+/// A block's end moving across more buckets than this drops the table instead of adjusting them.
+const MAX_FOLLOW: usize = 64;
 
 /// One cluster: blocks `[first, end)` of the top level, covering addresses from `lo` on.
 #[derive(Clone, Debug)]
@@ -126,6 +131,43 @@ impl BlockRadix {
         }
     }
 
+    /// Block `b`'s last end moved from `old` to `new`, the blocks' order unchanged: add or remove it from the
+    /// count of every bucket starting in between. Returns false when the table cannot follow (then drop it):
+    /// the move would cross the start of its cluster, or spans more than [`MAX_FOLLOW`] buckets.
+    pub(super) fn last_end_moved(&mut self, old: u64, new: u64) -> bool {
+        if old == new {
+            return true;
+        }
+        // The cluster holding the block: the first whose end is not below the block's old end.
+        let c = count_le(&self.cluster_end, old - 1);
+        let Some(cl) = self.clusters.get(c) else {
+            return false;
+        };
+        // Bucket 0 answers for addresses below `lo` too, so every block must still end above `lo`.
+        if new <= cl.lo {
+            return false;
+        }
+        let (from, to) = (old.min(new), old.max(new));
+        // Buckets j with from <= lo + (j << shift) < to.
+        let first = (from - cl.lo).div_ceil(1 << cl.shift).min(cl.len as u64) as usize;
+        let end = ((to - 1 - cl.lo) >> cl.shift).saturating_add(1).min(cl.len as u64) as usize;
+        if end.saturating_sub(first) > MAX_FOLLOW {
+            return false;
+        }
+        for v in &mut self.buckets[cl.off + first..cl.off + end.max(first)] {
+            // Counted while its end was <= the bucket start: no longer when the end grew past it.
+            if new > old {
+                *v -= 1;
+            } else {
+                *v += 1;
+            }
+        }
+        if self.cluster_end[c] == old {
+            self.cluster_end[c] = new;
+        }
+        true
+    }
+
     /// The number of clusters.
     #[cfg(test)]
     pub(super) fn clusters(&self) -> usize {
@@ -192,6 +234,24 @@ mod tests {
         agrees(&f, &l, probes);
     }
 
+    #[test]
+    fn a_move_that_cannot_be_followed_is_refused() {
+        // A small block, then 40 more 768 MiB higher (one cluster of about 128 buckets of 6 MiB).
+        let mut blocks = vec![(0x10, 0x20)];
+        blocks.extend((0..40).map(|i| (0x30000 + 16 * i, 0x30000 + 16 * i + 8)));
+        let (f, mut l) = top(&blocks);
+        let mut r = BlockRadix::build(&f, &l);
+        assert_eq!(r.clusters(), 1);
+        // Below the cluster's start (the table's bucket 0 would count the block for addresses before it).
+        assert!(!r.last_end_moved(0x20 << 12, 0x10 << 12));
+        // Across more buckets than are worth adjusting.
+        assert!(!r.last_end_moved(0x20 << 12, 0x2ff00 << 12));
+        // A short move is followed, exactly.
+        assert!(r.last_end_moved(0x20 << 12, 0x2100 << 12));
+        l[0] = 0x2100 << 12;
+        r.check(&l).unwrap();
+    }
+
     proptest! {
         #[test]
         fn agrees_with_binary_search(
@@ -206,13 +266,30 @@ mod tests {
                 blocks.push((at, at + len));
                 at += len;
             }
-            let (f, l) = top(&blocks);
+            let (f, mut l) = top(&blocks);
             let hi = *l.last().unwrap();
             let mut all: Vec<u64> = probes.iter().map(|p| p % (hi + 4096)).collect();
             for &(s, e) in &blocks {
                 all.extend([(s << 12) - 1, s << 12, (e << 12) - 1, e << 12]);
             }
-            agrees(&f, &l, all);
+            agrees(&f, &l, all.clone());
+            // Move block ends (within their room) and follow; a table that follows stays exact.
+            let mut r = BlockRadix::build(&f, &l);
+            for (k, &p) in probes.iter().enumerate() {
+                let b = (p as usize) % l.len();
+                let room_hi = f.get(b + 1).copied().unwrap_or(u64::MAX >> 1);
+                let new = f[b] + 4096 + (probes[(k + 1) % probes.len()] % (room_hi - f[b])) / 4096 * 4096;
+                let new = new.min(room_hi);
+                let old = std::mem::replace(&mut l[b], new);
+                if !r.last_end_moved(old, new) {
+                    r = BlockRadix::build(&f, &l);
+                }
+                prop_assert!(r.check(&l).is_ok(), "{:?}", r.check(&l));
+                let top = *l.last().unwrap();
+                for &a in all.iter().filter(|&&a| a < top) {
+                    prop_assert_eq!(r.block_of(&l, a), count_le(&l, a), "address {:#x}", a);
+                }
+            }
         }
     }
 }
