@@ -133,7 +133,8 @@ impl BlockRadix {
 
     /// Block `b`'s last end moved from `old` to `new`, the blocks' order unchanged: add or remove it from the
     /// count of every bucket starting in between. Returns false when the table cannot follow (then drop it):
-    /// the move would cross the start of its cluster, or spans more than [`MAX_FOLLOW`] buckets.
+    /// the move would cross the start of its cluster or of the next one, or spans more than [`MAX_FOLLOW`]
+    /// buckets.
     pub(super) fn last_end_moved(&mut self, old: u64, new: u64) -> bool {
         if old == new {
             return true;
@@ -143,8 +144,9 @@ impl BlockRadix {
         let Some(cl) = self.clusters.get(c) else {
             return false;
         };
-        // Bucket 0 answers for addresses below `lo` too, so every block must still end above `lo`.
-        if new <= cl.lo {
+        // Bucket 0 answers for addresses below `lo` too, so every block must still end above `lo`; and the next
+        // cluster's buckets count every block of this one, so none may end past its `lo`.
+        if new <= cl.lo || self.clusters.get(c + 1).is_some_and(|next| new > next.lo) {
             return false;
         }
         let (from, to) = (old.min(new), old.max(new));
