@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use crate::addr::Pfn;
 use crate::fs::{Inode, InodeId, InodeKind};
 use crate::kernel::Kernel;
-use crate::phys::PageFlags;
+use crate::phys::{PageData, PageFlags};
 
 /// `VM_READAHEAD_PAGES`: the default read-ahead window (128 KiB).
 pub const RA_PAGES: u64 = 32;
@@ -31,6 +31,10 @@ pub struct PageCache {
     /// The backing device's read-ahead window in pages (`bdi->ra_pages`, `read_ahead_kb / 4`). Linux's default
     /// is 32 (128 KiB); the reference machine's virtio disk uses 2048 (8 MiB).
     pub ra_pages: u64,
+    /// Pages written back (msync MS_SYNC): what the file holds at that index from then on, in the model. A
+    /// page evicted after its writeback is read from here again, not from the host file, which memsim never
+    /// writes.
+    written: BTreeMap<(InodeId, u64), Box<PageData>>,
 }
 
 impl Default for PageCache {
@@ -38,6 +42,7 @@ impl Default for PageCache {
         PageCache {
             pages: BTreeMap::new(),
             ra_pages: RA_PAGES,
+            written: BTreeMap::new(),
         }
     }
 }
@@ -65,6 +70,12 @@ impl PageCache {
             .into_iter()
             .flatten()
             .map(|(&(_, i), &p)| (i, p))
+    }
+
+    /// Record what writeback stored for a page of `inode` (`None`: zeros).
+    pub fn store_written(&mut self, inode: InodeId, index: u64, data: Option<&PageData>) {
+        let page = data.map_or_else(PageData::zeroed, |d| Box::new(d.clone()));
+        self.written.insert((inode, index), page);
     }
 
     /// Number of cached pages of an inode.
@@ -164,9 +175,13 @@ impl Kernel {
 
     /// Read one page of a regular file from the host into a new page-cache page.
     fn read_file_page(&mut self, inode: &Inode, index: u64) -> Result<Pfn, FilemapError> {
-        let mut buf = crate::phys::PageData::zeroed();
+        let mut buf = PageData::zeroed();
         let off = index * 4096;
         let mut got = 0usize;
+        if let Some(w) = self.page_cache.written.get(&(inode.id, index)) {
+            buf.0 = w.0;
+            got = buf.0.len();
+        }
         while got < buf.0.len() {
             match self.fs.read_at(&inode.meta.path, off + got as u64, &mut buf.0[got..]) {
                 Ok(0) => break,
