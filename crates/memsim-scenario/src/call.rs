@@ -89,6 +89,11 @@ pub enum Call {
     Close {
         fd: i64,
     },
+    /// `fsync(fd)`, or `fdatasync(fd)` when `data_only`.
+    Fsync {
+        fd: i64,
+        data_only: bool,
+    },
     Dup {
         fd: i64,
     },
@@ -510,6 +515,8 @@ pub const MODELED: &[&str] = &[
     "openat",
     "open",
     "close",
+    "fsync",
+    "fdatasync",
     "dup",
     "dup2",
     "dup3",
@@ -690,6 +697,13 @@ pub fn decode_args<A: ArgValue>(name: &str, args: &[A]) -> Result<Option<Call>, 
         "close" => {
             a.count(1, 1)?;
             Call::Close { fd: a.fd(0)? }
+        }
+        "fsync" | "fdatasync" => {
+            a.count(1, 1)?;
+            Call::Fsync {
+                fd: a.fd(0)?,
+                data_only: name == "fdatasync",
+            }
         }
         "dup" => {
             a.count(1, 1)?;
@@ -1430,6 +1444,8 @@ pub fn execute(k: &mut Kernel, pid: Pid, call: &Call) -> Outcome {
             mode,
         } => k.sys_openat(pid, dirfd, path, flags, mode),
         Call::Close { fd } => k.sys_close(pid, fd),
+        Call::Fsync { fd, data_only: false } => k.sys_fsync(pid, fd),
+        Call::Fsync { fd, data_only: true } => k.sys_fdatasync(pid, fd),
         Call::Dup { fd } => k.sys_dup(pid, fd),
         Call::Dup2 { old, new } => k.sys_dup2(pid, old, new),
         Call::Dup3 { old, new, flags } => k.sys_dup3(pid, old, new, flags),

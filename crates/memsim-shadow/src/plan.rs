@@ -153,6 +153,14 @@ fn registers(call: &Call) -> Result<Registers, String> {
             Some((1, path(p)?)),
         ),
         Call::Close { fd } => (libc::SYS_close, [*fd as u64, 0, 0, 0, 0, 0], None),
+        Call::Fsync { fd, data_only } => {
+            let nr = if *data_only {
+                libc::SYS_fdatasync
+            } else {
+                libc::SYS_fsync
+            };
+            (nr, [*fd as u64, 0, 0, 0, 0, 0], None)
+        }
         Call::Dup { fd } => (libc::SYS_dup, [*fd as u64, 0, 0, 0, 0, 0], None),
         Call::Dup2 { old, new } => (libc::SYS_dup2, [*old as u64, *new as u64, 0, 0, 0, 0], None),
         Call::Dup3 { old, new, flags } => (libc::SYS_dup3, [*old as u64, *new as u64, *flags, 0, 0, 0], None),

@@ -12,6 +12,7 @@ pub mod exec;
 pub mod exec_creds;
 pub mod open;
 pub mod stat;
+pub mod sync;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
