@@ -456,6 +456,15 @@ impl Parser {
             });
         }
         if body.starts_with(b"+++") {
+            // `P +++ superseded by execve in pid Q +++`: thread Q's execve finishes as P, the leader. When strace
+            // printed that execve as `<unfinished ...>` (not `<pid changed to P ...>`: the leader was itself
+            // inside a call), its `<... execve resumed>` comes under P: move the pending half there.
+            if let Some(q) = superseded_by(body) {
+                if let Some(mut p) = self.pending.remove(&Some(q)) {
+                    p.pid = pid;
+                    self.pending.insert(pid, p);
+                }
+            }
             let kind = end_line(&mut c).map_err(at)?;
             // A task's end drops its unfinished call; a notice (`+++ superseded by execve in pid N +++`) does
             // not: the exec'ing thread's call is resumed under this PID.
@@ -556,6 +565,12 @@ impl Parser {
         if !c.eat(b"resumed>") {
             return Err(at((c.i, "expected `resumed>`".into())));
         }
+        // `<... NAME resumed> <unfinished ...>) = ?`: the call never returned (another thread's execve or a
+        // fatal signal ended the tracee first). Its arguments are those printed when it started.
+        c.skip_spaces();
+        if s[c.i..].starts_with(b"<unfinished ...>") {
+            c.i += b"<unfinished ...>".len();
+        }
         let rest_start = c.i;
         // Without a PID prefix, strace -f (to stderr) means "the only tracee left", which may have been
         // prefixed when the call started: fall back to any pending call of that name.
@@ -609,6 +624,13 @@ impl Parser {
             kind,
         }))
     }
+}
+
+/// `+++ superseded by execve in pid N +++`: N.
+fn superseded_by(body: &[u8]) -> Option<u32> {
+    let rest = body.strip_prefix(b"+++ superseded by execve in pid ")?;
+    let n = rest.strip_suffix(b" +++")?;
+    std::str::from_utf8(n).ok()?.parse().ok()
 }
 
 /// `HEAD <pid changed to N ...>`: the head and N.

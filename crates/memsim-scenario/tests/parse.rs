@@ -707,3 +707,32 @@ fn an_execve_that_changes_pid_is_joined_under_the_new_pid() {
     assert_eq!(sc.args.len(), 3);
     assert_eq!(sc.expect, Expect::Value(0));
 }
+
+/// The same when the leader was itself inside a call (here the clone3 that made the thread): strace cuts the
+/// thread's execve with a plain `<unfinished ...>`, the leader's call never returns (`<... clone3 resumed>
+/// <unfinished ...>) = ?`), and the superseded notice tells whose execve the leader's `<... execve resumed>`
+/// finishes. (Seen in a recording made while the machine was loaded.)
+#[test]
+fn an_execve_racing_its_threads_clone_is_joined_under_the_leader() {
+    let text = "32345 clone3({flags=CLONE_VM|CLONE_THREAD|CLONE_SIGHAND, exit_signal=0, stack=0x7ffff75d1000, \
+                stack_size=0x7fff80} <unfinished ...>\n\
+                32346 execve(\"/bin/true\", [\"/bin/true\"], [\"A=1\"] <unfinished ...>\n\
+                32345 <... clone3 resumed> <unfinished ...>) = ?\n\
+                32345 +++ superseded by execve in pid 32346 +++\n\
+                32345 <... execve resumed>)             = 0\n";
+    let lines = parse_str("t", text).unwrap();
+    let calls: Vec<(Option<u32>, &str, usize, &Expect)> = lines
+        .iter()
+        .filter_map(|l| match &l.kind {
+            LineKind::Syscall(sc) => Some((l.pid, sc.name.as_str(), sc.args.len(), &sc.expect)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (Some(32345), "clone3", 1, &Expect::Unchecked),
+            (Some(32345), "execve", 3, &Expect::Value(0)),
+        ]
+    );
+}
