@@ -255,6 +255,34 @@ pub struct SwapEntry {
 
 /// Bits of a swap type (`SWP_TYPE_BITS`).
 pub const SWP_TYPE_BITS: u32 = 5;
+/// `SWP_PTE_MARKER`: the swap type of PTE markers, the last of the 32.
+pub const SWP_PTE_MARKER: u64 = 31;
+/// `PTE_MARKER_GUARD` (`include/linux/swapops.h`): a guard region's page (MADV_GUARD_INSTALL).
+pub const PTE_MARKER_GUARD: u64 = 1 << 2;
+/// `PTE_MARKER_UFFD_WP`.
+pub const PTE_MARKER_UFFD_WP: u64 = 1 << 0;
+
+impl Pte {
+    /// `make_pte_marker(PTE_MARKER_GUARD)`: the entry MADV_GUARD_INSTALL leaves in each page of the range.
+    pub fn guard_marker(arch: Arch) -> Pte {
+        SwapEntry {
+            type_: SWP_PTE_MARKER as u32,
+            offset: PTE_MARKER_GUARD,
+        }
+        .to_pte(arch, false)
+    }
+
+    /// `is_pte_marker`: a non-present entry of the marker swap type (not a page on swap, not counted in
+    /// MM_SWAPENTS).
+    pub fn is_marker(self, arch: Arch) -> bool {
+        self.is_swap() && u64::from(SwapEntry::from_pte(arch, self).0.type_) == SWP_PTE_MARKER
+    }
+
+    /// `is_guard_pte_marker`.
+    pub fn is_guard_marker(self, arch: Arch) -> bool {
+        self.is_marker(arch) && SwapEntry::from_pte(arch, self).0.offset & PTE_MARKER_GUARD != 0
+    }
+}
 
 impl SwapEntry {
     /// `__swp_entry_to_pte(__swp_entry(type, offset))`, with the exclusive marker (`_PAGE_SWP_EXCLUSIVE`).

@@ -445,7 +445,11 @@ impl Kernel {
             return self.do_fault(mm, vma, addr, write);
         }
         if !pte.present() {
-            // do_swap_page: swap is not modelled yet, and no other non-present entries are created.
+            // do_swap_page → handle_pte_marker: a guard region's page is VM_FAULT_SIGSEGV (SEGV_MAPERR). Real
+            // swap entries are not created yet (no swap device is modelled).
+            if pte.is_guard_marker(arch) {
+                return Err(FaultError::SigSegv);
+            }
             return Err(FaultError::SigBus);
         }
         if pte.protnone() {

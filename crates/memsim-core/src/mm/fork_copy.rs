@@ -207,6 +207,11 @@ impl Kernel {
                 }
                 let pte = Pte(raw);
                 let mut child = pte;
+                if pte.is_marker(arch) {
+                    // copy_pte_marker: a guard marker is copied as it is (no page, not counted).
+                    put(&mut ddata, idx, width, raw);
+                    continue;
+                }
                 if !pte.present() {
                     // copy_nonpresent_pte: a swap entry. The child maps it too; an anonymous entry loses its
                     // exclusive marker on both sides (swap_duplicate, pte_swp_clear_exclusive).

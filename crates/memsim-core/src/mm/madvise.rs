@@ -19,9 +19,10 @@
 //! * FREE cleans the pages and marks them lazily freeable (smaps LazyFree) at once, as Linux does once its
 //!   LRU batch drains, and leaves them mapped with their data, as Linux does until reclaim.
 //! * COLLAPSE is accepted without building huge pages.
-//! * GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split) and zaps the range, but guard
-//!   markers are not installed in the page tables (that needs PTE-marker support in `memory.rs`/`fault.rs`),
-//!   so a later access faults memory in instead of raising SIGSEGV.
+//! * GUARD_INSTALL sets `VM_MAYBE_GUARD` on the whole VMA (6.18, no split), drops what the range maps and
+//!   puts a guard marker in each page (`Kernel::guard_install`): an access gets SIGSEGV (SEGV_MAPERR),
+//!   pagemap shows PM_GUARD_REGION, DONTNEED and the like keep the markers, munmap drops them, fork copies
+//!   them. GUARD_REMOVE clears the markers; the flag stays.
 //! * REMOVE punches a hole in a shmem object (every shared mapping loses the pages) but only zaps the calling
 //!   mapping of a host file, which memsim never writes.
 //! * HWPOISON/SOFT_OFFLINE are invalid advice (EINVAL), as on the reference kernel (no CONFIG_MEMORY_FAILURE).
@@ -176,7 +177,7 @@ impl Kernel {
                     self.shmem_punch_hole(file.inode.id, vma.pgoff_of(start), vma.pgoff_of(end));
                 } else {
                     // A host file is never written: only this mapping's pages go (a deviation, see above).
-                    self.zap_range(mm, start, end);
+                    self.zap_page_range(mm, start, end);
                 }
                 return Ok(end);
             }
@@ -239,7 +240,7 @@ impl Kernel {
                     self.madvise_free_range(mm, start, end);
                     return Ok(end);
                 }
-                self.zap_range(mm, start, end);
+                self.zap_page_range(mm, start, end);
                 return Ok(end);
             }
             MADV_COLLAPSE => return Ok(end),
@@ -259,14 +260,15 @@ impl Kernel {
                 if vma.is_anonymous() {
                     self.anon_vma_prepare(mm, vma.start.0);
                 }
-                self.zap_range(mm, start, end);
+                self.guard_install(mm, start, end)?;
                 return Ok(end);
             }
             MADV_GUARD_REMOVE => {
                 if vma.flags.intersects(VmFlags::SPECIAL | VmFlags::HUGETLB) {
                     return Err(Errno::EINVAL);
                 }
-                // The flag stays (sticky); the markers would be removed here.
+                // The flag stays (sticky).
+                self.guard_remove(mm, start, end);
                 return Ok(end);
             }
             MADV_NORMAL => new_flags -= VmFlags::RAND_READ | VmFlags::SEQ_READ,
@@ -353,7 +355,7 @@ impl Kernel {
             }
         }
         for (id, s, e) in victims {
-            self.zap_range(id, s, e);
+            self.zap_page_range(id, s, e);
         }
         let pages: Vec<(u64, Pfn)> = self.page_cache.range(inode, first, last).collect();
         for (index, pfn) in pages {
@@ -475,7 +477,7 @@ impl Kernel {
             }
         }
         for (addr, pfn, clean, inode, index) in unmap {
-            self.zap_range(mm, addr, addr + (1 << PAGE_SHIFT));
+            self.zap_page_range(mm, addr, addr + (1 << PAGE_SHIFT));
             if clean && self.page_cache.find(inode, index) == Some(pfn) {
                 // __remove_mapping: the clean page leaves the page cache and is freed.
                 self.page_cache.remove(inode, index);
@@ -656,6 +658,87 @@ mod tests {
         madvise(&mut k, 0, 2, MADV_DONTFORK).unwrap();
         madvise(&mut k, 0, 2, MADV_DOFORK).unwrap();
         assert_eq!(mm(&k).map_count(), 1);
+    }
+
+    #[test]
+    fn guard_markers_fault_show_in_pagemap_and_survive_dontneed_and_fork() {
+        // Checked with a C program on 6.18 (as root, so pagemap shows the frame field): a guard page reads as
+        // 0x440000000000009f (PM_SWAP | PM_GUARD_REGION, swap type 31 = SWP_PTE_MARKER, offset 4 =
+        // PTE_MARKER_GUARD); touching it is SIGSEGV/SEGV_MAPERR; installing in an empty 1 GiB region allocates
+        // a PMD table and a PTE table.
+        let mut k = build("WWWW");
+        let a = page(0);
+        k.poke(INIT_PID, a + P, b"x").unwrap();
+        assert_eq!(madvise(&mut k, 0, 3, MADV_GUARD_INSTALL), Ok(0));
+        let pm = k.pagemap_range(INIT_PID, a, a + 4 * P).unwrap();
+        let entries: Vec<u64> = pm
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(
+            entries,
+            [0x4400_0000_0000_009f, 0x4400_0000_0000_009f, 0x4400_0000_0000_009f, 0]
+        );
+        assert_eq!(mm(&k).rss_pages(), 0, "the populated page went");
+        let sig = k
+            .access(INIT_PID, a + P + 5, 1, crate::kernel::AccessKind::Read)
+            .unwrap_err();
+        assert_eq!((sig.signo, sig.code, sig.addr), (SIGSEGV, SEGV_MAPERR, a + P + 5));
+        k.check_all_page_invariants().unwrap();
+        // DONTNEED keeps them; a forked child gets them too; GUARD_REMOVE clears one page.
+        let mut k = build("WWWW");
+        assert_eq!(madvise(&mut k, 0, 2, MADV_GUARD_INSTALL), Ok(0));
+        assert_eq!(madvise(&mut k, 0, 4, MADV_DONTNEED), Ok(0));
+        let child = crate::task::Pid(k.sys_fork(INIT_PID).unwrap() as u32);
+        for pid in [INIT_PID, child] {
+            // (A fault through MADV_POPULATE_* is an error, not a signal that would end the process.)
+            assert_eq!(
+                k.sys_madvise(pid, a, P, MADV_POPULATE_WRITE),
+                Err(Errno::EFAULT),
+                "{pid:?}"
+            );
+            assert_eq!(k.sys_madvise(pid, a + 2 * P, P, MADV_POPULATE_WRITE), Ok(0), "{pid:?}");
+        }
+        assert_eq!(madvise(&mut k, 1, 1, MADV_GUARD_REMOVE), Ok(0));
+        assert_eq!(k.sys_madvise(INIT_PID, a + P, P, MADV_POPULATE_WRITE), Ok(0));
+        assert_eq!(k.sys_madvise(INIT_PID, a, P, MADV_POPULATE_READ), Err(Errno::EFAULT));
+        assert_eq!(
+            mm(&k).counter(crate::mm::RssCounter::SwapEnts),
+            0,
+            "markers are not swap entries"
+        );
+        k.check_all_page_invariants().unwrap();
+        // In an empty 1 GiB region (of a 512 GiB one already in use): a PMD table and a PTE table.
+        let mut k = build("WWWW");
+        k.poke(INIT_PID, a, b"x").unwrap();
+        let far = 0x1_4000_0000u64;
+        k.sys_mmap(
+            INIT_PID,
+            far,
+            4 * P,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+            -1,
+            0,
+        )
+        .unwrap();
+        let before = mm(&k).pgtables_bytes;
+        assert_eq!(k.sys_madvise(INIT_PID, far, P, MADV_GUARD_INSTALL), Ok(0));
+        assert_eq!(mm(&k).pgtables_bytes - before, 8192);
+        // munmap drops the markers: mapped again, the page faults in.
+        assert_eq!(k.sys_munmap(INIT_PID, far, 4 * P), Ok(0));
+        k.sys_mmap(
+            INIT_PID,
+            far,
+            4 * P,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+            -1,
+            0,
+        )
+        .unwrap();
+        assert!(k.access(INIT_PID, far, 1, crate::kernel::AccessKind::Write).is_ok());
+        k.check_all_page_invariants().unwrap();
     }
 
     #[test]

@@ -191,9 +191,20 @@ impl Kernel {
         s
     }
 
-    /// `zap_page_range_single` / `unmap_vmas`: drop every PTE in `[start, end)` (freeing or unmapping pages,
-    /// updating RSS counters and hiwater_rss first). Page tables stay allocated.
+    /// `unmap_vmas` (munmap, exit): drop every PTE in `[start, end)`, guard markers too
+    /// (`ZAP_FLAG_DROP_MARKER`), freeing or unmapping pages and updating RSS counters and hiwater_rss first.
+    /// Page tables stay allocated.
     pub fn zap_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) {
+        self.zap_ptes(mm, start, end, true);
+    }
+
+    /// `zap_page_range_single` (MADV_DONTNEED, MADV_REMOVE, reclaim): as [`Kernel::zap_range`], but guard
+    /// markers stay, so a guard region survives having its memory dropped.
+    pub fn zap_page_range(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) {
+        self.zap_ptes(mm, start, end, false);
+    }
+
+    fn zap_ptes(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr, drop_markers: bool) {
         let arch = self.cfg.arch;
         let Kernel { phys, mms, .. } = self;
         let Some(m) = mms.get_mut(&mm) else { return };
@@ -203,15 +214,46 @@ impl Kernel {
             for idx in lt.first..=lt.last {
                 let slot = PteSlot { table: lt.table, idx };
                 let pte = slot.read(phys, arch);
-                if pte.is_none() {
+                if pte.is_none() || (!drop_markers && pte.is_marker(arch)) {
                     continue;
                 }
                 slot.write(phys, arch, Pte(0));
                 if pte.present() {
                     unmap_present(phys, arch, m, pte);
-                } else {
+                } else if !pte.is_marker(arch) {
                     // A swap entry: free_swap_and_cache (no swap device is modelled yet).
                     m.add_counter(RssCounter::SwapEnts, -1);
+                }
+            }
+        }
+    }
+
+    /// `madvise_guard_install`: drop what `[start, end)` maps (markers stay) and put a guard marker in every
+    /// page, allocating page tables as needed (they count in VmPTE).
+    pub fn guard_install(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) -> Result<(), Errno> {
+        self.zap_page_range(mm, start, end);
+        let arch = self.cfg.arch;
+        let Kernel { phys, mms, .. } = self;
+        let m = mms.get_mut(&mm).ok_or(Errno::ESRCH)?;
+        let marker = Pte::guard_marker(arch);
+        for addr in (start.0..end.0).step_by(PAGE_SIZE as usize) {
+            let slot = pte_alloc(phys, arch, m, addr).ok_or(Errno::ENOMEM)?;
+            slot.write(phys, arch, marker);
+        }
+        Ok(())
+    }
+
+    /// `madvise_guard_remove`: clear the guard markers of `[start, end)`; nothing else changes and no page
+    /// table is allocated.
+    pub fn guard_remove(&mut self, mm: MmId, start: VirtAddr, end: VirtAddr) {
+        let arch = self.cfg.arch;
+        let Kernel { phys, mms, .. } = self;
+        let Some(m) = mms.get(&mm) else { return };
+        for lt in leaf_tables(phys, arch, m.pgd, start.0, end.0) {
+            for idx in lt.first..=lt.last {
+                let slot = PteSlot { table: lt.table, idx };
+                if slot.read(phys, arch).is_guard_marker(arch) {
+                    slot.write(phys, arch, Pte(0));
                 }
             }
         }
@@ -561,7 +603,7 @@ impl Kernel {
                     .lookup(VirtAddr(addr))
                     .ok_or_else(|| format!("PTE {pte:?} at {addr:#x} outside every VMA"))?;
                 if !pte.present() {
-                    rss[RssCounter::SwapEnts as usize] += 1;
+                    rss[RssCounter::SwapEnts as usize] += i64::from(!pte.is_marker(arch));
                     continue;
                 }
                 if pte.write() && !vma.flags.contains(VmFlags::WRITE) {

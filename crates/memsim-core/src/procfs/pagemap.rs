@@ -33,12 +33,7 @@ pub const PM_PRESENT: u64 = 1 << 63;
 pub const MAX_SWAPFILES_SHIFT: u32 = 5;
 /// `MAX_SWAPFILES` with device-private, migration, hwpoison and PTE-marker types carved out of the 32.
 pub const MAX_SWAPFILES: u64 = 32 - 3 - 3 - 1 - 1;
-/// `SWP_PTE_MARKER`: the last swap type.
-pub const SWP_PTE_MARKER: u64 = 31;
-/// `PTE_MARKER_GUARD` (`include/linux/swapops.h`).
-pub const PTE_MARKER_GUARD: u64 = 1 << 2;
-/// `PTE_MARKER_UFFD_WP`.
-pub const PTE_MARKER_UFFD_WP: u64 = 1 << 0;
+pub use crate::arch::pte::{PTE_MARKER_GUARD, PTE_MARKER_UFFD_WP, SWP_PTE_MARKER};
 
 /// What a non-present, non-empty PTE holds.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
