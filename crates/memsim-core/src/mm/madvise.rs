@@ -712,31 +712,18 @@ mod tests {
         let mut k = build("WWWW");
         k.poke(INIT_PID, a, b"x").unwrap();
         let far = 0x1_4000_0000u64;
-        k.sys_mmap(
-            INIT_PID,
-            far,
-            4 * P,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-            -1,
-            0,
-        )
-        .unwrap();
+        let map_far = |k: &mut Kernel| {
+            let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+            k.sys_mmap(INIT_PID, far, 4 * P, PROT_READ | PROT_WRITE, flags, -1, 0)
+                .unwrap();
+        };
+        map_far(&mut k);
         let before = mm(&k).pgtables_bytes;
         assert_eq!(k.sys_madvise(INIT_PID, far, P, MADV_GUARD_INSTALL), Ok(0));
         assert_eq!(mm(&k).pgtables_bytes - before, 8192);
         // munmap drops the markers: mapped again, the page faults in.
         assert_eq!(k.sys_munmap(INIT_PID, far, 4 * P), Ok(0));
-        k.sys_mmap(
-            INIT_PID,
-            far,
-            4 * P,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-            -1,
-            0,
-        )
-        .unwrap();
+        map_far(&mut k);
         assert!(k.access(INIT_PID, far, 1, crate::kernel::AccessKind::Write).is_ok());
         k.check_all_page_invariants().unwrap();
     }
