@@ -156,7 +156,7 @@ impl Kernel {
                 Ok((p, true))
             }
             // hugetlbfs pages come from the (empty) huge page pool, never through here.
-            InodeKind::DevZero | InodeKind::Hugetlbfs | InodeKind::Other => Err(FilemapError::Bus),
+            InodeKind::DevZero | InodeKind::Hugetlbfs { .. } | InodeKind::Other => Err(FilemapError::Bus),
         }
     }
 

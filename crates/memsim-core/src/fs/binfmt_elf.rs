@@ -349,7 +349,7 @@ impl Kernel {
             prot,
             flags,
             off >> PAGE_SHIFT,
-            false,
+            None,
         )
     }
 

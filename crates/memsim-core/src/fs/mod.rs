@@ -76,9 +76,10 @@ pub enum InodeKind {
     DevZero,
     /// A shmem object (shared anonymous memory, memfd, SysV shm): dev `00:01`, name `/dev/zero (deleted)`.
     Shmem,
-    /// A file on the kernel's internal hugetlbfs mount (`/anon_hugepage (deleted)`, MAP_HUGETLB anonymous
-    /// memory); its pages would come from the huge page pool, which the model keeps empty.
-    Hugetlbfs,
+    /// A file on one of the kernel's internal hugetlbfs mounts (`/anon_hugepage (deleted)`, MAP_HUGETLB
+    /// anonymous memory), one mount per huge page size (`hstate`); its pages would come from that size's
+    /// pool, which the model keeps empty.
+    Hugetlbfs { page_shift: u32 },
     /// Directories, other devices, pipes: cannot be mapped (ENODEV), but can be opened.
     Other,
 }

@@ -21,7 +21,7 @@ impl Kernel {
                 self.writeback_range(f.inode.id, 0, u64::MAX);
                 Ok(0)
             }
-            InodeKind::Shmem | InodeKind::Hugetlbfs => Ok(0),
+            InodeKind::Shmem | InodeKind::Hugetlbfs { .. } => Ok(0),
             InodeKind::Other if meta.mode & S_IFMT == S_IFDIR && (meta.dev_major, meta.dev_minor) != PROC_DEV => Ok(0),
             InodeKind::DevZero | InodeKind::Other => Err(Errno::EINVAL),
         }

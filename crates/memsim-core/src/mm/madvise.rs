@@ -34,7 +34,7 @@ use crate::errno::{Errno, SysResult};
 use crate::filemap::size_pages;
 use crate::fs::{InodeId, InodeKind};
 use crate::kernel::Kernel;
-use crate::mm::memory::{put_page, HPAGE_SIZE};
+use crate::mm::memory::put_page;
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::vma_ops::VmaChange;
 use crate::mm::MmId;
@@ -217,10 +217,10 @@ impl Kernel {
             }
             MADV_FREE | MADV_DONTNEED | MADV_DONTNEED_LOCKED => {
                 // madvise_dontneed_free_valid_vma
-                if vma.flags.contains(VmFlags::HUGETLB) {
+                if let Some(size) = vma.hugetlb_page_size() {
                     // Huge pages are only dropped whole (the end is rounded down), never lazily freed. The
                     // model's hugetlb VMAs have no pages to drop.
-                    if advice == MADV_FREE || start.0 & (HPAGE_SIZE - 1) != 0 {
+                    if advice == MADV_FREE || start.0 & (size - 1) != 0 {
                         return Err(Errno::EINVAL);
                     }
                     return Ok(end);

@@ -58,7 +58,7 @@ impl Kernel {
         let mm = self.mm_id(pid)?;
         // mm/mmap.c: ksys_mmap_pgoff: the file first (EBADF before the length checks).
         let mut file: Option<Arc<File>> = None;
-        let mut hugetlb = false;
+        let mut hugetlb = None;
         if flags & MAP_ANONYMOUS == 0 {
             let f = self.fget(pid, fd)?;
             if flags & MAP_HUGETLB != 0 {
@@ -67,14 +67,17 @@ impl Kernel {
             }
             file = Some(f);
         } else if flags & MAP_HUGETLB != 0 {
-            // hstate_sizelog: 0 is the default size (2 MiB); 21 and 30 exist on x86-64.
-            let size = match (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK {
-                0 | 21 => 2 << 20,
-                30 => 1 << 30,
+            // hstate_sizelog: 0 is the default size; x86-64 has 2 MiB (21) and 1 GiB (30) pages, i386 without
+            // PAE 4 MiB (22) ones.
+            let shift = match ((flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK, self.cfg.arch.is_64bit()) {
+                (0 | 21, true) => 21,
+                (30, true) => 30,
+                (0 | 22, false) => 22,
                 _ => return Err(Errno::EINVAL),
             };
+            let size = 1u64 << shift;
             len = len.wrapping_add(size - 1) & !(size - 1);
-            hugetlb = true;
+            hugetlb = Some(shift);
         }
         self.do_mmap(pid, mm, file, addr, len, prot, flags, pgoff, hugetlb)
     }
@@ -91,7 +94,7 @@ impl Kernel {
         prot: u64,
         mut flags: u64,
         mut pgoff: u64,
-        hugetlb: bool,
+        hugetlb: Option<u32>,
     ) -> SysResult {
         if len == 0 {
             return Err(Errno::EINVAL);
@@ -133,12 +136,19 @@ impl Kernel {
             | VmFlags::MAYWRITE
             | VmFlags::MAYEXEC;
 
-        let addr = if hugetlb {
-            // hugetlb_get_unmapped_area: a fixed address must be huge-page aligned.
-            if flags & MAP_FIXED != 0 && addr & (PMD_SIZE - 1) != 0 {
+        let addr = if let Some(shift) = hugetlb {
+            // hugetlb_get_unmapped_area: a fixed address must be huge-page aligned; a hint is aligned up, and
+            // the search keeps the result aligned (`huge_page_mask_align`).
+            let size = 1u64 << shift;
+            if flags & MAP_FIXED != 0 && addr & (size - 1) != 0 {
                 return Err(Errno::EINVAL);
             }
-            self.get_unmapped_area(pid, mm, None, addr, len, 0, flags)?
+            let hint = if addr == 0 {
+                0
+            } else {
+                addr.saturating_add(size - 1) & !(size - 1)
+            };
+            self.get_unmapped_area_aligned(pid, mm, None, hint, len, 0, flags, size)?
         } else {
             self.get_unmapped_area(pid, mm, file.as_ref(), addr, len, pgoff, flags)?
         };
@@ -210,7 +220,7 @@ impl Kernel {
         if flags & MAP_NORESERVE != 0 && self.cfg.overcommit != OvercommitMode::Never {
             vm_flags |= VmFlags::NORESERVE;
         }
-        if hugetlb {
+        if hugetlb.is_some() {
             // do_mmap: "hugetlb applies strict overcommit unless MAP_NORESERVE", whatever the overcommit mode;
             // hugetlbfs_file_mmap adds VM_HUGETLB | VM_DONTEXPAND.
             if flags & MAP_NORESERVE != 0 {
@@ -274,7 +284,7 @@ impl Kernel {
         len: u64,
         mut vm_flags: VmFlags,
         pgoff: u64,
-        hugetlb: bool,
+        hugetlb: Option<u32>,
     ) -> SysResult {
         let end = addr + len;
         let pglen = len >> PAGE_SHIFT;
@@ -285,8 +295,8 @@ impl Kernel {
             return Err(Errno::ENOMEM);
         }
         // accountable_mapping: private writable, not NORESERVE (hugetlb has its own accounting).
-        let accountable =
-            !hugetlb && vm_flags.intersection(VmFlags::NORESERVE | VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE;
+        let accountable = hugetlb.is_none()
+            && vm_flags.intersection(VmFlags::NORESERVE | VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE;
         let mut charged = 0;
         if accountable {
             charged = pglen - plan.nr_accounted;
@@ -301,19 +311,18 @@ impl Kernel {
         // hugetlbfs_file_mmap: the offset must be huge page aligned; then hugetlb_reserve_pages, which
         // succeeds without reserving for VM_NORESERVE and otherwise finds the pool empty. A failure leaves
         // the replaced range unmapped (vms_abort_munmap_vmas cannot restore cleared VMAs).
-        if hugetlb && (pgoff & ((PMD_SIZE >> PAGE_SHIFT) - 1) != 0 || !vm_flags.contains(VmFlags::NORESERVE)) {
-            self.vm_unacct_memory(charged);
-            return Err(if pgoff & ((PMD_SIZE >> PAGE_SHIFT) - 1) != 0 {
-                Errno::EINVAL
-            } else {
-                Errno::ENOMEM
-            });
+        if let Some(shift) = hugetlb {
+            let misaligned = pgoff & ((1 << (shift - PAGE_SHIFT)) - 1) != 0;
+            if misaligned || !vm_flags.contains(VmFlags::NORESERVE) {
+                self.vm_unacct_memory(charged);
+                return Err(if misaligned { Errno::EINVAL } else { Errno::ENOMEM });
+            }
         }
 
         let mut vma = Vma::new_anon(VirtAddr(addr), VirtAddr(end), vm_flags);
         vma.pgoff = pgoff;
         match file {
-            None if hugetlb => vma.file = Some(self.hugetlb_file_setup(pid, len)),
+            None if hugetlb.is_some() => vma.file = Some(self.hugetlb_file_setup(pid, len, hugetlb.unwrap_or(21))),
             Some(f) if f.inode.kind == InodeKind::DevZero && vm_flags.contains(VmFlags::SHARED) => {
                 // mmap_zero → shmem_zero_setup: a fresh shmem object replaces /dev/zero; pgoff as requested.
                 // Only with VM_SHARED: a MAP_SHARED mapping of a read-only /dev/zero descriptor lost VM_SHARED
@@ -335,7 +344,7 @@ impl Kernel {
         let merged = if vma
             .file
             .as_ref()
-            .is_some_and(|f| matches!(f.inode.kind, InodeKind::Shmem | InodeKind::Hugetlbfs))
+            .is_some_and(|f| matches!(f.inode.kind, InodeKind::Shmem | InodeKind::Hugetlbfs { .. }))
         {
             // A new shmem (or hugetlbfs) object never matches a neighbour's file.
             let s = vma.start;
@@ -388,14 +397,17 @@ impl Kernel {
     }
 
     /// `hugetlb_file_setup(HUGETLB_ANON_FILE, size, VM_NORESERVE, ...)`: the file behind a MAP_HUGETLB
-    /// anonymous mapping, on the internal hugetlbfs mount, already unlinked.
-    fn hugetlb_file_setup(&mut self, pid: Pid, size: u64) -> Arc<File> {
+    /// anonymous mapping, on the internal hugetlbfs mount of its page size, already unlinked. The mounts are
+    /// made at boot one per size, smallest first, on consecutive anonymous devices: the 1 GiB one is the
+    /// device after the 2 MiB one (`KernelConfig::hugetlbfs_dev`).
+    fn hugetlb_file_setup(&mut self, pid: Pid, size: u64, page_shift: u32) -> Arc<File> {
         let ino = self.alloc_shmem_ino();
         let (dev_major, dev_minor) = self.cfg.hugetlbfs_dev;
+        let dev_minor = dev_minor + u32::from(page_shift == 30);
         let (uid, gid) = self.tasks.get(&pid).map_or((0, 0), |t| (t.cred.fsuid, t.cred.fsgid));
         let inode = Arc::new(Inode {
             id: self.alloc_inode_id(),
-            kind: InodeKind::Hugetlbfs,
+            kind: InodeKind::Hugetlbfs { page_shift },
             meta: FileMeta {
                 path: "/anon_hugepage".into(),
                 dev_major,
@@ -435,6 +447,24 @@ impl Kernel {
         pgoff: u64,
         flags: u64,
     ) -> Result<u64, Errno> {
+        self.get_unmapped_area_aligned(pid, mm, file, addr, len, pgoff, flags, 0)
+    }
+
+    /// [`Kernel::get_unmapped_area`] for a hugetlb mapping of pages of `huge` bytes (0: not hugetlb): the
+    /// search keeps the address a multiple of it (`info.align_mask = huge_page_mask_align(file)`), and no THP
+    /// alignment applies.
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_unmapped_area_aligned(
+        &self,
+        pid: Pid,
+        mm: MmId,
+        file: Option<&Arc<File>>,
+        addr: u64,
+        len: u64,
+        pgoff: u64,
+        flags: u64,
+        huge: u64,
+    ) -> Result<u64, Errno> {
         let m = self.mms.get(&mm).ok_or(Errno::ESRCH)?;
         let task_size = m.task_size;
         if len > task_size {
@@ -455,12 +485,14 @@ impl Kernel {
             (pgoff, thp_file)
         };
         let mut res = None;
-        if thp && is64 {
+        if thp && is64 && huge == 0 {
             res = self.thp_get_unmapped_area(m, addr, len, pgoff, flags);
         }
+        // vm_unmapped_area's align_mask: the bits below the huge page size, above the page offset.
+        let align_mask = huge.saturating_sub(PAGE_SIZE);
         let addr = match res {
             Some(a) => a,
-            None => self.arch_get_unmapped_area(m, addr, len, flags)?,
+            None => self.arch_get_unmapped_area(m, addr, len, flags, align_mask)?,
         };
         if addr > task_size - len {
             return Err(Errno::ENOMEM);
@@ -485,7 +517,7 @@ impl Kernel {
         }
         let len_pad = len.checked_add(PMD_SIZE)?;
         off.checked_add(len_pad)?;
-        let ret = self.arch_get_unmapped_area(m, addr, len_pad, flags).ok()?;
+        let ret = self.arch_get_unmapped_area(m, addr, len_pad, flags, 0).ok()?;
         if ret == addr {
             return Some(addr);
         }
@@ -497,7 +529,14 @@ impl Kernel {
     }
 
     /// `arch_get_unmapped_area_topdown` / `arch_get_unmapped_area` (`arch/x86/kernel/sys_x86_64.c`).
-    fn arch_get_unmapped_area(&self, m: &crate::mm::Mm, addr0: u64, len: u64, flags: u64) -> Result<u64, Errno> {
+    fn arch_get_unmapped_area(
+        &self,
+        m: &crate::mm::Mm,
+        addr0: u64,
+        len: u64,
+        flags: u64,
+        align_mask: u64,
+    ) -> Result<u64, Errno> {
         let task_size = m.task_size;
         if len > task_size {
             return Err(Errno::ENOMEM);
@@ -530,7 +569,7 @@ impl Kernel {
             if is64 && addr0 > window {
                 high += self.cfg.arch.task_size_max() - window;
             }
-            if let Some(a) = self.unmapped_area_topdown(m, len, low, high) {
+            if let Some(a) = self.unmapped_area_topdown(m, len, low, high, align_mask) {
                 return Ok(a);
             }
         }
@@ -559,17 +598,19 @@ impl Kernel {
                 }
             }
         }
-        self.unmapped_area(m, len, begin, end).ok_or(Errno::ENOMEM)
+        self.unmapped_area(m, len, begin, end, align_mask).ok_or(Errno::ENOMEM)
     }
 
     /// `unmapped_area_topdown`: the highest gap in `[low, high)` that fits, retried below a growsdown VMA's
     /// guard gap. The result ends at the gap's (clipped) end.
-    fn unmapped_area_topdown(&self, m: &crate::mm::Mm, len: u64, low: u64, high: u64) -> Option<u64> {
+    fn unmapped_area_topdown(&self, m: &crate::mm::Mm, len: u64, low: u64, high: u64, align_mask: u64) -> Option<u64> {
         let low = low.max(self.hint_min_addr());
         let mut high = high;
+        // The search asks for room for the worst-case alignment loss; the result is aligned down.
+        let length = len.checked_add(align_mask)?;
         loop {
-            let gap_end = m.vmas.gap_highest(low, high, len)?;
-            let addr = gap_end - len;
+            let gap_end = m.vmas.gap_highest(low, high, length)?;
+            let addr = (gap_end - len) & !align_mask;
             if let Some(next) = m.vmas.find(VirtAddr(gap_end)) {
                 let sg = next.start_gap(self.cfg.stack_guard_gap).0;
                 if next.flags.contains(VmFlags::GROWSDOWN) && sg < gap_end {
@@ -583,13 +624,16 @@ impl Kernel {
 
     /// `unmapped_area`: the lowest gap in `[low, high)` that fits, retried above a growsdown VMA that is too
     /// close.
-    fn unmapped_area(&self, m: &crate::mm::Mm, len: u64, low: u64, high: u64) -> Option<u64> {
+    fn unmapped_area(&self, m: &crate::mm::Mm, len: u64, low: u64, high: u64, align_mask: u64) -> Option<u64> {
         let mut low = low.max(self.hint_min_addr());
+        let length = len.checked_add(align_mask)?;
         loop {
-            let gap = m.vmas.gap_lowest(low, high, len)?;
+            let gap = m.vmas.gap_lowest(low, high, length)?;
+            // Aligned up within the gap.
+            let gap = gap + (0u64.wrapping_sub(gap) & align_mask);
             if let Some(next) = m.vmas.find(VirtAddr(gap)) {
                 let sg = next.start_gap(self.cfg.stack_guard_gap).0;
-                if next.flags.contains(VmFlags::GROWSDOWN) && sg < gap + len - 1 {
+                if next.flags.contains(VmFlags::GROWSDOWN) && sg < gap + length - 1 {
                     low = next.end.0;
                     continue;
                 }

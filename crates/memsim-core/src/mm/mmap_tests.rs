@@ -736,6 +736,45 @@ fn hugetlb_noreserve_maps_an_unlinked_hugetlbfs_object_that_cannot_fault() {
     );
     assert_eq!(k.sys_mmap(P, a, 2 << 20, RW, h, -1, 4096), Err(Errno::EINVAL));
     check_counters(&k);
+    // Without MAP_FIXED: a hint is aligned up, a search result is aligned (shared mappings too, which get no
+    // THP alignment), and 1 GiB pages sit on the next hugetlbfs mount.
+    let nf = MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE;
+    assert_eq!(
+        k.sys_mmap(P, a + 0x1000, 4096, RW, nf | MAP_PRIVATE, -1, 0),
+        Ok(a + (2 << 20))
+    );
+    let s = k.sys_mmap(P, 0, 4096, RW, nf | MAP_SHARED, -1, 0).unwrap();
+    assert_eq!(s % (2 << 20), 0, "{s:#x}");
+    let g = k
+        .sys_mmap(P, 0, 1 << 30, RW, nf | MAP_PRIVATE | (30 << MAP_HUGE_SHIFT), -1, 0)
+        .unwrap();
+    assert_eq!(g % (1 << 30), 0, "{g:#x}");
+    let v = mm(&k).vmas.lookup(VirtAddr(g)).unwrap();
+    assert_eq!(v.hugetlb_page_size(), Some(1 << 30));
+    assert_eq!(
+        (
+            v.file.as_ref().unwrap().inode.meta.dev_major,
+            v.file.as_ref().unwrap().inode.meta.dev_minor
+        ),
+        (0, 0x12)
+    );
+    assert_eq!(k.sys_munmap(P, g, 2 << 20), Err(Errno::EINVAL));
+    check_counters(&k);
+    // i386 without PAE has 4 MiB pages only.
+    let mut k = Kernel::new(
+        KernelConfig {
+            arch: crate::arch::Arch::I386,
+            ..KernelConfig::default()
+        },
+        Box::new(MemFs::new()),
+    );
+    assert_eq!(
+        k.sys_mmap(P, 0, 4096, RW, nf | MAP_PRIVATE | (21 << MAP_HUGE_SHIFT), -1, 0),
+        Err(Errno::EINVAL)
+    );
+    let i = k.sys_mmap(P, 0, 4096, RW, nf | MAP_PRIVATE, -1, 0).unwrap();
+    assert_eq!(i % (4 << 20), 0, "{i:#x}");
+    assert_eq!(mm(&k).vmas.lookup(VirtAddr(i)).unwrap().len(), 4 << 20);
 }
 
 #[test]

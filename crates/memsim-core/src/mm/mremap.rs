@@ -25,7 +25,6 @@ use crate::addr::{page_align, VirtAddr, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::{Errno, SysResult};
 use crate::fs::InodeKind;
 use crate::kernel::Kernel;
-use crate::mm::memory::HPAGE_SIZE;
 use crate::mm::vma::{VmFlags, Vma};
 use crate::mm::MmId;
 use crate::task::Pid;
@@ -57,8 +56,8 @@ struct Vrm {
 
 /// `align_hugetlb`: lengths round up to whole huge pages, addresses must be huge page aligned, and a hugetlb
 /// mapping cannot grow (its reservation cannot be split).
-fn align_hugetlb(vrm: &mut Vrm) -> bool {
-    let mask = HPAGE_SIZE - 1;
+fn align_hugetlb(vrm: &mut Vrm, size: u64) -> bool {
+    let mask = size - 1;
     vrm.old_len = vrm.old_len.saturating_add(mask) & !mask;
     vrm.new_len = vrm.new_len.saturating_add(mask) & !mask;
     vrm.addr & mask == 0 && vrm.new_addr & mask == 0 && vrm.new_len <= vrm.old_len
@@ -169,8 +168,10 @@ impl Kernel {
         if vma.flags.contains(VmFlags::SEALED) {
             return Err(Errno::EPERM);
         }
-        if vma.flags.contains(VmFlags::HUGETLB) && !align_hugetlb(vrm) {
-            return Err(Errno::EINVAL);
+        if let Some(size) = vma.hugetlb_page_size() {
+            if !align_hugetlb(vrm, size) {
+                return Err(Errno::EINVAL);
+            }
         }
         vrm.delta = vrm.old_len.abs_diff(vrm.new_len);
         vrm.remap_type = if vrm.delta == 0 {
@@ -378,7 +379,15 @@ impl Kernel {
             map_flags |= MAP_SHARED;
         }
         let pgoff = vma.pgoff_of(VirtAddr(vrm.addr));
-        vrm.new_addr = self.get_unmapped_area(pid, mm, vma.file.as_ref(), hint, vrm.new_len, pgoff, map_flags)?;
+        // A hugetlb VMA's file places it (hugetlb_get_unmapped_area): a hint aligned up, an aligned search.
+        let huge = vma.hugetlb_page_size().unwrap_or(0);
+        let hint = if huge != 0 && hint != 0 {
+            hint.saturating_add(huge - 1) & !(huge - 1)
+        } else {
+            hint
+        };
+        let file = vma.file.as_ref();
+        vrm.new_addr = self.get_unmapped_area_aligned(pid, mm, file, hint, vrm.new_len, pgoff, map_flags, huge)?;
         Ok(())
     }
 

@@ -254,6 +254,14 @@ impl Vma {
         self.end - self.start
     }
 
+    /// `huge_page_size(hstate_vma(vma))` of a hugetlb VMA (its hugetlbfs file's page size).
+    pub fn hugetlb_page_size(&self) -> Option<u64> {
+        match self.file.as_ref()?.inode.kind {
+            crate::fs::InodeKind::Hugetlbfs { page_shift } => Some(1 << page_shift),
+            _ => None,
+        }
+    }
+
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.end <= self.start

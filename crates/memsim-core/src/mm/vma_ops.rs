@@ -20,7 +20,6 @@ use crate::addr::{VirtAddr, PAGE_SHIFT};
 use crate::errno::Errno;
 use crate::fs::FileId;
 use crate::kernel::Kernel;
-use crate::mm::memory::HPAGE_SIZE;
 use crate::mm::vma::{AnonVmaRef, SpecialMapping, VmFlags, Vma};
 use crate::mm::MmId;
 
@@ -154,7 +153,7 @@ impl Kernel {
         if v.start == at {
             return Ok(());
         }
-        if v.special.is_some() || (v.flags.contains(VmFlags::HUGETLB) && at.0 & (HPAGE_SIZE - 1) != 0) {
+        if v.special.is_some() || v.hugetlb_page_size().is_some_and(|size| at.0 & (size - 1) != 0) {
             return Err(Errno::EINVAL);
         }
         let start = v.start;

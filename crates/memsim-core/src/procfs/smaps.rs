@@ -184,9 +184,12 @@ fn show_smap_stats(out: &mut Vec<u8>, mss: &MemSizeStats, rollup: bool) {
     out.extend_from_slice(b" kB\n");
 }
 
-/// `vma_kernel_pagesize`: the huge page size for hugetlb VMAs (2 MiB on x86-64, 4 MiB on non-PAE i386).
+/// `vma_kernel_pagesize`: the huge page size for hugetlb VMAs (that of their hugetlbfs file: 2 MiB or 1 GiB on
+/// x86-64, 4 MiB on non-PAE i386).
 fn kernel_pagesize(arch: Arch, vma: &Vma) -> u64 {
-    if vma.flags.contains(VmFlags::HUGETLB) {
+    if let Some(size) = vma.hugetlb_page_size() {
+        size
+    } else if vma.flags.contains(VmFlags::HUGETLB) {
         if arch.is_64bit() {
             2 << 20
         } else {
