@@ -412,6 +412,10 @@ impl Kernel {
         if let Some(old) = old {
             self.mmput(old);
         }
+        // set_mm_exe_file
+        if let Some(m) = self.mms.get_mut(&new_mm) {
+            m.exe_file = Some(bprm.file.file.clone());
+        }
         let t = self.task_mut(pid)?;
         t.flags &= !(PF_RANDOMIZE | PF_FORKNOEXEC);
         t.personality &= !bprm.per_clear;

@@ -246,7 +246,10 @@ impl Kernel {
             return Err(Errno::ENAMETOOLONG);
         }
         let full = self.path_at(pid, dirfd, path)?;
-        let mut target = self.fs.readlink(&full)?.into_bytes();
+        let mut target = match self.proc_readlink(pid, &full) {
+            Some(link) => link?.into_bytes(),
+            None => self.fs.readlink(&full)?.into_bytes(),
+        };
         target.truncate(dfd(bufsiz) as usize);
         Ok(target)
     }
@@ -376,6 +379,38 @@ mod tests {
             Err(Errno::EACCES)
         );
         assert_eq!(k.sys_faccessat2(P, AT_FDCWD, "/etc-secret", R_OK, AT_EACCESS), Ok(0));
+    }
+
+    #[test]
+    fn proc_links_name_the_model_s_files() {
+        // /proc/self and /proc/thread-self, a task's exe (its mm's exe_file, copied by fork), cwd, root and
+        // fd/N come from the model, not from the host process running it.
+        let mut k = kernel();
+        let fd = k.sys_openat(P, AT_FDCWD, "/usr/bin/cat", O_RDONLY, 0).unwrap() as i32;
+        let cat = k.task(P).unwrap().files.get(fd).unwrap().file.clone();
+        let mm = k.task(P).unwrap().mm.unwrap();
+        k.mms.get_mut(&mm).unwrap().exe_file = Some(cat);
+        let link = |k: &Kernel, pid: Pid, p: &str| {
+            k.sys_readlinkat(pid, AT_FDCWD, p, 4096)
+                .map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(link(&k, P, "/proc/self").as_deref(), Ok("1"));
+        assert_eq!(link(&k, P, "/proc/thread-self").as_deref(), Ok("1/task/1"));
+        assert_eq!(link(&k, P, "/proc/self/exe").as_deref(), Ok("/usr/bin/cat"));
+        assert_eq!(link(&k, P, "/proc/1/task/1/exe").as_deref(), Ok("/usr/bin/cat"));
+        assert_eq!(link(&k, P, "/proc/self/cwd").as_deref(), Ok("/"));
+        assert_eq!(link(&k, P, "/proc/self/root").as_deref(), Ok("/"));
+        assert_eq!(
+            link(&k, P, &format!("/proc/self/fd/{fd}")).as_deref(),
+            Ok("/usr/bin/cat")
+        );
+        assert_eq!(link(&k, P, "/proc/self/fd/99"), Err(Errno::ENOENT));
+        // kthreadd has no mm.
+        assert_eq!(link(&k, Pid(2), "/proc/2/exe"), Err(Errno::ENOENT));
+        assert_eq!(link(&k, P, "/proc/2/exe"), Err(Errno::ENOENT));
+        let child = Pid(k.sys_fork(P).unwrap() as u32);
+        assert_eq!(link(&k, child, "/proc/self/exe").as_deref(), Ok("/usr/bin/cat"));
+        assert_eq!(link(&k, child, "/proc/self").unwrap(), child.0.to_string());
     }
 
     #[test]

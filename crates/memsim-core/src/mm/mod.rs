@@ -95,6 +95,8 @@ pub struct Mm {
     pub def_flags: VmFlags,
     pub mm_users: u32,
     pub mm_count: u32,
+    /// `mm->exe_file`: the program the last execve loaded (what `/proc/PID/exe` names); fork copies it.
+    pub exe_file: Option<std::sync::Arc<crate::fs::File>>,
 }
 
 impl Mm {
@@ -132,6 +134,7 @@ impl Mm {
             def_flags: VmFlags::empty(),
             mm_users: 1,
             mm_count: 1,
+            exe_file: None,
         }
     }
 

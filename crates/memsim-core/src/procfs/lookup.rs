@@ -70,6 +70,57 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// `readlink` of a `/proc` path the model answers (`proc_self_get_link`, `proc_pid_readlink` → `d_path`):
+    /// `/proc/self`, `/proc/thread-self`, and a task's `exe` (its mm's `exe_file`), `cwd`, `root` and `fd/N`,
+    /// also under `task/TID/`. `None` when the host should answer.
+    pub(crate) fn proc_readlink(&self, pid: Pid, path: &str) -> Option<Result<String, Errno>> {
+        let rest = path.strip_prefix("/proc/")?.trim_end_matches('/');
+        let me = self.task(pid).ok()?;
+        match rest {
+            "self" => return Some(Ok(me.tgid.0.to_string())),
+            "thread-self" => return Some(Ok(format!("{}/task/{}", me.tgid.0, me.pid.0))),
+            _ => {}
+        }
+        let (first, tail) = rest.split_once('/')?;
+        let canonical = |n: &str| n.parse::<u32>().ok().filter(|v| v.to_string() == n).map(Pid);
+        let mut target = match first {
+            "self" => me.tgid,
+            "thread-self" => me.pid,
+            n => canonical(n)?,
+        };
+        let mut tail = tail;
+        if let Some(t) = tail.strip_prefix("task/") {
+            let (tid, more) = t.split_once('/')?;
+            let tid = canonical(tid)?;
+            if self.task(tid).map(|t| t.tgid) != Ok(target) {
+                return Some(Err(Errno::ENOENT));
+            }
+            (target, tail) = (tid, more);
+        }
+        let Ok(t) = self.task(target) else {
+            return Some(Err(Errno::ENOENT));
+        };
+        let name = |f: &crate::fs::File| f.inode.display_name.clone();
+        Some(match tail {
+            // A kernel thread or a zombie has no mm, so no exe.
+            "exe" => {
+                t.mm.and_then(|m| self.mms.get(&m))
+                    .and_then(|m| m.exe_file.as_deref())
+                    .map(name)
+                    .ok_or(Errno::ENOENT)
+            }
+            "cwd" => Ok(t.fs.with(|f| f.cwd.clone())),
+            "root" => Ok("/".to_string()),
+            _ => {
+                let fd = tail.strip_prefix("fd/")?;
+                let fd = fd.parse::<i32>().ok().filter(|v| v.to_string() == fd)?;
+                t.files.get(fd).map(|e| name(&e.file)).ok_or(Errno::ENOENT)
+            }
+        })
+    }
+}
+
 /// A proc inode: mode as `pid_entry` gives it (0444 files, 0555 directories), a deterministic inode number.
 fn proc_meta(path: &str, pid: Pid, name: &str, dir: bool) -> FileMeta {
     // FNV-1a over the name: stable across runs, distinct per file of a task.
