@@ -13,7 +13,8 @@
 //! holding many blocks) the range is binary searched, never more than the whole top level.
 //!
 //! The table is built from the top level's `first_start`/`last_end` arrays in one pass (O(blocks)); the tree
-//! builds it only after enough lookups to pay for it. A block's last end moving (a VMA mapped, unmapped or
+//! builds it only after enough lookups to pay for it (four binary searches per block, a quarter per block
+//! when a table was just dropped). A block's last end moving (a VMA mapped, unmapped or
 //! resized at the end of a block) adjusts the buckets in between by one; anything else that changes the top
 //! level (a block split, joined, added or removed, or a move too long to follow cheaply) drops the table.
 
