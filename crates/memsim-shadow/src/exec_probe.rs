@@ -282,9 +282,23 @@ pub fn exec_real_outcome(spec: &ExecSpec) -> Result<ExecLayout, ExecFailure> {
             if traceme != 0 {
                 libc::_exit(FAILED_TRACEME);
             }
-            libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
-            // execve returned: its errno is the exit status.
-            libc::_exit(*libc::__errno_location());
+            // execve returned: its errno is the exit status. ETXTBSY is retried for a while: a file this test
+            // process just wrote (a script) can still be open for writing in a child another test thread
+            // forked meanwhile, until that child execs.
+            let mut tries = 0;
+            loop {
+                libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
+                let e = *libc::__errno_location();
+                if e != libc::ETXTBSY || tries == 100 {
+                    libc::_exit(e);
+                }
+                tries += 1;
+                let pause = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 2_000_000,
+                };
+                libc::nanosleep(&pause, std::ptr::null_mut());
+            }
         }
     }
     let result = inspect_stopped(pid);
