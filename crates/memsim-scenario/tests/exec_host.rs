@@ -252,8 +252,13 @@ fn static_static_pie_non_pie_and_script() {
         assert!(gcc(src, &out, &[flag]), "gcc {flag}");
         built.push(out.to_string_lossy().into_owned());
     }
+    // The script is written by another process (cp): a file this process had open for writing could still
+    // be open in a child another test thread forked, and its execve would fail with ETXTBSY.
     let script = dir.join("exec_script.sh");
-    std::fs::write(&script, "#!/bin/sh -e\necho hi\n").unwrap();
+    let text = dir.join("exec_script.txt");
+    std::fs::write(&text, "#!/bin/sh -e\necho hi\n").unwrap();
+    let copied = Command::new("cp").arg(&text).arg(&script).status().unwrap();
+    assert!(copied.success());
     std::process::Command::new("chmod")
         .arg("+x")
         .arg(&script)
