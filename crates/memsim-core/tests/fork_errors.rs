@@ -114,27 +114,9 @@ fn clone3_argument_checks() {
         exit_signal: SIGCHLD as u64,
         ..Default::default()
     };
-    let bytes = |a: &CloneArgs, len: usize| {
-        let w = [
-            a.flags,
-            a.pidfd,
-            a.child_tid,
-            a.parent_tid,
-            a.exit_signal,
-            a.stack,
-            a.stack_size,
-            a.tls,
-            a.set_tid,
-            a.set_tid_size,
-            a.cgroup,
-        ];
-        let mut v: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
-        v.resize(len, 0);
-        v
-    };
-    assert_eq!(k.sys_clone3_raw(P, &bytes(&ok, 4097)), Err(Errno::E2BIG));
-    assert_eq!(k.sys_clone3_raw(P, &bytes(&ok, 56)), Err(Errno::EINVAL));
-    let mut tail = bytes(&ok, 96);
+    assert_eq!(k.sys_clone3_raw(P, &ok.to_bytes(4097)), Err(Errno::E2BIG));
+    assert_eq!(k.sys_clone3_raw(P, &ok.to_bytes(56)), Err(Errno::EINVAL));
+    let mut tail = ok.to_bytes(96);
     tail[90] = 1;
     assert_eq!(
         k.sys_clone3_raw(P, &tail),
@@ -178,10 +160,10 @@ fn clone3_argument_checks() {
     // VER0 size is enough for a plain fork; CLONE_INTO_CGROUP needs VER2.
     let cg = bad(&|a| a.flags = CLONE_INTO_CGROUP);
     assert_eq!(
-        k.sys_clone3_raw(P, &bytes(&cg, CLONE_ARGS_SIZE_VER1)),
+        k.sys_clone3_raw(P, &cg.to_bytes(CLONE_ARGS_SIZE_VER1)),
         Err(Errno::EINVAL)
     );
-    let c = k.sys_clone3_raw(P, &bytes(&ok, CLONE_ARGS_SIZE_VER0)).unwrap();
+    let c = k.sys_clone3_raw(P, &ok.to_bytes(CLONE_ARGS_SIZE_VER0)).unwrap();
     assert_eq!(k.task(Pid(c as u32)).unwrap().exit_signal, SIGCHLD);
 }
 

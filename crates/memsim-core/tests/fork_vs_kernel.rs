@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use memsim_core::fs::MemFs;
-use memsim_core::kernel::fork::CloneArgs;
 use memsim_core::kernel::INIT_PID;
 use memsim_core::uapi::*;
 use memsim_core::{AccessKind, Kernel, KernelConfig, Pid};
@@ -173,25 +172,6 @@ fn res(r: Result<u64, memsim_core::Errno>) -> i64 {
     }
 }
 
-fn clone3_bytes(a: &CloneArgs, len: usize) -> Vec<u8> {
-    let w = [
-        a.flags,
-        a.pidfd,
-        a.child_tid,
-        a.parent_tid,
-        a.exit_signal,
-        a.stack,
-        a.stack_size,
-        a.tls,
-        a.set_tid,
-        a.set_tid_size,
-        a.cgroup,
-    ];
-    let mut v: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
-    v.resize(len, 0);
-    v
-}
-
 /// The model's answers to the calls of `fork_errnos.c`, made by a child of init as the C program is.
 fn model_errnos() -> BTreeMap<String, i64> {
     use memsim_core::kernel::exit::*;
@@ -206,14 +186,14 @@ fn model_errnos() -> BTreeMap<String, i64> {
     };
     let z = CloneArgs::default();
     let full = CLONE_ARGS_SIZE_VER2;
-    let c3 = |k: &mut Kernel, a: CloneArgs, size: usize| res(k.sys_clone3_raw(me, &clone3_bytes(&a, size)));
+    let c3 = |k: &mut Kernel, a: CloneArgs, size: usize| res(k.sys_clone3_raw(me, &a.to_bytes(size)));
     r(
         "clone3_exit_signal_65",
         c3(&mut k, CloneArgs { exit_signal: 65, ..z }, full),
     );
     r("clone3_size_56", c3(&mut k, z, 56));
     r("clone3_size_4097", c3(&mut k, z, 4097));
-    let mut tail = clone3_bytes(&z, 96);
+    let mut tail = z.to_bytes(96);
     tail[90] = 1;
     r("clone3_tail_nonzero", res(k.sys_clone3_raw(me, &tail)));
     let thread = CLONE_THREAD | CLONE_SIGHAND | CLONE_VM;

@@ -1587,22 +1587,8 @@ mod process {
         if size == 88 {
             return k.sys_clone3(pid, &args);
         }
-        let fields = [
-            args.flags,
-            args.pidfd,
-            args.child_tid,
-            args.parent_tid,
-            args.exit_signal,
-            args.stack,
-            args.stack_size,
-            args.tls,
-            args.set_tid,
-            args.set_tid_size,
-            args.cgroup,
-        ];
-        let mut bytes: Vec<u8> = fields.iter().flat_map(|f| f.to_le_bytes()).collect();
-        bytes.resize(usize::try_from(size).unwrap_or(usize::MAX).min(4097), 0);
-        k.sys_clone3_raw(pid, &bytes)
+        let len = usize::try_from(size).unwrap_or(usize::MAX).min(4097);
+        k.sys_clone3_raw(pid, &args.to_bytes(len))
     }
 
     /// End a process (`do_exit`).

@@ -247,38 +247,33 @@ impl MemFs {
     fn add_special(&mut self, path: &str, mode: u32, rdev: (u32, u32), ino: u64) {
         let meta = FileMeta {
             path: path.to_string(),
-            dev_major: 0,
             dev_minor: 6,
             ino,
-            size: 0,
             mode,
             rdev_major: rdev.0,
             rdev_minor: rdev.1,
             noexec: true,
-            nosuid: false,
-            uid: 0,
-            gid: 0,
+            ..FileMeta::default()
         };
         self.files.insert(path.to_string(), (meta, Arc::new(Vec::new())));
     }
 
-    /// Add a directory on device `fe:00`.
-    pub fn add_dir(&mut self, path: &str) -> FileMeta {
+    /// The metadata of a new inode on device `fe:00` (root's, the next inode number).
+    fn disk_meta(&mut self, path: &str, size: u64, mode: u32) -> FileMeta {
         self.next_ino += 1;
-        let meta = FileMeta {
+        FileMeta {
             path: path.to_string(),
             dev_major: 0xfe,
-            dev_minor: 0,
             ino: self.next_ino,
-            size: 4096,
-            mode: S_IFDIR | 0o755,
-            rdev_major: 0,
-            rdev_minor: 0,
-            noexec: false,
-            nosuid: false,
-            uid: 0,
-            gid: 0,
-        };
+            size,
+            mode,
+            ..FileMeta::default()
+        }
+    }
+
+    /// Add a directory on device `fe:00`.
+    pub fn add_dir(&mut self, path: &str) -> FileMeta {
+        let meta = self.disk_meta(path, 4096, S_IFDIR | 0o755);
         self.files
             .insert(path.to_string(), (meta.clone(), Arc::new(Vec::new())));
         meta
@@ -286,21 +281,7 @@ impl MemFs {
 
     /// Add a regular file with the given contents on device `fe:00`.
     pub fn add_file(&mut self, path: &str, contents: Vec<u8>) -> FileMeta {
-        self.next_ino += 1;
-        let meta = FileMeta {
-            path: path.to_string(),
-            dev_major: 0xfe,
-            dev_minor: 0,
-            ino: self.next_ino,
-            size: contents.len() as u64,
-            mode: S_IFREG | 0o755,
-            rdev_major: 0,
-            rdev_minor: 0,
-            noexec: false,
-            nosuid: false,
-            uid: 0,
-            gid: 0,
-        };
+        let meta = self.disk_meta(path, contents.len() as u64, S_IFREG | 0o755);
         self.files.insert(path.to_string(), (meta.clone(), Arc::new(contents)));
         meta
     }
@@ -309,21 +290,7 @@ impl MemFs {
 impl MemFs {
     /// Add a symlink holding `target` (one level: a link to a link is not followed further).
     pub fn add_symlink(&mut self, path: &str, target: &str) -> FileMeta {
-        self.next_ino += 1;
-        let meta = FileMeta {
-            path: path.to_string(),
-            dev_major: 0xfe,
-            dev_minor: 0,
-            ino: self.next_ino,
-            size: target.len() as u64,
-            mode: stat::S_IFLNK | 0o777,
-            rdev_major: 0,
-            rdev_minor: 0,
-            noexec: false,
-            nosuid: false,
-            uid: 0,
-            gid: 0,
-        };
+        let meta = self.disk_meta(path, target.len() as u64, stat::S_IFLNK | 0o777);
         self.links.insert(path.to_string(), (meta.clone(), target.to_string()));
         meta
     }

@@ -139,6 +139,27 @@ impl CloneArgs {
             cgroup: w[10],
         })
     }
+
+    /// The struct as a caller lays it out in memory, cut or zero-extended to `len` bytes (the inverse of
+    /// [`CloneArgs::from_bytes`]).
+    pub fn to_bytes(&self, len: usize) -> Vec<u8> {
+        let w = [
+            self.flags,
+            self.pidfd,
+            self.child_tid,
+            self.parent_tid,
+            self.exit_signal,
+            self.stack,
+            self.stack_size,
+            self.tls,
+            self.set_tid,
+            self.set_tid_size,
+            self.cgroup,
+        ];
+        let mut v: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+        v.resize(len, 0);
+        v
+    }
 }
 
 /// `struct kernel_clone_args`: what every entry point hands to `kernel_clone`.

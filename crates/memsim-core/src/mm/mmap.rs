@@ -375,17 +375,11 @@ impl Kernel {
             kind: InodeKind::Shmem,
             meta: FileMeta {
                 path: "/dev/zero".into(),
-                dev_major: 0,
                 dev_minor: 1,
                 ino,
                 size,
                 mode: crate::fs::S_IFREG | 0o777,
-                rdev_major: 0,
-                rdev_minor: 0,
-                noexec: false,
-                nosuid: false,
-                uid: 0,
-                gid: 0,
+                ..FileMeta::default()
             },
             display_name: "/dev/zero (deleted)".into(),
         });
@@ -415,12 +409,9 @@ impl Kernel {
                 ino,
                 size,
                 mode: crate::fs::S_IFREG | 0o600,
-                rdev_major: 0,
-                rdev_minor: 0,
-                noexec: false,
-                nosuid: false,
                 uid,
                 gid,
+                ..FileMeta::default()
             },
             display_name: "/anon_hugepage (deleted)".into(),
         });
