@@ -380,6 +380,23 @@ impl Call {
         )
     }
 
+    /// Is this one of the calls that look at files without opening them (stat family, access, readlink,
+    /// getcwd, chdir, statfs), run by `files::execute`?
+    pub fn is_file_lookup(&self) -> bool {
+        matches!(
+            self,
+            Call::Faccessat2 { .. }
+                | Call::Newfstatat { .. }
+                | Call::Statx { .. }
+                | Call::Readlinkat { .. }
+                | Call::Getcwd { .. }
+                | Call::Chdir { .. }
+                | Call::Fchdir { .. }
+                | Call::Statfs { .. }
+                | Call::Fstatfs { .. }
+        )
+    }
+
     /// Does this call create a task and return its id (fork, vfork, clone, clone3)?
     pub fn creates_task(&self) -> bool {
         matches!(
@@ -1449,15 +1466,7 @@ pub fn execute(k: &mut Kernel, pid: Pid, call: &Call) -> Outcome {
         Call::Dup { fd } => k.sys_dup(pid, fd),
         Call::Dup2 { old, new } => k.sys_dup2(pid, old, new),
         Call::Dup3 { old, new, flags } => k.sys_dup3(pid, old, new, flags),
-        Call::Faccessat2 { .. }
-        | Call::Newfstatat { .. }
-        | Call::Statx { .. }
-        | Call::Readlinkat { .. }
-        | Call::Getcwd { .. }
-        | Call::Chdir { .. }
-        | Call::Fchdir { .. }
-        | Call::Statfs { .. }
-        | Call::Fstatfs { .. } => return files::execute(k, pid, call),
+        _ if call.is_file_lookup() => return files::execute(k, pid, call),
         _ => return process::execute(k, pid, call),
     };
     Outcome::of(result)

@@ -74,23 +74,7 @@ fn real_programs_replay() {
         // The file calls that are run and checked (before they were counted as not modeled).
         let file_calls = steps
             .iter()
-            .filter(|st| {
-                matches!(
-                    &st.op,
-                    Op::Call {
-                        call: Call::Faccessat2 { .. }
-                            | Call::Newfstatat { .. }
-                            | Call::Statx { .. }
-                            | Call::Readlinkat { .. }
-                            | Call::Getcwd { .. }
-                            | Call::Chdir { .. }
-                            | Call::Fchdir { .. }
-                            | Call::Statfs { .. }
-                            | Call::Fstatfs { .. },
-                        ..
-                    }
-                )
-            })
+            .filter(|st| matches!(&st.op, Op::Call { call, .. } if call.is_file_lookup()))
             .count();
         let (_, summary) = replay(name, &text);
         let st = &summary.stats;
